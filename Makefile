@@ -1,0 +1,75 @@
+# tls_bridge: build, test and run.  `make run` and `make test` do all set-up.
+# Paths come from tsxs so the plugin matches the installed Traffic Server.
+
+CC        ?= cc
+BUILD     := build
+PYTHON    := /usr/bin/python3
+TSXS      := $(shell command -v tsxs 2>/dev/null)
+TS_INC    := $(if $(TSXS),$(shell tsxs -q INCLUDEDIR),/usr/include)
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
+CORE_CFLAGS := -std=c11 -pedantic -D_POSIX_C_SOURCE=200809L -O2 -g -fPIC $(WARN)
+GLUE_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(WARN) -Wno-strict-prototypes -I$(TS_INC) -Isrc/core
+SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LIBS      := -lpcre2-8
+
+CORE_SRC  := $(wildcard src/core/*.c)
+GLUE_SRC  := $(wildcard src/ats/*.c)
+CORE_OBJ  := $(patsubst src/core/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
+GLUE_OBJ  := $(patsubst src/ats/%.c,$(BUILD)/ats/%.o,$(GLUE_SRC))
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+
+PLUGIN    ?= $(abspath $(BUILD)/tls_bridge.so)
+E2E_ARGS  ?=
+
+.PHONY: all deps build unit e2e test run lint format clean
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: $(BUILD)/tls_bridge.so
+
+$(BUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(BUILD)/ats/%.o: src/ats/%.c $(wildcard src/ats/*.h src/core/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(GLUE_CFLAGS) -c $< -o $@
+
+$(BUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ)
+	$(CC) -shared -o $@ $^ $(LIBS)
+
+# Unit tests: the core alone, rebuilt with sanitizers, one binary per module.
+$(BUILD)/unit/test_%: tests/unit/test_%.c $(CORE_SRC) $(wildcard src/core/*.h tests/unit/*.h)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Wno-missing-prototypes $(SAN) -Isrc/core \
+	  -o $@ $< $(CORE_SRC) $(LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+e2e: build
+	TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
+
+test: deps
+	$(MAKE) build unit
+	$(MAKE) e2e
+
+run: deps
+	$(MAKE) build
+	$(PYTHON) scripts/run.py
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem --inline-suppr -Isrc/core src/core src/ats
+	clang-tidy --quiet $(CORE_SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc/core
+	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE -I$(TS_INC) -Isrc/core
+	clang-format --dry-run --Werror src/core/*.[ch] src/ats/*.[ch] tests/unit/*.[ch]
+
+format:
+	clang-format -i src/core/*.[ch] src/ats/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,65 @@
+/*
+ * tb_config: the bridge's rules, built from plugin.config arguments
+ * (pairs "<regex> <peer>", "--file PATH", options) and rule files, and the
+ * matcher that picks the first rule whose regex matches a CONNECT host.
+ *
+ * Matching is on the whole host (anchored at both ends), case-insensitive,
+ * after dropping one trailing dot.  Regexes are PCRE2, compiled (and JITed
+ * where available) once at load.
+ *
+ * A built tb_config is immutable and may be shared by any number of threads;
+ * tb_config_match is thread-safe.  Building (the _add/_load calls) is not.
+ * The config owns its rules, their pattern strings and compiled regexes.
+ */
+#ifndef TB_CONFIG_H
+#define TB_CONFIG_H
+
+#include <stddef.h>
+
+#include "tb_peer.h"
+
+#define TB_ORIGIN_MAX 160 /* "plugin.config argument 3" or "/path/rules.conf:12" */
+#define TB_DEFAULT_CONNECT_TIMEOUT_MS 10000u
+
+struct tb_rule {
+  char *pattern;               /* owned: the regex text as configured */
+  void *re;                    /* owned: pcre2_code *, opaque to users */
+  struct tb_peer peer;         /* where matching CONNECTs go */
+  char origin[TB_ORIGIN_MAX];  /* where the rule was configured, for messages */
+};
+
+struct tb_config {
+  struct tb_rule *rules; /* owned array, nrules used, in configuration order */
+  size_t nrules;
+  size_t cap;
+  unsigned connect_timeout_ms; /* set-up deadline per tunnel (peer answer) */
+};
+
+/* Allocate an empty configuration with defaults; NULL when out of memory. */
+struct tb_config *tb_config_create(void);
+
+/* Free c and everything it owns.  NULL is a no-op. */
+void tb_config_destroy(struct tb_config *c);
+
+/* Compile pattern and parse peer, append a rule.  origin names where it came
+ * from.  Returns 0, or -1 with "<origin>: <what is wrong>" in err. */
+int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *peer,
+                       const char *origin, char *err, size_t errlen);
+
+/* Read a rule file: one "<regex> <peer>" per line, blank lines and lines whose
+ * first non-blank character is '#' ignored.  Returns 0, or -1 with
+ * "<path>:<line>: <what is wrong>" in err. */
+int tb_config_load_file(struct tb_config *c, const char *path, char *err, size_t errlen);
+
+/* Apply plugin.config arguments (argv[0] is the first argument, not the
+ * plugin path): "--file PATH" (relative PATH resolved against confdir),
+ * "--connect-timeout SECONDS", and "<regex> <peer>" pairs, in order.
+ * Returns 0, or -1 with "argument N ('text'): <what is wrong>" (or the file's
+ * message) in err. */
+int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,
+                        char *err, size_t errlen);
+
+/* First rule matching host[0..len) (see above), or NULL.  Thread-safe. */
+const struct tb_rule *tb_config_match(const struct tb_config *c, const char *host, size_t len);
+
+#endif
