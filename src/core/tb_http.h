@@ -1,0 +1,30 @@
+/*
+ * tb_http: builds the few HTTP messages the bridge writes itself: the
+ * internal CONNECT that makes ATS open TLS to a peer, and the complete
+ * responses the client gets when a tunnel cannot be set up.  Every byte of
+ * untrusted text (reasons from the peer, host names) is filtered to printable
+ * ASCII, so nothing the bridge writes can split a header.
+ *
+ * Owns nothing; thread-safe (no state).
+ */
+#ifndef TB_HTTP_H
+#define TB_HTTP_H
+
+#include <stddef.h>
+
+#include "tb_peer.h"
+
+/* "CONNECT https://host:port HTTP/1.1\r\nHost: host:port\r\n\r\n" for the
+ * internal transaction (ATS core then opens TLS to the peer).  Returns the
+ * length written (excluding NUL), or -1 when buf is too small. */
+int tb_http_format_connect(char *buf, size_t buflen, const struct tb_peer *peer);
+
+/* A whole response: status line with reason, Content-Type text/plain,
+ * Content-Length, Connection: close, then body followed by "\n".  reason and
+ * body are copied with any byte outside 0x20..0x7e replaced by '?'.  An empty
+ * or NULL reason becomes a standard phrase for the status.  Returns the length
+ * written (excluding NUL), or -1 when buf is too small. */
+int tb_http_format_response(char *buf, size_t buflen, unsigned status, const char *reason,
+                            const char *body);
+
+#endif
