@@ -1,0 +1,546 @@
+/*
+ * tunnel: the per-CONNECT state machine and byte shuttle.  See tunnel.h for
+ * ownership and docs/architecture.md for the state x event table.
+ *
+ * Set-up runs in two steps over one internal transaction (`peer`):
+ *   PEER_OPEN    we wrote "CONNECT https://peer:port" to ATS itself; ATS core
+ *                opens TLS to the peer (proxy.config.ssl.client.*) and answers
+ *                200 as soon as TCP is up.  Its answer is consumed here.
+ *   PEER_ANSWER  the client's CONNECT (as ATS rebuilt it and wrote it into
+ *                `ua`) flows to the peer; we parse the peer's answer in place.
+ * A 2xx answer is passed to `ua` unchanged, together with any tunnel bytes
+ * that came in the same read, and both directions become plain shuttles.
+ * Anything else ends in a response of our own (REFUSE) naming the peer and
+ * the cause, then the tunnel closes.
+ *
+ * Each direction reads into one IOBuffer and writes out of the same buffer:
+ * no copies, and the bytes held per direction are bounded by the PluginVC
+ * transfer limit (max(water mark, 32 KiB)) because a source is re-enabled only
+ * when its destination asks for more (WRITE_READY).
+ */
+#include "tunnel.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb_http.h"
+#include "tb_resp.h"
+
+#define TUNNEL_MAGIC 0x54424e4cu /* "TBNL": checked on every event */
+#define TUNNEL_DEAD 0xdeadbeefu
+#define TARGET_MAX (TB_HOST_MAX + 16)
+#define MSG_MAX 512
+
+enum phase {
+  PH_ACCEPT,      /* intercepted, waiting for NET_ACCEPT */
+  PH_PEER_OPEN,   /* waiting for ATS's own answer to the internal CONNECT */
+  PH_PEER_ANSWER, /* waiting for the peer's answer to the client's CONNECT */
+  PH_TUNNEL,      /* moving bytes both ways */
+  PH_REFUSE,      /* writing our error response to the client, then close */
+};
+
+static const char *const phase_names[] = {"accept", "peer-open", "peer-answer", "tunnel", "refuse"};
+
+/* One direction: bytes read from `read_vio`'s VConn into `buf`, written out
+ * of `reader` by `write_vio`.  The tunnel owns buf (and so reader). */
+struct dir {
+  TSIOBuffer buf;
+  TSIOBufferReader reader;
+  TSVIO read_vio;  /* source side; NULL until reading starts */
+  TSVIO write_vio; /* destination side; NULL until writing starts */
+  bool eos;        /* the source said EOS: no more bytes will come */
+  bool done;       /* all bytes delivered and the destination shut for write */
+};
+
+struct tunnel {
+  uint32_t magic;
+  uint64_t id;
+  TSCont cont;           /* owned; its mutex serialises everything below */
+  enum phase phase;
+  TSVConn ua;            /* owned: client side from the intercept */
+  TSVConn peer;          /* owned: internal transaction towards the peer */
+  struct dir ua_to_peer; /* client bytes: ua -> peer */
+  struct dir peer_to_ua; /* peer bytes: peer -> ua */
+  TSAction timer;        /* set-up deadline; NULL when not pending */
+  struct tb_resp resp;   /* parser for the answer being awaited */
+  int64_t parsed;        /* bytes of peer_to_ua.reader already fed to resp */
+  TSIOBuffer msg_buf;    /* owned: our own response in REFUSE */
+  TSIOBufferReader msg_reader;
+  int64_t connect_len;  /* length of the internal CONNECT at the head of ua_to_peer */
+  unsigned connect_timeout_ms;
+  struct sockaddr_storage client_addr;
+  struct tb_peer peer_addr;
+  char peer_text[TARGET_MAX]; /* "host:port" of the peer, for messages */
+  char target[TARGET_MAX];    /* "host:port" the client asked for, for messages */
+};
+
+static atomic_uint_fast64_t next_id = 1;
+static atomic_int_fast64_t live_tunnels = 0;
+
+int64_t tb_tunnel_count(void) {
+  return (int64_t)atomic_load(&live_tunnels);
+}
+
+static void dbg(const struct tunnel *t, const char *fmt, ...) TS_PRINTFLIKE(2, 3);
+static void dbg(const struct tunnel *t, const char *fmt, ...) {
+  char line[MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  TSDebug(TB_TAG, "[%" PRIu64 "] %s", t->id, line);
+}
+
+/* Debug lines cost a format only when the tag is on. */
+#define DBG(t, ...)                                                                                          \
+  do {                                                                                                       \
+    if (TSIsDebugTagSet(TB_TAG)) {                                                                           \
+      dbg((t), __VA_ARGS__);                                                                                 \
+    }                                                                                                        \
+  } while (0)
+
+static int tunnel_handler(TSCont cont, TSEvent event, void *edata);
+
+static void dir_init(struct dir *d) {
+  /* 32 KiB blocks: the PluginVC moves at most 32 KiB per transfer, so one
+   * block holds a whole transfer and a bulk stream needs few blocks. */
+  d->buf = TSIOBufferSizedCreate(TS_IOBUFFER_SIZE_INDEX_32K);
+  d->reader = TSIOBufferReaderAlloc(d->buf);
+}
+
+static void dir_fini(struct dir *d) {
+  if (d->buf != NULL) {
+    TSIOBufferDestroy(d->buf); /* frees its readers too */
+  }
+  d->buf = NULL;
+  d->reader = NULL;
+}
+
+/* Free everything.  The caller returns at once: t is gone. */
+static void tunnel_destroy(struct tunnel *t) {
+  if (t->timer != NULL) {
+    TSActionCancel(t->timer);
+    t->timer = NULL;
+  }
+  /* Close before freeing the buffers the VIOs point into. */
+  if (t->ua != NULL) {
+    TSVConnClose(t->ua);
+    t->ua = NULL;
+  }
+  if (t->peer != NULL) {
+    TSVConnClose(t->peer);
+    t->peer = NULL;
+  }
+  dir_fini(&t->ua_to_peer);
+  dir_fini(&t->peer_to_ua);
+  if (t->msg_buf != NULL) {
+    TSIOBufferDestroy(t->msg_buf);
+  }
+  TSContDataSet(t->cont, NULL);
+  TSContDestroy(t->cont);
+  t->magic = TUNNEL_DEAD;
+  free(t);
+  atomic_fetch_sub(&live_tunnels, 1);
+}
+
+static void tunnel_end(struct tunnel *t, const char *why) {
+  int64_t up = t->ua_to_peer.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->ua_to_peer.write_vio) : 0;
+  int64_t down = t->peer_to_ua.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->peer_to_ua.write_vio) : 0;
+  DBG(t, "close (%s) in %s: target %s via %s, %" PRId64 " bytes up, %" PRId64 " bytes down", why,
+      phase_names[t->phase], t->target, t->peer_text, up, down);
+  tunnel_destroy(t);
+}
+
+static void cancel_timer(struct tunnel *t) {
+  if (t->timer != NULL) {
+    TSActionCancel(t->timer);
+    t->timer = NULL;
+  }
+}
+
+/* Answer the client ourselves and close.  Only before any peer byte went to
+ * the client (set-up phases). */
+static void refuse(struct tunnel *t, unsigned status, const char *reason, const char *fmt, ...)
+    TS_PRINTFLIKE(4, 5);
+static void refuse(struct tunnel *t, unsigned status, const char *reason, const char *fmt, ...) {
+  char body[MSG_MAX];
+  char msg[MSG_MAX + 256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(body, sizeof body, fmt, ap);
+  va_end(ap);
+
+  DBG(t, "refuse %u: %s", status, body);
+  cancel_timer(t);
+  if (t->peer != NULL) {
+    TSVConnClose(t->peer);
+    t->peer = NULL;
+    t->ua_to_peer.write_vio = NULL;
+    t->peer_to_ua.read_vio = NULL;
+  }
+  int len = tb_http_format_response(msg, sizeof msg, status, reason, body);
+  if (len < 0) {
+    /* Cannot happen with the sizes above; close rather than send half. */
+    tunnel_end(t, "response did not fit");
+    return;
+  }
+  t->phase = PH_REFUSE;
+  t->msg_buf = TSIOBufferCreate();
+  t->msg_reader = TSIOBufferReaderAlloc(t->msg_buf);
+  TSIOBufferWrite(t->msg_buf, msg, len);
+  t->peer_to_ua.write_vio = TSVConnWrite(t->ua, t->cont, t->msg_reader, len);
+}
+
+/* Feed the parser the bytes of the peer's reader it has not seen yet. */
+static enum tb_resp_result parse_answer(struct tunnel *t) {
+  TSIOBufferReader rd = t->peer_to_ua.reader;
+  int64_t skip = t->parsed;
+  for (TSIOBufferBlock b = TSIOBufferReaderStart(rd); b != NULL; b = TSIOBufferBlockNext(b)) {
+    int64_t avail = 0;
+    const char *p = TSIOBufferBlockReadStart(b, rd, &avail);
+    if (skip >= avail) {
+      skip -= avail;
+      continue;
+    }
+    size_t used = 0;
+    enum tb_resp_result r = tb_resp_parse(&t->resp, p + skip, (size_t)(avail - skip), &used);
+    t->parsed += (int64_t)used;
+    skip = 0;
+    if (r != TB_RESP_MORE) {
+      return r;
+    }
+  }
+  return TB_RESP_MORE;
+}
+
+/* PEER_OPEN: ATS's own answer to "CONNECT https://peer".  It comes when TCP
+ * is up, before TLS is known to work; TLS failures show up in PEER_ANSWER. */
+static void on_peer_answer(struct tunnel *t, bool eos);
+
+static void on_peer_open_answer(struct tunnel *t) {
+  enum tb_resp_result r = parse_answer(t);
+  if (r == TB_RESP_MORE) {
+    TSVIOReenable(t->peer_to_ua.read_vio);
+    return;
+  }
+  if (r == TB_RESP_ERROR) {
+    refuse(t, 502, NULL, "tls_bridge: bad answer from Traffic Server while connecting to peer %s: %s",
+           t->peer_text, t->resp.error);
+    return;
+  }
+  if (t->resp.status != 200) {
+    /* ATS could not reach the peer (refused, unresolvable, timed out). */
+    unsigned status = t->resp.status == 504 ? 504 : 502;
+    refuse(t, status, NULL, "tls_bridge: cannot reach peer %s for %s: %u %s", t->peer_text, t->target,
+           t->resp.status, t->resp.reason);
+    return;
+  }
+  DBG(t, "peer %s: TCP open, sending the client's CONNECT", t->peer_text);
+  TSIOBufferReaderConsume(t->peer_to_ua.reader, t->parsed);
+  t->parsed = 0;
+  tb_resp_init(&t->resp);
+  t->phase = PH_PEER_ANSWER;
+  /* From here on ua_to_peer is a plain shuttle: the client's CONNECT, then
+   * its tunnel bytes.  (The internal CONNECT was consumed by the first,
+   * bounded write; a second TSVConnWrite replaces it.) */
+  t->ua_to_peer.write_vio = TSVConnWrite(t->peer, t->cont, t->ua_to_peer.reader, INT64_MAX);
+  /* Bytes after ATS's answer, if any, are the peer's: parse them now, as no
+   * further READ_READY may come for bytes already buffered. */
+  if (TSIOBufferReaderAvail(t->peer_to_ua.reader) > 0) {
+    on_peer_answer(t, false);
+  }
+}
+
+/* PEER_ANSWER: the peer's answer to the client's CONNECT. */
+static void on_peer_answer(struct tunnel *t, bool eos) {
+  enum tb_resp_result r = parse_answer(t);
+  if (r == TB_RESP_MORE) {
+    if (eos) {
+      refuse(t, 502, NULL,
+             "tls_bridge: peer %s closed the connection before answering the CONNECT for %s "
+             "(TLS handshake failed, or the peer dropped the connection)",
+             t->peer_text, t->target);
+    } else {
+      TSVIOReenable(t->peer_to_ua.read_vio);
+    }
+    return;
+  }
+  if (r == TB_RESP_ERROR) {
+    refuse(t, 502, NULL, "tls_bridge: peer %s sent an answer that is not HTTP: %s", t->peer_text,
+           t->resp.error);
+    return;
+  }
+  unsigned status = t->resp.status;
+  if (status < 200) {
+    refuse(t, 502, NULL, "tls_bridge: peer %s sent an interim %u answer to CONNECT", t->peer_text, status);
+    return;
+  }
+  if (status >= 300) {
+    refuse(t, status, t->resp.reason, "tls_bridge: peer %s refused CONNECT %s: %u %s", t->peer_text, t->target,
+           status, t->resp.reason);
+    return;
+  }
+  /* 2xx: pass the peer's header unchanged (ATS on the client side parses it
+   * as the origin's answer), followed by whatever tunnel bytes are buffered. */
+  DBG(t, "peer %s answered %u for %s: tunnel open", t->peer_text, status, t->target);
+  cancel_timer(t);
+  t->phase = PH_TUNNEL;
+  t->peer_to_ua.write_vio = TSVConnWrite(t->ua, t->cont, t->peer_to_ua.reader, INT64_MAX);
+  if (eos) {
+    t->peer_to_ua.eos = true;
+    TSVIONBytesSet(t->peer_to_ua.write_vio, TSIOBufferReaderAvail(t->peer_to_ua.reader));
+  }
+}
+
+/* Is the tunnel over?  Then end it.  Returns true when t is gone. */
+static bool maybe_finish(struct tunnel *t) {
+  if (t->ua_to_peer.done && t->peer_to_ua.done) {
+    tunnel_end(t, "both directions done");
+    return true;
+  }
+  return false;
+}
+
+/* The source of d said EOS: let the destination drain, then shut its write
+ * side, so a FIN travels after the bytes before it. */
+static bool dir_source_eos(struct tunnel *t, struct dir *d, TSVConn dst) {
+  d->eos = true;
+  if (d->write_vio == NULL) {
+    return false;
+  }
+  int64_t pending = TSIOBufferReaderAvail(d->reader);
+  TSVIONBytesSet(d->write_vio, TSVIONDoneGet(d->write_vio) + pending);
+  if (pending > 0) {
+    TSVIOReenable(d->write_vio); /* WRITE_COMPLETE follows */
+    return false;
+  }
+  TSVConnShutdown(dst, 0, 1);
+  d->done = true;
+  return maybe_finish(t);
+}
+
+/* WRITE_COMPLETE on d's destination: meaningful only after the source's EOS
+ * fixed nbytes (set-up writes are bounded too, and complete early). */
+static bool dir_dest_complete(struct tunnel *t, struct dir *d, TSVConn dst) {
+  if (!d->eos || d->done) {
+    return false;
+  }
+  TSVConnShutdown(dst, 0, 1);
+  d->done = true;
+  return maybe_finish(t);
+}
+
+static void on_accept(struct tunnel *t, TSVConn ua) {
+  char connect[TARGET_MAX + 64];
+  t->ua = ua;
+  int len = tb_http_format_connect(connect, sizeof connect, &t->peer_addr);
+  if (len < 0) {
+    refuse(t, 502, NULL, "tls_bridge: peer name %s too long", t->peer_text);
+    return;
+  }
+  dir_init(&t->ua_to_peer);
+  dir_init(&t->peer_to_ua);
+  /* The internal CONNECT goes first into ua_to_peer, ahead of the client's
+   * own CONNECT that ATS is about to write into ua. */
+  TSIOBufferWrite(t->ua_to_peer.buf, connect, len);
+  t->connect_len = len;
+  t->ua_to_peer.read_vio = TSVConnRead(ua, t->cont, t->ua_to_peer.buf, INT64_MAX);
+
+  TSHttpConnectOptions opts = TSHttpConnectOptionsGet(TS_CONNECT_PLUGIN);
+  opts.addr = (struct sockaddr const *)&t->client_addr;
+  opts.tag = TB_TAG;
+  opts.id = (int64_t)t->id;
+  t->peer = TSHttpConnectPlugin(&opts);
+  if (t->peer == NULL) {
+    refuse(t, 502, NULL, "tls_bridge: could not open a transaction towards peer %s", t->peer_text);
+    return;
+  }
+  t->phase = PH_PEER_OPEN;
+  t->peer_to_ua.read_vio = TSVConnRead(t->peer, t->cont, t->peer_to_ua.buf, INT64_MAX);
+  t->ua_to_peer.write_vio = TSVConnWrite(t->peer, t->cont, t->ua_to_peer.reader, t->connect_len);
+  t->timer = TSContScheduleOnPool(t->cont, (TSHRTime)t->connect_timeout_ms, TS_THREAD_POOL_NET);
+  DBG(t, "accepted; connecting to peer %s for %s", t->peer_text, t->target);
+}
+
+/* READ_READY / WRITE_READY while moving bytes: the classic pair of
+ * re-enables, which is also the backpressure (see the top of this file). */
+static void on_ready(struct dir *d, bool is_read) {
+  if (is_read) {
+    if (d->write_vio != NULL) {
+      TSVIOReenable(d->write_vio);
+    }
+  } else if (!d->eos && d->read_vio != NULL) {
+    TSVIOReenable(d->read_vio);
+  }
+}
+
+static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
+  struct dir *d = NULL;
+  bool is_read = false;
+  TSVConn dst = NULL;
+  if (vio == t->ua_to_peer.read_vio) {
+    d = &t->ua_to_peer, is_read = true;
+  } else if (vio == t->peer_to_ua.read_vio) {
+    d = &t->peer_to_ua, is_read = true;
+  } else if (vio == t->ua_to_peer.write_vio) {
+    d = &t->ua_to_peer, dst = t->peer;
+  } else if (vio == t->peer_to_ua.write_vio) {
+    d = &t->peer_to_ua, dst = t->ua;
+  } else {
+    DBG(t, "event %d for an unknown VIO in %s: ignored", (int)event, phase_names[t->phase]);
+    return;
+  }
+  bool from_ua = (d == &t->ua_to_peer) == is_read;
+
+  switch (event) {
+  case TS_EVENT_VCONN_READ_READY:
+  case TS_EVENT_VCONN_READ_COMPLETE:
+  case TS_EVENT_VCONN_EOS: {
+    bool eos = event != TS_EVENT_VCONN_READ_READY;
+    if (from_ua && t->phase != PH_TUNNEL && t->phase != PH_PEER_ANSWER) {
+      /* The client's CONNECT sits in ua_to_peer until the peer is open. */
+      if (eos) {
+        tunnel_end(t, "client gone during set-up");
+      }
+      return;
+    }
+    if (!from_ua && t->phase == PH_PEER_OPEN) {
+      if (eos) {
+        refuse(t, 502, NULL, "tls_bridge: connection towards peer %s closed before it was established",
+               t->peer_text);
+      } else {
+        on_peer_open_answer(t);
+      }
+      return;
+    }
+    if (!from_ua && t->phase == PH_PEER_ANSWER) {
+      on_peer_answer(t, eos);
+      return;
+    }
+    if (from_ua && t->phase == PH_PEER_ANSWER && eos) {
+      tunnel_end(t, "client gone during set-up");
+      return;
+    }
+    if (t->phase == PH_REFUSE) {
+      if (eos && from_ua) {
+        tunnel_end(t, "client gone while refused");
+      }
+      return;
+    }
+    if (eos) {
+      (void)dir_source_eos(t, d, from_ua ? t->peer : t->ua); /* may free t */
+      return;
+    }
+    on_ready(d, true);
+    return;
+  }
+  case TS_EVENT_VCONN_WRITE_READY:
+    if (t->phase == PH_TUNNEL || t->phase == PH_PEER_ANSWER) {
+      on_ready(d, false);
+    }
+    return;
+  case TS_EVENT_VCONN_WRITE_COMPLETE:
+    if (t->phase == PH_REFUSE) {
+      if (vio == t->peer_to_ua.write_vio) {
+        tunnel_end(t, "refused");
+      }
+      return;
+    }
+    (void)dir_dest_complete(t, d, dst); /* may free t */
+    return;
+  case TS_EVENT_ERROR:
+  case TS_EVENT_VCONN_INACTIVITY_TIMEOUT:
+  case TS_EVENT_VCONN_ACTIVE_TIMEOUT:
+  default:
+    if (!from_ua && (t->phase == PH_PEER_OPEN || t->phase == PH_PEER_ANSWER)) {
+      refuse(t, 502, NULL, "tls_bridge: connection to peer %s failed (event %d)", t->peer_text, (int)event);
+      return;
+    }
+    tunnel_end(t, from_ua ? "client side error" : "peer side error");
+    return;
+  }
+}
+
+static int tunnel_handler(TSCont cont, TSEvent event, void *edata) {
+  struct tunnel *t = TSContDataGet(cont);
+  if (t == NULL || t->magic != TUNNEL_MAGIC) {
+    TSError("[%s] event %d for a tunnel that is gone (%p): ignored", TB_TAG, (int)event, (void *)t);
+    return 0;
+  }
+  switch (event) {
+  case TS_EVENT_NET_ACCEPT:
+    if (t->phase != PH_ACCEPT) {
+      DBG(t, "second NET_ACCEPT in %s: closing it", phase_names[t->phase]);
+      TSVConnClose((TSVConn)edata);
+      return 0;
+    }
+    on_accept(t, (TSVConn)edata);
+    return 0;
+  case TS_EVENT_NET_ACCEPT_FAILED:
+    /* The transaction died before the intercept was accepted (for example
+     * the CONNECT port is not in proxy.config.http.connect_ports).  No
+     * VConn was ever ours; the continuation is, and only we free it. */
+    tunnel_end(t, "transaction ended before the intercept was accepted");
+    return 0;
+  case TS_EVENT_TIMEOUT:
+    t->timer = NULL;
+    if (t->phase == PH_PEER_OPEN || t->phase == PH_PEER_ANSWER) {
+      refuse(t, 504, NULL, "tls_bridge: peer %s did not answer the CONNECT for %s within %u ms", t->peer_text,
+             t->target, t->connect_timeout_ms);
+    }
+    return 0;
+  case TS_EVENT_VCONN_READ_READY:
+  case TS_EVENT_VCONN_READ_COMPLETE:
+  case TS_EVENT_VCONN_EOS:
+  case TS_EVENT_VCONN_WRITE_READY:
+  case TS_EVENT_VCONN_WRITE_COMPLETE:
+  case TS_EVENT_VCONN_INACTIVITY_TIMEOUT:
+  case TS_EVENT_VCONN_ACTIVE_TIMEOUT:
+  case TS_EVENT_ERROR:
+    on_vio_event(t, event, (TSVIO)edata); /* may free t */
+    return 0;
+  default:
+    DBG(t, "unexpected event %d in %s: ending the tunnel", (int)event, phase_names[t->phase]);
+    tunnel_end(t, "unexpected event");
+    return 0;
+  }
+}
+
+TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const char *host, int host_len,
+                             int port, unsigned connect_timeout_ms) {
+  TSMutex mutex = TSMutexCreate();
+  struct tunnel *t = calloc(1, sizeof *t);
+  if (t == NULL || mutex == NULL) {
+    free(t);
+    return TS_ERROR;
+  }
+  t->magic = TUNNEL_MAGIC;
+  t->id = atomic_fetch_add(&next_id, 1);
+  t->phase = PH_ACCEPT;
+  t->peer_addr = rule->peer;
+  t->connect_timeout_ms = connect_timeout_ms;
+  if (tb_peer_format(&rule->peer, t->peer_text, sizeof t->peer_text) < 0) {
+    snprintf(t->peer_text, sizeof t->peer_text, "%s", rule->peer.host);
+  }
+  bool v6 = memchr(host, ':', (size_t)host_len) != NULL;
+  snprintf(t->target, sizeof t->target, "%s%.*s%s:%d", v6 ? "[" : "", host_len > TB_HOST_MAX ? TB_HOST_MAX : host_len,
+           host, v6 ? "]" : "", port);
+  struct sockaddr const *ca = TSHttpTxnClientAddrGet(txn);
+  if (ca != NULL) {
+    size_t n = ca->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    memcpy(&t->client_addr, ca, n);
+  }
+  t->cont = TSContCreate(tunnel_handler, mutex);
+  TSContDataSet(t->cont, t);
+  atomic_fetch_add(&live_tunnels, 1);
+  DBG(t, "CONNECT %s matches rule '%s' (%s): bridging to %s", t->target, rule->pattern, rule->origin, t->peer_text);
+  /* Remap rules are for what ATS forwards itself; this transaction is ours. */
+  TSHttpTxnCntlSet(txn, TS_HTTP_CNTL_SKIP_REMAPPING, true);
+  TSHttpTxnIntercept(t->cont, txn);
+  return TS_SUCCESS;
+}

@@ -1,0 +1,35 @@
+/*
+ * tunnel: one bridged CONNECT, from the intercept to the last byte.
+ *
+ * A tunnel owns its continuation (with its own mutex), both VConns
+ * (`ua`, the client side handed over by the intercept, and `peer`, the
+ * internal transaction towards the peer ATS), one IOBuffer per direction and
+ * a set-up timer.  It frees itself: on TS_EVENT_NET_ACCEPT_FAILED, or once
+ * both directions are done, or at once on an error.  Nothing else keeps a
+ * pointer to it.  All its events run under its own mutex; there is no
+ * plugin-wide lock.
+ */
+#ifndef TB_TUNNEL_H
+#define TB_TUNNEL_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <ts/ts.h>
+
+#include "tb_config.h"
+
+#define TB_TAG "tls_bridge"
+
+/* Intercept txn (called on READ_REQUEST_HDR) and bridge it to rule's peer.
+ * host/port are the CONNECT target (for messages only: the request ATS
+ * rebuilds is what goes to the peer).  Returns TS_SUCCESS, or TS_ERROR when
+ * nothing was intercepted (out of memory), in which case the caller must not
+ * let the transaction through. */
+TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const char *host, int host_len,
+                             int port, unsigned connect_timeout_ms);
+
+/* Number of tunnels alive right now (for debugging and tests). */
+int64_t tb_tunnel_count(void);
+
+#endif
