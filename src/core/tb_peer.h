@@ -16,7 +16,7 @@
 #define TB_HOST_MAX 253 /* longest DNS name in text form (RFC 1035 2.3.4) */
 
 struct tb_peer {
-  char host[TB_HOST_MAX + 1]; /* NUL-terminated; an IPv6 literal without brackets */
+  char host[TB_HOST_MAX + 1]; /* NUL-terminated; IPv6 without brackets; no trailing dot */
   uint16_t port;              /* 1..65535 */
   bool ipv6;                  /* host is an IPv6 literal: format it in brackets */
 };
