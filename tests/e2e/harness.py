@@ -1,0 +1,1401 @@
+"""End-to-end harness for tls_bridge: certificates, Traffic Server instances,
+origins (nginx and small Python servers) and a CONNECT client, all on loopback.
+
+Used by the pytest suite in this directory and by scripts/run.py.  Only the
+standard library.  Every process it starts is registered and stopped at
+teardown (fixtures) and, as a last resort, at interpreter exit (atexit).
+
+The topology under test:
+
+    client --plain--> ingress ATS [tls_bridge] ==TLS, mutual certs==> peer ATS --plain--> service
+
+Facts about running Traffic Server 9.2 here come from /work/shared/ATS-NOTES.md;
+what was learned by experiment while writing this file is in comments next to
+the records concerned (see ingress_records / peer_records).
+"""
+
+import atexit
+import hashlib
+import os
+import random
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+REFERENCE_PLUGIN = "/usr/lib/trafficserver/modules/tls_bridge.so"
+DEFAULT_PLUGIN = os.path.join(REPO_ROOT, "build", "tls_bridge.so")
+STOCK_CONFIG_DIR = "/etc/trafficserver"
+TRAFFIC_SERVER = shutil.which("traffic_server") or "/usr/bin/traffic_server"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+LOOPBACK4 = "127.0.0.1"
+LOOPBACK6 = "::1"
+
+
+def env_int(name, default):
+    """Integer from the environment, for sizes a heavier local run may raise."""
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+# --------------------------------------------------------------------------
+# Process registry: everything started here is stopped at exit.
+
+_registry = []
+_registry_lock = threading.Lock()
+
+
+def _register(obj):
+    with _registry_lock:
+        _registry.append(obj)
+
+
+def stop_all():
+    """Stop every registered process/server that is still running."""
+    with _registry_lock:
+        objs = list(reversed(_registry))
+    for obj in objs:
+        try:
+            obj.stop()
+        except Exception:  # pragma: no cover - best effort at exit
+            pass
+
+
+atexit.register(stop_all)
+
+
+def registered_log_owners():
+    """Registered objects that have logs (ATS instances, nginx), oldest first."""
+    with _registry_lock:
+        return [o for o in _registry if hasattr(o, "log_tail")]
+
+
+# --------------------------------------------------------------------------
+# Workspace: one temp dir per run; removed at exit unless asked to keep it.
+
+
+class Workspace:
+    """A temp directory holding every instance's files for one run.
+
+    Removed at exit unless keep=True, TB_E2E_KEEP=1, or mark_failed() was
+    called (so the logs of a failing run stay for inspection)."""
+
+    def __init__(self, prefix="tb-e2e-", keep=None):
+        base = os.environ.get("TB_E2E_TMPDIR") or None
+        if base:
+            os.makedirs(base, exist_ok=True)
+        self.path = tempfile.mkdtemp(prefix=prefix, dir=base)
+        # The dirs are read by nginx workers and ATS threads running as root
+        # here, but keep them traversable in case a worker switches user.
+        os.chmod(self.path, 0o755)
+        self.keep = keep if keep is not None else os.environ.get("TB_E2E_KEEP") == "1"
+        self.failed = False
+        atexit.register(self.cleanup)
+
+    def mkdir(self, name):
+        path = tempfile.mkdtemp(prefix=name + "-", dir=self.path)
+        os.chmod(path, 0o755)
+        return path
+
+    def mark_failed(self):
+        self.failed = True
+
+    def cleanup(self):
+        if self.keep or self.failed:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Ports and addresses (loopback only).
+
+
+def free_ports(n, host=LOOPBACK4):
+    """n distinct free TCP ports on host: bind port 0, read it, close.
+
+    All n sockets stay bound until all are chosen so the kernel hands out n
+    different ports; there is an unavoidable race with other programs
+    between closing and the real bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_port(host=LOOPBACK4):
+    return free_ports(1, host)[0]
+
+
+def ipv6_loopback_available():
+    """True when a TCP socket can listen and connect on [::1]."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind((LOOPBACK6, 0))
+            s.listen(1)
+            with socket.create_connection((LOOPBACK6, s.getsockname()[1]), timeout=2):
+                pass
+        return True
+    except OSError:
+        return False
+
+
+def wait_for_port(port, host=LOOPBACK4, timeout=15.0, proc_alive=None):
+    """Wait until host:port accepts a TCP connection; False on timeout or
+    when proc_alive() says the owning process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc_alive is not None and not proc_alive():
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def hostport(host, port):
+    """"host:port", with an IPv6 literal in brackets."""
+    if ":" in host and not host.startswith("["):
+        return "[%s]:%d" % (host, port)
+    return "%s:%d" % (host, port)
+
+
+# --------------------------------------------------------------------------
+# Certificates, made with the openssl CLI at test time.
+
+
+class Certs:
+    """Test PKI in dir:
+
+    ca            the test CA (trusted by both ATS and the Python client)
+    peer          peer server cert, SAN DNS:peer.test, IP:127.0.0.1, DNS:localhost
+    ingress       ingress client cert (clientAuth), signed by ca
+    service       service cert, SAN DNS:service.internal, DNS:localhost, IP:127.0.0.1
+    other_ca      a second, unrelated CA
+    other_client  a client cert signed by other_ca (the "wrong client cert")
+
+    Each name has <name>_cert and <name>_key attributes (absolute paths)."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self._make_ca("ca", "tls_bridge test CA")
+        self._make_leaf("peer", "ca", "peer.test", "serverAuth",
+                        "DNS:peer.test,IP:127.0.0.1,DNS:localhost")
+        self._make_leaf("ingress", "ca", "ingress.test", "clientAuth", "DNS:ingress.test")
+        self._make_leaf("service", "ca", "service.internal", "serverAuth",
+                        "DNS:service.internal,DNS:localhost,IP:127.0.0.1")
+        self._make_ca("other_ca", "tls_bridge unrelated CA")
+        self._make_leaf("other_client", "other_ca", "ingress.test", "clientAuth",
+                        "DNS:ingress.test")
+
+    def _path(self, name, ext):
+        return os.path.join(self.dir, "%s.%s" % (name, ext))
+
+    def _run(self, *args):
+        res = subprocess.run([OPENSSL] + list(args), cwd=self.dir,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if res.returncode != 0:
+            raise RuntimeError("openssl %s failed:\n%s" % (" ".join(args), res.stdout))
+
+    def _key(self, name):
+        # EC P-256 keys: quick to generate and accepted by ATS, nginx and Python.
+        self._run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                  "-out", self._path(name, "key"))
+
+    def _make_ca(self, name, cn):
+        self._key(name)
+        self._run("req", "-x509", "-new", "-key", self._path(name, "key"), "-sha256",
+                  "-days", "3", "-subj", "/CN=" + cn,
+                  "-addext", "basicConstraints=critical,CA:TRUE",
+                  "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                  "-addext", "subjectKeyIdentifier=hash",
+                  "-out", self._path(name, "crt"))
+        setattr(self, name + "_cert", self._path(name, "crt"))
+        setattr(self, name + "_key", self._path(name, "key"))
+
+    def _make_leaf(self, name, ca, cn, usage, san):
+        self._key(name)
+        csr = self._path(name, "csr")
+        self._run("req", "-new", "-key", self._path(name, "key"), "-subj", "/CN=" + cn,
+                  "-out", csr)
+        ext = self._path(name, "ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                    "extendedKeyUsage=%s\n"
+                    "subjectAltName=%s\n"
+                    "subjectKeyIdentifier=hash\n"
+                    "authorityKeyIdentifier=keyid\n" % (usage, san))
+        self._run("x509", "-req", "-in", csr, "-CA", self._path(ca, "crt"),
+                  "-CAkey", self._path(ca, "key"), "-set_serial",
+                  str(random.SystemRandom().randrange(1, 2 ** 63)), "-days", "3",
+                  "-sha256", "-extfile", ext, "-out", self._path(name, "crt"))
+        setattr(self, name + "_cert", self._path(name, "crt"))
+        setattr(self, name + "_key", self._path(name, "key"))
+
+    def client_context(self, ca=None):
+        """A Python TLS client context trusting the test CA (or ca)."""
+        ctx = ssl.create_default_context(cafile=ca or self.ca_cert)
+        return ctx
+
+
+# --------------------------------------------------------------------------
+# Managed subprocesses.
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def proc_fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def proc_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def tail_file(path, lines=80, max_bytes=256 * 1024):
+    """The last `lines` lines of path (reading at most max_bytes)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read()
+    except OSError as e:
+        return "(cannot read %s: %s)" % (path, e)
+    text = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+class ManagedProcess:
+    """A subprocess in its own session (setsid), stopped by its pid:
+    SIGTERM, then SIGKILL after `grace` seconds, then waited for."""
+
+    def __init__(self, name, argv, cwd, stdout_path, env=None):
+        self.name = name
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.stdout_path = stdout_path
+        self.proc = None
+        self.started_at = None
+        self.stopped_at = None
+
+    def start(self):
+        out = open(self.stdout_path, "ab")
+        try:
+            # start_new_session=True is setsid(2) in the child: the process
+            # leads its own session and process group, so signals aimed at the
+            # test runner's group (Ctrl-C) do not hit it and we stop it ourselves.
+            self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        finally:
+            out.close()
+        self.started_at = time.time()
+        self.stopped_at = None
+        _register(self)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def returncode(self):
+        return None if self.proc is None else self.proc.poll()
+
+    def wait_exit(self, timeout):
+        """Return the exit code if the process exits within timeout, else None."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, grace=5.0):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    self.proc.kill()
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=10)
+        # Children left in the process group (none expected for
+        # traffic_server; nginx workers exit with their master), by group id.
+        pgid = self.proc.pid
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.stopped_at is None:
+            self.stopped_at = time.time()
+
+
+# --------------------------------------------------------------------------
+# Traffic Server instances.
+
+
+def _records_text(records):
+    lines = []
+    for name, (kind, value) in records.items():
+        lines.append("CONFIG %s %s %s" % (name, kind, value))
+    return "\n".join(lines) + "\n"
+
+
+def base_records(workdir, port_spec, debug=True, debug_tags="tls_bridge"):
+    """Records every instance here needs (see ATS-NOTES.md).
+
+    An ordered dict name -> (TYPE, value); callers update it."""
+    return {
+        # Keep the current user (root in the sandbox) instead of switching to
+        # the 'trafficserver' user, which could not read our temp dirs.
+        "proxy.config.admin.user_id": ("STRING", "#-1"),
+        # Small thread counts keep a 2-core machine usable.
+        "proxy.config.exec_thread.autoconfig": ("INT", "0"),
+        "proxy.config.exec_thread.limit": ("INT", "2"),
+        "proxy.config.accept_threads": ("INT", "1"),
+        "proxy.config.task_threads": ("INT", "1"),
+        "proxy.config.cache.threads_per_disk": ("INT", "1"),
+        # No cache (storage.config is empty: "Cache Disabled", harmless).
+        "proxy.config.http.cache.http": ("INT", "0"),
+        # Listen on loopback only (ip-in=...), never on a wildcard address.
+        "proxy.config.http.server_ports": ("STRING", port_spec),
+        # Access logs are silently dropped unless max_space > headroom.
+        "proxy.config.log.max_space_mb_for_logs": ("INT", "200"),
+        "proxy.config.log.max_space_mb_headroom": ("INT", "50"),
+        "proxy.config.log.periodic_tasks_interval": ("INT", "1"),
+        # Name resolution from our own hosts file only.
+        "proxy.config.hostdb.host_file.path": ("STRING", os.path.join(workdir, "hosts")),
+        "proxy.config.dns.resolv_conf": ("STRING", "NULL"),
+        # With no name servers, a name missing from the hosts file should fail
+        # fast rather than after the 20 s default.
+        "proxy.config.dns.lookup_timeout": ("INT", "2"),
+        "proxy.config.dns.retries": ("INT", "0"),
+        # Forward proxy: no remap rule needed for CONNECT or absolute URLs.
+        "proxy.config.url_remap.remap_required": ("INT", "0"),
+        "proxy.config.reverse_proxy.enabled": ("INT", "0"),
+        # Fail fast on a dead origin (connection refused): one attempt only.
+        "proxy.config.http.connect_attempts_max_retries": ("INT", "0"),
+        "proxy.config.http.connect_attempts_max_retries_dead_server": ("INT", "0"),
+        "proxy.config.http.connect_attempts_rr_retries": ("INT", "0"),
+        "proxy.config.http.connect_attempts_timeout": ("INT", "10"),
+        # Do not remember dead origins across tests for long.
+        "proxy.config.http.down_server.cache_time": ("INT", "1"),
+        # Debug output (TSDebug lands in the stdout log in 9.2).  It costs CPU,
+        # so it can be turned off (debug=False) for heavier runs.
+        "proxy.config.diags.debug.enabled": ("INT", "1" if debug else "0"),
+        "proxy.config.diags.debug.tags": ("STRING", debug_tags),
+        "proxy.config.diags.output.debug": ("STRING", "O"),
+    }
+
+
+class AtsInstance:
+    """One traffic_server with its own runroot under a temp dir.
+
+    Layout of self.dir:
+      runroot.yaml        sysconfdir/logdir/runtimedir/localstatedir/cachedir -> here
+      etc/                the stock /etc/trafficserver copied, then ours written over it
+      log/                diags.log, error.log, access log (squid.log)
+      hosts               the instance's hosts file
+      traffic_server.out  stdout/stderr of traffic_server (debug lines land here)
+    """
+
+    def __init__(self, name, workspace, port, *, tls_port=False, records=None,
+                 plugin_lines=(), remap_lines=(), ssl_multicert_lines=(), hosts=None,
+                 extra_files=None, debug=True, ipv6_port=None):
+        self.name = name
+        self.port = port
+        self.dir = workspace.mkdir(name)
+        self.etc = os.path.join(self.dir, "etc")
+        self.logdir = os.path.join(self.dir, "log")
+        self.stdout_path = os.path.join(self.dir, "traffic_server.out")
+        spec = "%d:%sip-in=%s" % (port, "ssl:" if tls_port else "", LOOPBACK4)
+        if ipv6_port:
+            spec += " %d:ipv6:%sip-in=[%s]" % (ipv6_port, "ssl:" if tls_port else "", LOOPBACK6)
+        self.records = base_records(self.dir, spec, debug=debug)
+        self.records.update(records or {})
+        self.plugin_lines = list(plugin_lines)
+        self.remap_lines = list(remap_lines)
+        self.ssl_multicert_lines = list(ssl_multicert_lines)
+        self.hosts = dict(hosts or {})
+        self.hosts.setdefault("localhost", LOOPBACK4)
+        self.extra_files = dict(extra_files or {})
+        self.process = None
+        self._write_config()
+
+    # -- configuration files
+    def _write(self, rel, text):
+        path = os.path.join(self.dir, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def _write_config(self):
+        shutil.copytree(STOCK_CONFIG_DIR, self.etc, dirs_exist_ok=True)
+        for sub in ("log", "run", "var", "cache"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        self._write("runroot.yaml", "".join("%s: %s\n" % kv for kv in [
+            ("prefix", "/usr"),
+            ("exec_prefix", "/usr"),
+            ("bindir", "/usr/bin"),
+            ("sbindir", "/usr/sbin"),
+            ("sysconfdir", self.etc),
+            ("datadir", os.path.join(self.dir, "var")),
+            ("includedir", "/usr/include"),
+            ("libdir", "/usr/lib/trafficserver"),
+            ("libexecdir", "/usr/lib/trafficserver/modules"),
+            ("localstatedir", os.path.join(self.dir, "var")),
+            ("runtimedir", os.path.join(self.dir, "run")),
+            ("logdir", self.logdir),
+            ("cachedir", os.path.join(self.dir, "cache")),
+        ]))
+        self._write("etc/records.config", _records_text(self.records))
+        self._write("etc/plugin.config", "".join(l + "\n" for l in self.plugin_lines))
+        self._write("etc/remap.config", "".join(l + "\n" for l in self.remap_lines))
+        self._write("etc/ssl_multicert.config",
+                    "".join(l + "\n" for l in self.ssl_multicert_lines))
+        self._write("etc/storage.config", "")
+        self._write("etc/ip_allow.yaml", IP_ALLOW_YAML)
+        self._write("etc/logging.yaml", LOGGING_YAML)
+        self._write("etc/sni.yaml", "sni: []\n")
+        self._write("hosts", "".join("%s %s\n" % (addr, name)
+                                     for name, addr in self.hosts.items()))
+        for rel, text in self.extra_files.items():
+            self._write(rel, text)
+
+    # -- life cycle
+    def start(self):
+        env = dict(os.environ)
+        env["TS_RUNROOT"] = os.path.join(self.dir, "runroot.yaml")
+        self.process = ManagedProcess(self.name, [TRAFFIC_SERVER], self.dir, self.stdout_path,
+                                      env=env)
+        self.process.log_tail = self.log_tail  # so the registry lists us for log dumps
+        self.process.owner = self
+        self.process.start()
+        return self
+
+    def stop(self):
+        if self.process:
+            self.process.stop()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    def alive(self):
+        return self.process is not None and self.process.alive()
+
+    def wait_exit(self, timeout):
+        return self.process.wait_exit(timeout)
+
+    def fd_count(self):
+        return proc_fd_count(self.pid)
+
+    def rss_kib(self):
+        return proc_rss_kib(self.pid)
+
+    def wait_listening(self, timeout=20.0):
+        if not wait_for_port(self.port, timeout=timeout, proc_alive=self.alive):
+            raise StartupError("%s did not start listening on %d within %.0f s (alive=%s)\n%s"
+                               % (self.name, self.port, timeout, self.alive(), self.log_tail()))
+
+    def wait_ready(self, probe, timeout=45.0, what="probe"):
+        """Call probe() (which should use a short timeout) until it returns
+        True; raise StartupError with the logs when it never does."""
+        self.wait_listening()
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if not self.alive():
+                break
+            try:
+                if probe():
+                    return
+            except Exception as e:  # retried until the deadline
+                last = e
+            time.sleep(0.2)
+        raise StartupError("%s: %s never succeeded within %.0f s (alive=%s, last error: %r)\n%s"
+                           % (self.name, what, timeout, self.alive(), last, self.log_tail()))
+
+    # -- logs
+    def log_paths(self):
+        names = ["traffic.out", "diags.log", "error.log", "squid.log", "manager.log"]
+        paths = [self.stdout_path] + [os.path.join(self.logdir, n) for n in names]
+        return [p for p in paths if os.path.exists(p)]
+
+    def logs(self):
+        """Everything in the instance's logs, concatenated (for assertions)."""
+        out = []
+        for p in self.log_paths():
+            try:
+                with open(p, "rb") as f:
+                    out.append(f.read().decode("utf-8", "replace"))
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def log_tail(self, lines=60):
+        parts = ["==== %s (pid %s, dir %s, alive=%s)" % (self.name, self.pid, self.dir,
+                                                         self.alive())]
+        for p in self.log_paths():
+            parts.append("---- %s" % p)
+            parts.append(tail_file(p, lines))
+        return "\n".join(parts)
+
+    def access_log(self):
+        p = os.path.join(self.logdir, "squid.log")
+        try:
+            with open(p) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+IP_ALLOW_YAML = """\
+# Loopback only: everything else is denied, both towards us and from us.
+ip_allow:
+  - apply: in
+    ip_addrs: [127.0.0.1, "::1"]
+    action: allow
+    methods: ALL
+  - apply: out
+    ip_addrs: [127.0.0.0/8, "::1"]
+    action: allow
+    methods: ALL
+"""
+
+LOGGING_YAML = """\
+# One ASCII access log, squid format plus the CONNECT target, so a test can
+# see whether an instance saw a request at all.
+logging:
+  formats:
+    - name: tb
+      format: '%<cqtq> %<ttms> %<chi> %<crc>/%<pssc> %<psql> %<cqhm> %<cquc> %<phr>/%<shn> %<sssc>'
+  logs:
+    - filename: squid
+      format: tb
+      mode: ascii
+"""
+
+
+# Names in the hosts files.  The ingress knows the peer and a few names that
+# must be handled by ATS itself (not bridged); service names resolve only at
+# the peer.
+PEER_HOST = "peer.test"
+DEAD_PEER_HOST = "deadpeer.test"
+SERVICE_HOST = "service.internal"
+
+
+def peer_records(certs, connect_ports):
+    """Records for the TLS peer ATS (on top of base_records).
+
+    certification_level 2 + CA.cert.* makes the peer require a client
+    certificate signed by the test CA."""
+    return {
+        "proxy.config.ssl.server.cert.path": ("STRING", certs.dir),
+        "proxy.config.ssl.server.private_key.path": ("STRING", certs.dir),
+        "proxy.config.ssl.client.certification_level": ("INT", "2"),
+        "proxy.config.ssl.CA.cert.path": ("STRING", certs.dir),
+        "proxy.config.ssl.CA.cert.filename": ("STRING", os.path.basename(certs.ca_cert)),
+        "proxy.config.http.connect_ports": ("STRING", " ".join(str(p) for p in connect_ports)),
+    }
+
+
+def ingress_records(certs, connect_ports, client_cert=None, client_key=None, ca_cert=None,
+                    verify="ENFORCED"):
+    """Records for the ingress ATS running the plugin (on top of base_records).
+
+    Outbound TLS (the internal CONNECT to the peer) uses proxy.config.ssl.client.*:
+    verify the peer against the test CA, present the ingress client cert."""
+    client_cert = client_cert or certs.ingress_cert
+    client_key = client_key or certs.ingress_key
+    ca_cert = ca_cert or certs.ca_cert
+    return {
+        "proxy.config.http.connect_ports": ("STRING", " ".join(str(p) for p in connect_ports)),
+        "proxy.config.ssl.client.verify.server.policy": ("STRING", verify),
+        "proxy.config.ssl.client.verify.server.properties": ("STRING", "ALL"),
+        "proxy.config.ssl.client.CA.cert.path": ("STRING", os.path.dirname(ca_cert)),
+        "proxy.config.ssl.client.CA.cert.filename": ("STRING", os.path.basename(ca_cert)),
+        "proxy.config.ssl.client.cert.path": ("STRING", os.path.dirname(client_cert)),
+        "proxy.config.ssl.client.cert.filename": ("STRING", os.path.basename(client_cert)),
+        "proxy.config.ssl.client.private_key.path": ("STRING", os.path.dirname(client_key)),
+        "proxy.config.ssl.client.private_key.filename": ("STRING", os.path.basename(client_key)),
+    }
+
+
+def make_peer(workspace, certs, port, connect_ports, hosts, name="peer", debug=True,
+              extra_records=None):
+    records = peer_records(certs, connect_ports)
+    records.update(extra_records or {})
+    return AtsInstance(name, workspace, port, tls_port=True, records=records, hosts=hosts,
+                       ssl_multicert_lines=["dest_ip=* ssl_cert_name=%s ssl_key_name=%s"
+                                            % (certs.peer_cert, certs.peer_key)],
+                       debug=debug)
+
+
+def make_ingress(workspace, certs, port, plugin, plugin_args, connect_ports, hosts,
+                 name="ingress", debug=True, extra_records=None, extra_files=None,
+                 client_cert=None, client_key=None, ca_cert=None, ipv6_port=None):
+    records = ingress_records(certs, connect_ports, client_cert, client_key, ca_cert)
+    records.update(extra_records or {})
+    line = " ".join([plugin] + list(plugin_args))
+    return AtsInstance(name, workspace, port, records=records, hosts=hosts,
+                       plugin_lines=[line], extra_files=extra_files, debug=debug,
+                       ipv6_port=ipv6_port)
+
+
+# --------------------------------------------------------------------------
+# nginx origin.
+
+
+class Nginx:
+    """nginx-light in its own prefix, `daemon off`, one worker, serving
+    `files` (name -> bytes) over plain HTTP on http_port and over TLS with the
+    service cert on https_port, both on 127.0.0.1 (and [::1] when ipv6)."""
+
+    def __init__(self, workspace, certs, http_port, https_port, files, ipv6=False):
+        self.name = "nginx"
+        self.http_port = http_port
+        self.https_port = https_port
+        self.dir = workspace.mkdir("nginx")
+        self.root = os.path.join(self.dir, "html")
+        os.makedirs(self.root)
+        os.makedirs(os.path.join(self.dir, "logs"))
+        for fname, data in files.items():
+            with open(os.path.join(self.root, fname), "wb") as f:
+                f.write(data)
+        listen = ["listen %s:%d;" % (LOOPBACK4, http_port),
+                  "listen %s:%d ssl;" % (LOOPBACK4, https_port)]
+        if ipv6:
+            listen += ["listen [%s]:%d;" % (LOOPBACK6, http_port),
+                       "listen [%s]:%d ssl;" % (LOOPBACK6, https_port)]
+        d = self.dir
+        conf = """\
+# Generated by tests/e2e/harness.py
+user root;
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/logs/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    access_log {d}/logs/access.log;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    default_type application/octet-stream;
+    keepalive_timeout 5;
+    server {{
+        {listen}
+        server_name service.internal localhost;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        root {root};
+    }}
+}}
+""".format(d=d, listen="\n        ".join(listen), cert=certs.service_cert,
+           key=certs.service_key, root=self.root)
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.stdout_path = os.path.join(self.dir, "nginx.out")
+        self.process = ManagedProcess("nginx", [NGINX, "-p", self.dir, "-c", self.conf],
+                                      self.dir, self.stdout_path)
+        self.process.log_tail = self.log_tail
+        self.process.owner = self
+
+    def start(self, timeout=10.0):
+        self.process.start()
+        for port in (self.http_port, self.https_port):
+            if not wait_for_port(port, timeout=timeout, proc_alive=self.process.alive):
+                raise StartupError("nginx did not listen on %d\n%s" % (port, self.log_tail()))
+        return self
+
+    def stop(self):
+        self.process.stop()
+
+    def alive(self):
+        return self.process.alive()
+
+    def log_tail(self, lines=40):
+        parts = ["==== nginx (pid %s, dir %s)" % (self.process.pid, self.dir)]
+        for p in (self.stdout_path, os.path.join(self.dir, "logs", "error.log"),
+                  os.path.join(self.dir, "logs", "access.log")):
+            if os.path.exists(p):
+                parts += ["---- " + p, tail_file(p, lines)]
+        return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------
+# Small Python origins.  Each connection runs in its own thread; every
+# server records what happened (bytes, sha256, how the connection ended) so a
+# test can check it in-process.
+
+
+class TcpServer:
+    """A threaded TCP server on host:port (port 0 = any free port).
+
+    handler(conn, server) runs in a thread per connection.  results holds
+    whatever handlers record(); wait_results(n) waits for n of them."""
+
+    def __init__(self, handler, host=LOOPBACK4, port=0, name="server"):
+        self.name = name
+        self.handler = handler
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(256)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.results = []
+        self.cond = threading.Condition()
+        self.conns = set()
+        self.threads = []
+        self.closed = False
+        self.thread = threading.Thread(target=self._accept_loop, name=name, daemon=True)
+        self.thread.start()
+        _register(self)
+
+    def _accept_loop(self):
+        while not self.closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.cond:
+                if self.closed:
+                    conn.close()
+                    return
+                self.accepted += 1
+                self.conns.add(conn)
+            t = threading.Thread(target=self._run, args=(conn,), daemon=True,
+                                 name="%s-conn" % self.name)
+            self.threads.append(t)
+            t.start()
+
+    def _run(self, conn):
+        try:
+            self.handler(conn, self)
+        except Exception as e:
+            self.record({"error": repr(e)})
+        finally:
+            with self.cond:
+                self.conns.discard(conn)
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def record(self, result):
+        with self.cond:
+            self.results.append(result)
+            self.cond.notify_all()
+
+    def reset(self):
+        with self.cond:
+            self.results = []
+            self.accepted = 0
+
+    def wait_results(self, n=1, timeout=30.0):
+        """The first n recorded results, waiting up to timeout (may return fewer)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.results) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
+            return list(self.results)
+
+    def stop(self):
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        with self.cond:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in self.threads:
+            t.join(timeout=2)
+
+    close = stop
+
+
+def _recv_line(conn, limit=4096):
+    """Read one \\n-terminated line byte by byte (no over-read)."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        b = conn.recv(1)
+        if not b:
+            break
+        buf += b
+        if len(buf) > limit:
+            break
+    return buf
+
+
+def echo_handler(conn, server):
+    """Echo everything back; on EOF half-close our side too."""
+    n = 0
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            break
+        n += len(data)
+        conn.sendall(data)
+    conn.shutdown(socket.SHUT_WR)
+    server.record({"bytes": n})
+
+
+def banner_handler_factory(banner):
+    def handler(conn, server):
+        """Send the banner at once (server speaks first), then echo."""
+        conn.sendall(banner)
+        echo_handler(conn, server)
+    return handler
+
+
+def sink_handler(conn, server):
+    """Sink: read until EOF, then reply '<sha256 hex> <bytes>\\n' and close.
+
+    Sized mode: if the client starts with 'SINK <n>\\n' the sink reads exactly
+    n bytes and replies without waiting for EOF (uploads that must not depend
+    on a half-close crossing the TLS hop).  Records bytes, sha256 and how the
+    stream ended ('eof', 'sized', or the error)."""
+    h = hashlib.sha256()
+    n = 0
+    end = "eof"
+    expect = None
+    first = conn.recv(65536, socket.MSG_PEEK)
+    if first.startswith(b"SINK "):
+        line = _recv_line(conn)
+        expect = int(line.split()[1])
+        end = "sized"
+    try:
+        while expect is None or n < expect:
+            want = 1 << 20 if expect is None else min(1 << 20, expect - n)
+            data = conn.recv(want)
+            if not data:
+                if expect is not None:
+                    end = "eof-early"
+                break
+            h.update(data)
+            n += len(data)
+    except OSError as e:
+        end = "error: %r" % (e,)
+    digest = h.hexdigest()
+    server.record({"bytes": n, "sha256": digest, "end": end, "time": time.monotonic()})
+    try:
+        conn.sendall(("%s %d\n" % (digest, n)).encode())
+        conn.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def random_stream(nbytes, seed, chunk=1 << 20):
+    """Yield nbytes of seeded pseudo-random data in chunks (deterministic)."""
+    rng = random.Random(seed)
+    left = nbytes
+    while left > 0:
+        k = min(chunk, left)
+        yield rng.randbytes(k)
+        left -= k
+
+
+def random_sha256(nbytes, seed):
+    h = hashlib.sha256()
+    for c in random_stream(nbytes, seed):
+        h.update(c)
+    return h.hexdigest()
+
+
+def source_handler(conn, server):
+    """Source: the client sends 'SOURCE <nbytes> <seed> <close|shutdown>\\n';
+    we send nbytes of seeded random data, then either close at once or
+    half-close (SHUT_WR) and wait for the client's EOF.  Records bytes sent,
+    sha256 and how it ended."""
+    line = _recv_line(conn).decode("ascii", "replace").split()
+    if len(line) != 4 or line[0] != "SOURCE":
+        server.record({"error": "bad command %r" % (line,)})
+        return
+    nbytes, seed, mode = int(line[1]), int(line[2]), line[3]
+    h = hashlib.sha256()
+    sent = 0
+    end = mode
+    try:
+        for chunk in random_stream(nbytes, seed):
+            conn.sendall(chunk)
+            h.update(chunk)
+            sent += len(chunk)
+        if mode == "shutdown":
+            conn.shutdown(socket.SHUT_WR)
+            conn.settimeout(30)
+            while conn.recv(65536):
+                pass
+    except OSError as e:
+        end = "error: %r" % (e,)
+    server.record({"bytes": sent, "sha256": h.hexdigest(), "end": end})
+
+
+def blackhole_handler(conn, server):
+    """Accept and read, never answer (a peer that hangs during TLS set-up)."""
+    conn.settimeout(120)
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+    server.record({"end": "closed"})
+
+
+# --------------------------------------------------------------------------
+# The CONNECT client.
+
+
+class ConnectResponse:
+    def __init__(self, status, reason, headers, body, raw):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # list of (name, value)
+        self.body = body
+        self.raw = raw
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return "<%d %s %r body=%r>" % (self.status, self.reason, self.headers, self.body[:200])
+
+
+class ProtocolError(RuntimeError):
+    pass
+
+
+class Tunnel:
+    """A client connection after the CONNECT exchange.  `pending` holds any
+    tunnel bytes that arrived in the same reads as the response header; recv()
+    returns them first."""
+
+    def __init__(self, sock, response, pending, elapsed):
+        self.sock = sock
+        self.response = response
+        self.pending = pending
+        self.elapsed = elapsed  # seconds from connect to full response header
+
+    @property
+    def status(self):
+        return self.response.status
+
+    def recv(self, n=65536):
+        if self.pending:
+            data, self.pending = self.pending[:n], self.pending[n:]
+            return data
+        return self.sock.recv(n)
+
+    def recv_exact(self, n):
+        out = bytearray()
+        while len(out) < n:
+            data = self.recv(min(1 << 20, n - len(out)))
+            if not data:
+                raise ProtocolError("EOF after %d of %d bytes" % (len(out), n))
+            out += data
+        return bytes(out)
+
+    def recv_line(self, limit=65536):
+        out = bytearray()
+        while not out.endswith(b"\n") and len(out) < limit:
+            data = self.recv(1) if not self.pending else self.recv(1)
+            if not data:
+                break
+            out += data
+        return bytes(out)
+
+    def sendall(self, data):
+        self.sock.sendall(data)
+
+    def shutdown_write(self):
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def close(self, rst=False):
+        if rst:
+            # SO_LINGER {on, 0}: close() sends a RST instead of a FIN.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.close()
+        except OSError:
+            pass
+
+
+def read_response(sock, deadline):
+    """Read an HTTP/1.x response header (and body for non-2xx with
+    Content-Length, or until EOF for non-2xx without one).  Returns
+    (ConnectResponse, leftover bytes)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("no complete response header (got %r)" % buf[:200])
+        sock.settimeout(left)
+        data = sock.recv(65536)
+        if not data:
+            raise ProtocolError("EOF before a complete response header (got %r)" % buf[:500])
+        buf += data
+        if len(buf) > 256 * 1024:
+            raise ProtocolError("response header too long")
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("iso-8859-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise ProtocolError("bad status line %r" % lines[0])
+    status = int(parts[1])
+    reason = parts[2] if len(parts) > 2 else ""
+    headers = []
+    for l in lines[1:]:
+        if ":" in l:
+            k, v = l.split(":", 1)
+            headers.append((k.strip(), v.strip()))
+    resp = ConnectResponse(status, reason, headers, b"", head + b"\r\n\r\n")
+    if 200 <= status < 300:
+        return resp, rest
+    clen = resp.header("Content-Length")
+    body = rest
+    if clen is not None:
+        want = int(clen)
+        while len(body) < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            data = sock.recv(65536)
+            if not data:
+                break
+            body += data
+        resp.body, rest = body[:want], body[want:]
+    else:
+        # No length: read until EOF, but briefly (an error answer that keeps
+        # the connection open without a length ends at our deadline).
+        end = min(deadline, time.monotonic() + 2.0)
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not data:
+                break
+            body += data
+        resp.body, rest = body, b""
+    return resp, rest
+
+
+def open_tunnel(proxy_port, host, port, timeout=15.0, proxy_host=LOOPBACK4, extra_headers=(),
+                request=None):
+    """Connect to the proxy, send `CONNECT host:port HTTP/1.1` and read the
+    answer.  Returns a Tunnel (whatever the status); the socket is left in
+    blocking mode with `timeout`."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    sock = socket.create_connection((proxy_host, proxy_port), timeout=timeout)
+    try:
+        target = hostport(host, port)
+        if request is None:
+            request = "CONNECT %s HTTP/1.1\r\nHost: %s\r\n" % (target, target)
+            for h in extra_headers:
+                request += h + "\r\n"
+            request += "\r\n"
+        sock.sendall(request.encode() if isinstance(request, str) else request)
+        resp, rest = read_response(sock, deadline)
+    except BaseException:
+        sock.close()
+        raise
+    sock.settimeout(timeout)
+    return Tunnel(sock, resp, rest, time.monotonic() - t0)
+
+
+def recv_until_eof(tunnel, timeout=30.0, limit=None):
+    """Read until EOF; returns (data, how) where how is 'eof', 'reset' or
+    'timeout'."""
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return bytes(out), "timeout"
+        tunnel.sock.settimeout(left)
+        try:
+            data = tunnel.recv(1 << 20)
+        except socket.timeout:
+            return bytes(out), "timeout"
+        except ConnectionResetError:
+            return bytes(out), "reset"
+        if not data:
+            return bytes(out), "eof"
+        out += data
+        if limit is not None and len(out) > limit:
+            return bytes(out), "limit"
+
+
+def hash_until_eof(tunnel, timeout=60.0):
+    """Read until EOF, hashing; returns (nbytes, sha256 hex, how)."""
+    h = hashlib.sha256()
+    n = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return n, h.hexdigest(), "timeout"
+        tunnel.sock.settimeout(left)
+        try:
+            data = tunnel.recv(1 << 20)
+        except socket.timeout:
+            return n, h.hexdigest(), "timeout"
+        except ConnectionResetError:
+            return n, h.hexdigest(), "reset"
+        if not data:
+            return n, h.hexdigest(), "eof"
+        h.update(data)
+        n += len(data)
+
+
+def http_get_through(tunnel, host, path="/", timeout=15.0):
+    """Send a GET over an open tunnel (plain HTTP) and return (status, body)."""
+    tunnel.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                    % (path, host)).encode())
+    data, how = recv_until_eof(tunnel, timeout=timeout)
+    return parse_http_response(data)
+
+
+def parse_http_response(data):
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return status, body
+
+
+# --------------------------------------------------------------------------
+# The standard deployment: one peer, one ingress, origins.
+
+
+class Deployment:
+    """Certificates, a peer ATS, an ingress ATS with the plugin and the
+    origins, as used by the session fixtures and scripts/run.py.
+
+    Ports are chosen up front because both ATS instances' connect_ports
+    must list them."""
+
+    def __init__(self, plugin, workspace=None, debug=True, python_origins=True, ipv6=None):
+        self.plugin = plugin
+        self.ws = workspace or Workspace()
+        self.debug = debug
+        self.certs = Certs(os.path.join(self.ws.path, "certs"))
+        self.ipv6 = ipv6_loopback_available() if ipv6 is None else ipv6
+        names = ["ingress", "peer", "dead_peer", "nginx_http", "nginx_https", "echo",
+                 "sink", "source", "banner", "forbidden", "dead_service", "refused"]
+        self.ports = dict(zip(names, free_ports(len(names))))
+        self.python_origins = python_origins
+        self.servers = {}
+        self.nginx = None
+        self.peer = None
+        self.ingress = None
+        self.page = b"<html><body>hello from service.internal via tls_bridge</body></html>\n"
+        self.files = {"index.html": self.page}
+
+    # Port sets.  'refused' is in neither connect_ports list; 'forbidden' is
+    # allowed by the ingress but not by the peer (the peer answers 403).
+    def service_ports(self):
+        p = self.ports
+        return [p[k] for k in ("nginx_http", "nginx_https", "echo", "sink", "source",
+                               "banner", "dead_service")]
+
+    def ingress_connect_ports(self):
+        p = self.ports
+        return [p["peer"], p["dead_peer"], p["forbidden"]] + self.service_ports()
+
+    def peer_connect_ports(self):
+        return self.service_ports()
+
+    def ingress_hosts(self):
+        # Not service.internal: that name resolves only at the peer.
+        return {PEER_HOST: LOOPBACK4, DEAD_PEER_HOST: LOOPBACK4,
+                "direct.test": LOOPBACK4, "a.service.test.evil.test": LOOPBACK4}
+
+    def peer_hosts(self):
+        hosts = {SERVICE_HOST: LOOPBACK4, "a.service.test": LOOPBACK4,
+                 "down.internal": LOOPBACK4}
+        if self.ipv6:
+            hosts["v6.internal"] = LOOPBACK6
+        return hosts
+
+    def rules(self):
+        """plugin.config arguments for the standard ingress."""
+        peer = "%s:%d" % (PEER_HOST, self.ports["peer"])
+        return [
+            r"service[.]internal", peer,
+            r".*[.]service[.]test", peer,
+            r"down[.]internal", peer,
+            r"v6[.]internal", peer,
+            r".*[.]deadpeer[.]test", "%s:%d" % (DEAD_PEER_HOST, self.ports["dead_peer"]),
+        ]
+
+    def start_origins(self):
+        p = self.ports
+        self.nginx = Nginx(self.ws, self.certs, p["nginx_http"], p["nginx_https"], self.files,
+                           ipv6=self.ipv6).start()
+        if self.python_origins:
+            self.servers["echo"] = TcpServer(echo_handler, port=p["echo"], name="echo")
+            self.servers["sink"] = TcpServer(sink_handler, port=p["sink"], name="sink")
+            self.servers["source"] = TcpServer(source_handler, port=p["source"], name="source")
+            self.servers["banner"] = TcpServer(banner_handler_factory(BANNER),
+                                               port=p["banner"], name="banner")
+            # Something really listens on the ports the proxies must refuse,
+            # so a wrong "yes" would visibly succeed.
+            self.servers["forbidden"] = TcpServer(echo_handler, port=p["forbidden"],
+                                                  name="forbidden-echo")
+            self.servers["refused"] = TcpServer(echo_handler, port=p["refused"],
+                                                name="refused-echo")
+            if self.ipv6:
+                self.servers["echo6"] = TcpServer(echo_handler, host=LOOPBACK6, port=p["echo"],
+                                                  name="echo6")
+
+    def start_peer(self):
+        self.peer = make_peer(self.ws, self.certs, self.ports["peer"], self.peer_connect_ports(),
+                              self.peer_hosts(), debug=self.debug)
+        self.peer.start()
+        self.peer.wait_listening()
+        return self.peer
+
+    def new_ingress(self, name="ingress", port=None, plugin_args=None, **kw):
+        """An ingress instance (not started) with the standard records; kw go
+        to make_ingress (extra_records, client_cert, ca_cert, ...)."""
+        kw.setdefault("debug", self.debug)
+        hosts = kw.pop("hosts", None) or self.ingress_hosts()
+        connect_ports = kw.pop("connect_ports", None) or self.ingress_connect_ports()
+        return make_ingress(self.ws, self.certs, port or free_port(), self.plugin,
+                            self.rules() if plugin_args is None else plugin_args,
+                            connect_ports, hosts, name=name, **kw)
+
+    def start_ingress(self):
+        self.ingress = self.new_ingress(port=self.ports["ingress"])
+        self.ingress.start()
+        self.wait_bridged(self.ingress)
+        return self.ingress
+
+    def probe_bridged(self, ingress, timeout=2.0):
+        """One real bridged request: GET the page from nginx as service.internal."""
+        with open_tunnel(ingress.port, SERVICE_HOST, self.ports["nginx_http"],
+                         timeout=timeout) as t:
+            if t.status != 200:
+                return False
+            status, body = http_get_through(t, SERVICE_HOST, "/index.html", timeout=timeout)
+            return status == 200 and body == self.page
+
+    def probe_direct(self, ingress, timeout=2.0):
+        """One request ATS handles itself (no rule matches): CONNECT to the
+        echo server by a name only the ingress hosts file knows.  Proves the
+        hosts file is loaded without needing the peer."""
+        with open_tunnel(ingress.port, "direct.test", self.ports["echo"], timeout=timeout) as t:
+            if t.status != 200:
+                return False
+            t.sendall(b"ping\n")
+            return t.recv_exact(5) == b"ping\n"
+
+    def wait_bridged(self, ingress, timeout=45.0):
+        ingress.wait_ready(lambda: self.probe_bridged(ingress), timeout=timeout,
+                           what="a bridged request (CONNECT %s)" % SERVICE_HOST)
+
+    def wait_direct(self, ingress, timeout=45.0):
+        ingress.wait_ready(lambda: self.probe_direct(ingress), timeout=timeout,
+                           what="a direct (non-bridged) request")
+
+    def start(self):
+        self.start_origins()
+        self.start_peer()
+        self.start_ingress()
+        return self
+
+    def stop(self):
+        for obj in [self.ingress, self.peer, self.nginx] + list(self.servers.values()):
+            if obj is not None:
+                obj.stop()
+
+    def instances(self):
+        return [o for o in (self.ingress, self.peer, self.nginx) if o is not None]
+
+
+BANNER = b"BANNER tls_bridge server-speaks-first 0123456789abcdef\r\n"
