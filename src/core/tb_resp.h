@@ -23,22 +23,23 @@ enum tb_resp_result {
 
 struct tb_resp {
   /* Zero the whole struct to start (or call tb_resp_init). */
-  unsigned state;                       /* private: where the machine is */
-  unsigned count;                       /* private: bytes seen in the current token */
-  unsigned status;                      /* 100..999 once the status line is read */
-  unsigned minor;                       /* HTTP/1.<minor> */
-  size_t total;                         /* header bytes consumed so far */
-  size_t reason_len;                    /* bytes in reason (<= TB_RESP_REASON_MAX) */
-  char reason[TB_RESP_REASON_MAX + 1];  /* NUL-terminated, printable ASCII only */
-  const char *error;                    /* static text when TB_RESP_ERROR */
+  unsigned state;                      /* private: where the machine is */
+  unsigned count;                      /* private: bytes seen in the current token */
+  unsigned status;                     /* 100..599 once the status line is read */
+  unsigned minor;                      /* HTTP/1.<minor> */
+  size_t total;                        /* header bytes consumed so far */
+  size_t reason_len;                   /* bytes in reason (<= TB_RESP_REASON_MAX) */
+  char reason[TB_RESP_REASON_MAX + 1]; /* NUL-terminated, printable ASCII only */
+  const char *error;                   /* static text when TB_RESP_ERROR */
 };
 
 /* Reset *r to the initial state. */
 void tb_resp_init(struct tb_resp *r);
 
 /* Feed buf[0..len).  Sets *consumed to the number of bytes of this chunk that
- * belong to the header (== len on TB_RESP_MORE).  After DONE or ERROR further
- * calls return the same result and consume nothing. */
+ * belong to the header (== len on TB_RESP_MORE; on ERROR, up to and including
+ * the offending byte).  After DONE or ERROR further calls return the same
+ * result and consume nothing. */
 enum tb_resp_result tb_resp_parse(struct tb_resp *r, const char *buf, size_t len, size_t *consumed);
 
 #endif
