@@ -24,7 +24,6 @@ int tb_http_format_connect(char *buf, size_t buflen, const struct tb_peer *peer)
  * body are copied with any byte outside 0x20..0x7e replaced by '?'.  An empty
  * or NULL reason becomes a standard phrase for the status.  Returns the length
  * written (excluding NUL), or -1 when buf is too small. */
-int tb_http_format_response(char *buf, size_t buflen, unsigned status, const char *reason,
-                            const char *body);
+int tb_http_format_response(char *buf, size_t buflen, unsigned status, const char *reason, const char *body);
 
 #endif
