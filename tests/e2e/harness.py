@@ -422,6 +422,8 @@ def base_records(workdir, port_spec, debug=True, debug_tags="tls_bridge"):
         "proxy.config.http.connect_attempts_timeout": ("INT", "10"),
         # Do not remember dead origins across tests for long.
         "proxy.config.http.down_server.cache_time": ("INT", "1"),
+        # Below the 20000 fd limit here (silences a start-up warning).
+        "proxy.config.net.connections_throttle": ("INT", "10000"),
         # Debug output (TSDebug lands in the stdout log in 9.2).  It costs CPU,
         # so it can be turned off (debug=False) for heavier runs.
         "proxy.config.diags.debug.enabled": ("INT", "1" if debug else "0"),
@@ -971,10 +973,14 @@ def random_sha256(nbytes, seed):
 
 
 def source_handler(conn, server):
-    """Source: the client sends 'SOURCE <nbytes> <seed> <close|shutdown>\\n';
-    we send nbytes of seeded random data, then either close at once or
-    half-close (SHUT_WR) and wait for the client's EOF.  Records bytes sent,
-    sha256 and how it ended."""
+    """Source: the client sends 'SOURCE <nbytes> <seed> <mode>\\n'; we send
+    nbytes of seeded random data, then, by mode:
+      close     close at once (FIN);
+      shutdown  half-close (SHUT_WR), then wait for the client's EOF;
+      hold      keep the connection open until the client's EOF (no FIN
+                from us while the client reads: pure payload tests).
+    Records bytes sent, sha256 and how it ended ('<mode>' when the client's
+    EOF came for shutdown/hold, or the error)."""
     line = _recv_line(conn).decode("ascii", "replace").split()
     if len(line) != 4 or line[0] != "SOURCE":
         server.record({"error": "bad command %r" % (line,)})
@@ -990,7 +996,8 @@ def source_handler(conn, server):
             sent += len(chunk)
         if mode == "shutdown":
             conn.shutdown(socket.SHUT_WR)
-            conn.settimeout(30)
+        if mode in ("shutdown", "hold"):
+            conn.settimeout(60)
             while conn.recv(65536):
                 pass
     except OSError as e:
@@ -1166,13 +1173,25 @@ def read_response(sock, deadline):
 
 
 def open_tunnel(proxy_port, host, port, timeout=15.0, proxy_host=LOOPBACK4, extra_headers=(),
-                request=None):
+                request=None, settle=0.0, rcvbuf=None):
     """Connect to the proxy, send `CONNECT host:port HTTP/1.1` and read the
     answer.  Returns a Tunnel (whatever the status); the socket is left in
-    blocking mode with `timeout`."""
+    blocking mode with `timeout`.  settle: seconds to wait after sending
+    before the first read (so that bytes following the response header are
+    likely to be in the same read).  rcvbuf: SO_RCVBUF to set before
+    connecting (a small one makes a non-reading client stall sooner)."""
     t0 = time.monotonic()
     deadline = t0 + timeout
-    sock = socket.create_connection((proxy_host, proxy_port), timeout=timeout)
+    family = socket.AF_INET6 if ":" in proxy_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(timeout)
+        sock.connect((proxy_host, proxy_port))
+    except BaseException:
+        sock.close()
+        raise
     try:
         target = hostport(host, port)
         if request is None:
@@ -1181,6 +1200,8 @@ def open_tunnel(proxy_port, host, port, timeout=15.0, proxy_host=LOOPBACK4, extr
                 request += h + "\r\n"
             request += "\r\n"
         sock.sendall(request.encode() if isinstance(request, str) else request)
+        if settle:
+            time.sleep(settle)
         resp, rest = read_response(sock, deadline)
     except BaseException:
         sock.close()
@@ -1274,7 +1295,8 @@ class Deployment:
         self.peer = None
         self.ingress = None
         self.page = b"<html><body>hello from service.internal via tls_bridge</body></html>\n"
-        self.files = {"index.html": self.page}
+        self.blob = b"".join(random_stream(4 << 20, 4242))
+        self.files = {"index.html": self.page, "blob.bin": self.blob}
 
     # Port sets.  'refused' is in neither connect_ports list; 'forbidden' is
     # allowed by the ingress but not by the peer (the peer answers 403).
@@ -1296,8 +1318,11 @@ class Deployment:
                 "direct.test": LOOPBACK4, "a.service.test.evil.test": LOOPBACK4}
 
     def peer_hosts(self):
+        # "a.service.test." (trailing dot) is listed as well: the peer's hostdb
+        # lowercases names but does not drop a trailing dot, and a bridged
+        # CONNECT keeps the client's spelling of the host.
         hosts = {SERVICE_HOST: LOOPBACK4, "a.service.test": LOOPBACK4,
-                 "down.internal": LOOPBACK4}
+                 "a.service.test.": LOOPBACK4, "down.internal": LOOPBACK4}
         if self.ipv6:
             hosts["v6.internal"] = LOOPBACK6
         return hosts
@@ -1310,6 +1335,7 @@ class Deployment:
             r".*[.]service[.]test", peer,
             r"down[.]internal", peer,
             r"v6[.]internal", peer,
+            r"\[?::1\]?", peer,
             r".*[.]deadpeer[.]test", "%s:%d" % (DEAD_PEER_HOST, self.ports["dead_peer"]),
         ]
 
@@ -1351,7 +1377,8 @@ class Deployment:
                             connect_ports, hosts, name=name, **kw)
 
     def start_ingress(self):
-        self.ingress = self.new_ingress(port=self.ports["ingress"])
+        self.ingress = self.new_ingress(port=self.ports["ingress"],
+                                        ipv6_port=self.ports["ingress"] if self.ipv6 else None)
         self.ingress.start()
         self.wait_bridged(self.ingress)
         return self.ingress
@@ -1399,3 +1426,29 @@ class Deployment:
 
 
 BANNER = b"BANNER tls_bridge server-speaks-first 0123456789abcdef\r\n"
+
+
+def peer_connect_status(peer_port, certs, host, port, timeout=10.0):
+    """Ask the peer directly what it answers to `CONNECT host:port`, over TLS
+    with the ingress client certificate (what the bridge would get).
+    Returns (status, reason)."""
+    ctx = ssl.create_default_context(cafile=certs.ca_cert)
+    ctx.load_cert_chain(certs.ingress_cert, certs.ingress_key)
+    with socket.create_connection((LOOPBACK4, peer_port), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname=PEER_HOST) as s:
+            target = hostport(host, port)
+            s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target)).encode())
+            resp, _ = read_response(s, time.monotonic() + timeout)
+            return resp.status, resp.reason
+
+
+def wait_for_log(instance, needle, timeout=10.0, which="access"):
+    """Poll an instance's access log (or all logs) until needle appears."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = instance.access_log() if which == "access" else instance.logs()
+        if needle in text:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
