@@ -22,10 +22,10 @@
 #define TB_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 
 struct tb_rule {
-  char *pattern;               /* owned: the regex text as configured */
-  void *re;                    /* owned: pcre2_code *, opaque to users */
-  struct tb_peer peer;         /* where matching CONNECTs go */
-  char origin[TB_ORIGIN_MAX];  /* where the rule was configured, for messages */
+  char *pattern;              /* owned: the regex text as configured */
+  void *re;                   /* owned: pcre2_code *, opaque to users */
+  struct tb_peer peer;        /* where matching CONNECTs go */
+  char origin[TB_ORIGIN_MAX]; /* where the rule was configured, for messages */
 };
 
 struct tb_config {
@@ -43,19 +43,20 @@ void tb_config_destroy(struct tb_config *c);
 
 /* Compile pattern and parse peer, append a rule.  origin names where it came
  * from.  Returns 0, or -1 with "<origin>: <what is wrong>" in err. */
-int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *peer,
-                       const char *origin, char *err, size_t errlen);
+int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *peer, const char *origin,
+                       char *err, size_t errlen);
 
 /* Read a rule file: one "<regex> <peer>" per line, blank lines and lines whose
  * first non-blank character is '#' ignored.  Returns 0, or -1 with
- * "<path>:<line>: <what is wrong>" in err. */
+ * "<path>:<line>: <what is wrong>" in err and c as it was before the call. */
 int tb_config_load_file(struct tb_config *c, const char *path, char *err, size_t errlen);
 
 /* Apply plugin.config arguments (argv[0] is the first argument, not the
- * plugin path): "--file PATH" (relative PATH resolved against confdir),
- * "--connect-timeout SECONDS", and "<regex> <peer>" pairs, in order.
- * Returns 0, or -1 with "argument N ('text'): <what is wrong>" (or the file's
- * message) in err. */
+ * plugin path): "--file PATH" (relative PATH resolved against confdir, or
+ * used as is when confdir is NULL), "--connect-timeout SECONDS" (1..3600),
+ * and "<regex> <peer>" pairs, in order.  Returns 0, or -1 with
+ * "plugin.config argument N ...: <what is wrong>" (or the file's message) in
+ * err and c as it was before the call. */
 int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,
                         char *err, size_t errlen);
 
