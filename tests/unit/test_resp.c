@@ -364,6 +364,102 @@ static void test_long_reason(void **state) {
   }
 }
 
+/* Deterministic pseudo-random input (fixed seed: same run every time). */
+static uint32_t lcg(uint32_t *seed) {
+  *seed = *seed * 1103515245u + 12345u;
+  return *seed >> 8;
+}
+
+struct verdict {
+  int res;
+  size_t at; /* header end (DONE), offending byte (ERROR), bytes fed (MORE) */
+  unsigned status;
+  char reason[TB_RESP_REASON_MAX + 1];
+};
+
+static struct verdict parse_chunks(const char *data, size_t len, uint32_t *seed, int random_cuts) {
+  struct verdict v;
+  struct tb_resp r;
+  size_t pos = 0;
+
+  memset(&v, 0, sizeof v);
+  tb_resp_init(&r);
+  v.res = TB_RESP_MORE;
+  while (pos < len) {
+    size_t n = random_cuts ? 1 + lcg(seed) % 7 : len - pos;
+    size_t used = 0;
+    if (n > len - pos) {
+      n = len - pos;
+    }
+    v.res = tb_resp_parse(&r, tb_guard_put(&guard, data + pos, n), n, &used);
+    pos += used;
+    if (v.res != TB_RESP_MORE) {
+      break;
+    }
+  }
+  v.at = pos;
+  v.status = v.res == TB_RESP_DONE ? r.status : 0;
+  memcpy(v.reason, r.reason, sizeof v.reason);
+  return v;
+}
+
+/* Mutated copies of good responses (bytes replaced, dropped, duplicated):
+ * whatever the verdict, random chunking must reach the same one at the same
+ * byte as one whole call. */
+static void test_mutations(void **state) {
+  static const char *const seeds[] = {
+      "HTTP/1.1 200 OK\r\nServer: ATS\r\nX: a\tb\r\n\r\nTUNNEL",
+      "HTTP/1.0 502 Bad Gateway\n\nxx",
+      "HTTP/1.1 407 Auth\r\nProxy-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n",
+  };
+  static const char alphabet[] = "HTP/1. 0123456789:\r\n\t\x00\x7f\x80"
+                                 "azAZ-";
+  uint32_t seed = 20261127u;
+  char buf[256];
+
+  (void)state;
+  for (int iter = 0; iter < 30000; iter++) {
+    const char *src = seeds[(size_t)iter % TB_NELEM(seeds)];
+    size_t len = strlen(src);
+    int edits = 1 + (int)(lcg(&seed) % 3);
+    struct verdict whole;
+    struct verdict split;
+
+    memcpy(buf, src, len);
+    for (int e = 0; e < edits; e++) {
+      size_t at = lcg(&seed) % len;
+      switch (lcg(&seed) % 3) {
+      case 0: /* replace */
+        buf[at] = alphabet[lcg(&seed) % (sizeof alphabet - 1)];
+        break;
+      case 1: /* drop */
+        memmove(buf + at, buf + at + 1, len - at - 1);
+        len--;
+        break;
+      default: /* duplicate */
+        if (len + 1 < sizeof buf) {
+          memmove(buf + at + 1, buf + at, len - at);
+          len++;
+        }
+        break;
+      }
+    }
+    whole = parse_chunks(buf, len, &seed, 0);
+    split = parse_chunks(buf, len, &seed, 1);
+    if (whole.res != split.res || whole.at != split.at || whole.status != split.status ||
+        strcmp(whole.reason, split.reason) != 0) {
+      fail_msg("iteration %d: whole %d at %zu, split %d at %zu", iter, whole.res, whole.at, split.res,
+               split.at);
+    }
+    if (whole.res == TB_RESP_DONE) {
+      assert_true(whole.status >= 100 && whole.status <= 599);
+      for (const char *c = whole.reason; *c != '\0'; c++) {
+        assert_true(*c >= 0x20 && *c <= 0x7e);
+      }
+    }
+  }
+}
+
 /* A zeroed struct is the initial state; init zeroes; empty calls wait. */
 static void test_init(void **state) {
   struct tb_resp r;
@@ -393,6 +489,7 @@ int main(void) {
       cmocka_unit_test(test_init),           cmocka_unit_test(test_table),
       cmocka_unit_test(test_long_reason),    cmocka_unit_test(test_limit_exact),
       cmocka_unit_test(test_limit_plus_one), cmocka_unit_test(test_endless),
+      cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests_name("tb_resp", tests, setup, teardown);
 }
