@@ -228,12 +228,13 @@ int tb_config_load_file(struct tb_config *c, const char *path, char *err, size_t
   char *end;
   size_t len;
   size_t lineno;
+  size_t originlen = strlen(path) + 32; /* "<path>:<line>" */
 
   buf = read_file(path, &len, err, errlen);
   if (buf == NULL) {
     return -1;
   }
-  origin = malloc(strlen(path) + 32); /* "<path>:<line>" */
+  origin = malloc(originlen);
   if (origin == NULL) {
     snprintf(err, errlen, "%s: out of memory", path);
     goto fail;
@@ -293,7 +294,7 @@ int tb_config_load_file(struct tb_config *c, const char *path, char *err, size_t
                nfields == 1 ? "" : "s");
       goto fail;
     }
-    snprintf(origin, strlen(path) + 32, "%s:%zu", path, lineno);
+    snprintf(origin, originlen, "%s:%zu", path, lineno);
     if (tb_config_add_rule(c, field[0], field[1], origin, err, errlen) != 0) {
       goto fail;
     }
