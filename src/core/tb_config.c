@@ -26,8 +26,9 @@
 #define TIMEOUT_MAX_S 3600u
 #define QUOTE_MAX 96 /* bytes of configured text shown in a message */
 
-/* Configured text as printable text for a message: bytes outside 0x20..0x7e,
- * the quote and the backslash become \xNN; long text is cut with "...". */
+/* Configured text as printable text for a message: bytes outside 0x20..0x7e
+ * and the quote become \xNN; long text is cut with "...".  Backslashes stay
+ * as they are: regexes are full of them. */
 static void quote(char *q, size_t qlen, const char *s) {
   static const char hex[] = "0123456789abcdef";
   size_t o = 0;
@@ -35,7 +36,7 @@ static void quote(char *q, size_t qlen, const char *s) {
 
   for (i = 0; i < QUOTE_MAX && s[i] != '\0'; i++) {
     unsigned char ch = (unsigned char)s[i];
-    if (ch >= 0x20 && ch <= 0x7e && ch != '\'' && ch != '\\') {
+    if (ch >= 0x20 && ch <= 0x7e && ch != '\'') {
       if (o + 1 >= qlen) {
         break;
       }

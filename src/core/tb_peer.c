@@ -15,8 +15,8 @@
 #define QUOTE_MAX 64 /* input bytes shown in a message before "..." */
 #define LABEL_MAX 63 /* RFC 1035 2.3.4 */
 
-/* Copy s[0..len) into q as printable text: bytes outside 0x20..0x7e, the
- * quote and the backslash become \xNN; long input is cut with "...". */
+/* Copy s[0..len) into q as printable text: bytes outside 0x20..0x7e and
+ * the quote become \xNN; long input is cut with "...". */
 static void quote(char *q, size_t qlen, const char *s, size_t len) {
   static const char hex[] = "0123456789abcdef";
   size_t o = 0;
@@ -24,7 +24,7 @@ static void quote(char *q, size_t qlen, const char *s, size_t len) {
 
   for (i = 0; i < len && i < QUOTE_MAX; i++) {
     unsigned char ch = (unsigned char)s[i];
-    if (ch >= 0x20 && ch <= 0x7e && ch != '\'' && ch != '\\') {
+    if (ch >= 0x20 && ch <= 0x7e && ch != '\'') {
       if (o + 1 >= qlen) {
         break;
       }
