@@ -405,6 +405,9 @@ def base_records(workdir, port_spec, debug=True, debug_tags="tls_bridge"):
         "proxy.config.log.max_space_mb_for_logs": ("INT", "200"),
         "proxy.config.log.max_space_mb_headroom": ("INT", "50"),
         "proxy.config.log.periodic_tasks_interval": ("INT", "1"),
+        # Flush access-log buffers after 1 s (default 5) so tests that look
+        # for (or for the absence of) a log line wait less.
+        "proxy.config.log.max_secs_per_buffer": ("INT", "1"),
         # Name resolution from our own hosts file only.
         "proxy.config.hostdb.host_file.path": ("STRING", os.path.join(workdir, "hosts")),
         "proxy.config.dns.resolv_conf": ("STRING", "NULL"),
