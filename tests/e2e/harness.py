@@ -1289,8 +1289,10 @@ class Deployment:
     Ports are chosen up front because both ATS instances' connect_ports
     must list them."""
 
-    def __init__(self, plugin, workspace=None, debug=True, python_origins=True, ipv6=None):
+    def __init__(self, plugin, workspace=None, debug=True, python_origins=True, ipv6=None,
+                 rules=None):
         self.plugin = plugin
+        self.custom_rules = rules  # callable(deployment) -> plugin args, or None
         self.ws = workspace or Workspace()
         self.debug = debug
         self.certs = Certs(os.path.join(self.ws.path, "certs"))
@@ -1338,6 +1340,8 @@ class Deployment:
 
     def rules(self):
         """plugin.config arguments for the standard ingress."""
+        if self.custom_rules is not None:
+            return self.custom_rules(self)
         peer = "%s:%d" % (PEER_HOST, self.ports["peer"])
         return [
             r"service[.]internal", peer,
