@@ -448,8 +448,9 @@ class AtsInstance:
 
     def __init__(self, name, workspace, port, *, tls_port=False, records=None,
                  plugin_lines=(), remap_lines=(), ssl_multicert_lines=(), hosts=None,
-                 extra_files=None, debug=True, ipv6_port=None):
+                 extra_files=None, debug=True, ipv6_port=None, out_ipv6=True):
         self.name = name
+        self.out_ipv6 = out_ipv6
         self.port = port
         self.dir = workspace.mkdir(name)
         self.etc = os.path.join(self.dir, "etc")
@@ -502,7 +503,7 @@ class AtsInstance:
         self._write("etc/ssl_multicert.config",
                     "".join(l + "\n" for l in self.ssl_multicert_lines))
         self._write("etc/storage.config", "")
-        self._write("etc/ip_allow.yaml", IP_ALLOW_YAML)
+        self._write("etc/ip_allow.yaml", ip_allow_yaml(self.out_ipv6))
         self._write("etc/logging.yaml", LOGGING_YAML)
         self._write("etc/sni.yaml", "sni: []\n")
         self._write("hosts", "".join("%s %s\n" % (addr, name)
@@ -606,18 +607,31 @@ class StartupError(RuntimeError):
     pass
 
 
-IP_ALLOW_YAML = """\
-# Loopback only: everything else is denied, both towards us and from us.
+def ip_allow_yaml(out_ipv6=True):
+    """Loopback only, inbound.  out_ipv6=False denies outbound connections
+    to ::1 (for the ingress: a service on [::1] is then reachable only
+    through the peer).  Found by experiment: an 'out' allow list alone does
+    not deny anything else; an explicit 'deny' rule is needed."""
+    out = ""
+    if not out_ipv6:
+        out = """\
+  - apply: out
+    ip_addrs: "::/0"
+    action: deny
+    methods: ALL
+"""
+    return """\
 ip_allow:
   - apply: in
     ip_addrs: [127.0.0.1, "::1"]
     action: allow
     methods: ALL
   - apply: out
-    ip_addrs: [127.0.0.0/8, "::1"]
+    ip_addrs: 127.0.0.0/8
     action: allow
     methods: ALL
-"""
+%s""" % out
+
 
 LOGGING_YAML = """\
 # One ASCII access log, squid format plus the CONNECT target, so a test can
@@ -694,9 +708,11 @@ def make_ingress(workspace, certs, port, plugin, plugin_args, connect_ports, hos
     records = ingress_records(certs, connect_ports, client_cert, client_key, ca_cert)
     records.update(extra_records or {})
     line = " ".join([plugin] + list(plugin_args))
+    # out_ipv6=False: the ingress may not connect to ::1 itself, so a
+    # working tunnel to a service on [::1] proves it went through the peer.
     return AtsInstance(name, workspace, port, records=records, hosts=hosts,
                        plugin_lines=[line], extra_files=extra_files, debug=debug,
-                       ipv6_port=ipv6_port)
+                       ipv6_port=ipv6_port, out_ipv6=False)
 
 
 # --------------------------------------------------------------------------
@@ -1036,6 +1052,7 @@ class ConnectResponse:
         self.body = body
         self.raw = raw
         self.body_complete = True
+        self.header_time = None  # time.monotonic() when the header was complete
 
     def header(self, name):
         for k, v in self.headers:
@@ -1056,11 +1073,12 @@ class Tunnel:
     tunnel bytes that arrived in the same reads as the response header; recv()
     returns them first."""
 
-    def __init__(self, sock, response, pending, elapsed):
+    def __init__(self, sock, response, pending, elapsed, header_elapsed):
         self.sock = sock
         self.response = response
         self.pending = pending
-        self.elapsed = elapsed  # seconds from connect to full response header
+        self.elapsed = elapsed  # seconds from connect to the end of the response (body incl.)
+        self.header_elapsed = header_elapsed  # seconds from connect to the full header
 
     @property
     def status(self):
@@ -1145,6 +1163,7 @@ def read_response(sock, deadline, body_timeout=3.0):
             k, v = l.split(":", 1)
             headers.append((k.strip(), v.strip()))
     resp = ConnectResponse(status, reason, headers, b"", head + b"\r\n\r\n")
+    resp.header_time = time.monotonic()
     if 200 <= status < 300:
         return resp, rest
     # The body of an error answer: by Content-Length, else until EOF.  Bounded
@@ -1216,7 +1235,7 @@ def open_tunnel(proxy_port, host, port, timeout=15.0, proxy_host=LOOPBACK4, extr
         sock.close()
         raise
     sock.settimeout(timeout)
-    return Tunnel(sock, resp, rest, time.monotonic() - t0)
+    return Tunnel(sock, resp, rest, time.monotonic() - t0, resp.header_time - t0)
 
 
 def recv_until_eof(tunnel, timeout=30.0, limit=None):
@@ -1265,11 +1284,37 @@ def hash_until_eof(tunnel, timeout=60.0):
 
 
 def http_get_through(tunnel, host, path="/", timeout=15.0):
-    """Send a GET over an open tunnel (plain HTTP) and return (status, body)."""
+    """Send a GET over an open tunnel (plain HTTP) and return (status, body).
+    The body is read by Content-Length (nginx sends one), so this does not
+    depend on how the tunnel handles the server's close; without one, until
+    EOF."""
     tunnel.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                     % (path, host)).encode())
-    data, how = recv_until_eof(tunnel, timeout=timeout)
-    return parse_http_response(data)
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        tunnel.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        data = tunnel.recv(65536)
+        if not data:
+            return parse_http_response(buf)
+        buf += data
+    head, _, body = buf.partition(b"\r\n\r\n")
+    clen = None
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            clen = int(v.strip())
+    if clen is None:
+        rest, _ = recv_until_eof(tunnel, timeout=max(0.01, deadline - time.monotonic()))
+        body += rest
+    else:
+        while len(body) < clen:
+            tunnel.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            data = tunnel.recv(min(1 << 20, clen - len(body)))
+            if not data:
+                break
+            body += data
+    return parse_http_response(head + b"\r\n\r\n" + body)
 
 
 def parse_http_response(data):
@@ -1325,8 +1370,11 @@ class Deployment:
 
     def ingress_hosts(self):
         # Not service.internal: that name resolves only at the peer.
-        return {PEER_HOST: LOOPBACK4, DEAD_PEER_HOST: LOOPBACK4,
-                "direct.test": LOOPBACK4, "a.service.test.evil.test": LOOPBACK4}
+        hosts = {PEER_HOST: LOOPBACK4, DEAD_PEER_HOST: LOOPBACK4,
+                 "direct.test": LOOPBACK4, "a.service.test.evil.test": LOOPBACK4}
+        if self.ipv6:
+            hosts["v6direct.test"] = LOOPBACK6
+        return hosts
 
     def peer_hosts(self):
         # "a.service.test." (trailing dot) is listed as well: the peer's hostdb

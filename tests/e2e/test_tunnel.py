@@ -99,25 +99,29 @@ def test_service_name_resolves_only_at_peer(bridge):
 
 
 def test_server_speaks_first_banner(bridge):
-    """The banner server writes a banner as soon as it accepts.  The client
-    sends CONNECT and waits 0.5 s before reading, so the banner is usually in
-    the same read as the 2xx (reported below).  Asserts: 2xx, the bytes after
-    the response header are exactly the banner (none lost, none extra), and the
-    tunnel then echoes."""
+    """The banner server writes a banner as soon as it accepts.  10 tunnels;
+    in each the client sends CONNECT and waits 0.2 s before reading, so the
+    banner is often in the same read as the 2xx (how often is printed: the
+    peer's 200 and the banner may also reach the ingress in one read, which
+    is the case that must not lose bytes).  Asserts for every tunnel: 2xx,
+    the bytes after the response header are exactly the banner (none lost,
+    none extra, within 5 s), and the tunnel then echoes."""
     p = bridge.ports
-    with open_tunnel(p["ingress"], SERVICE_HOST, p["banner"], settle=0.5, timeout=5) as t:
-        assert 200 <= t.status < 300, t.response
-        same_read = len(t.pending)
-        try:
-            got = t.recv_exact(len(harness.BANNER))
-        except (socket.timeout, harness.ProtocolError) as e:
-            pytest.fail("banner lost: %d bytes came with the response header, then %r"
-                        % (same_read, e))
-        assert got == harness.BANNER
-        t.sendall(b"after-banner\n")
-        assert t.recv_exact(13) == b"after-banner\n"
-    print("banner bytes that arrived with the response header: %d of %d"
-          % (same_read, len(harness.BANNER)))
+    together = 0
+    for i in range(10):
+        with open_tunnel(p["ingress"], SERVICE_HOST, p["banner"], settle=0.2, timeout=5) as t:
+            assert 200 <= t.status < 300, t.response
+            same_read = len(t.pending)
+            try:
+                got = t.recv_exact(len(harness.BANNER))
+            except (socket.timeout, harness.ProtocolError) as e:
+                pytest.fail("tunnel %d: banner lost: %d bytes came with the response header, "
+                            "then %r" % (i, same_read, e))
+            assert got == harness.BANNER, "tunnel %d" % i
+            t.sendall(b"after-banner\n")
+            assert t.recv_exact(13) == b"after-banner\n", "tunnel %d" % i
+        together += same_read == len(harness.BANNER)
+    print("banner arrived with the response header in %d of 10 tunnels" % together)
 
 
 @pytest.fixture
@@ -130,30 +134,32 @@ def ipv6(bridge):
 def test_ipv6_service_by_name(ipv6):
     """v6.internal resolves (at the peer only) to ::1, where only the IPv6
     echo server listens: CONNECT v6.internal:<port> gets 2xx, data echoes, and
-    the [::1] echo server (not the 127.0.0.1 one) recorded the connection."""
+    the [::1] echo server (not the 127.0.0.1 one) accepted the connection."""
     d = ipv6
     p = d.ports
     with open_tunnel(p["ingress"], "v6.internal", p["echo"]) as t:
         assert 200 <= t.status < 300, t.response
         t.sendall(b"hello over ipv6\n")
         assert t.recv_exact(16) == b"hello over ipv6\n"
-        t.shutdown_write()
     assert d.servers["echo6"].accepted == 1, "the [::1] echo server saw nothing"
     assert d.servers["echo"].accepted == 0
 
 
 def test_ipv6_literal_client_over_ipv6(ipv6):
-    """The client connects to the ingress on [::1] and sends
-    CONNECT [::1]:<port>; a rule matches the literal so it is bridged (the
-    peer's access log shows CONNECT [::1]); the [::1] echo server echoes."""
+    """The ingress's ip_allow.yaml forbids its own outbound connections to
+    ::1 (checked: CONNECT v6direct.test, a name only the ingress resolves to
+    ::1 and that no rule matches, does not get a 2xx).  The client then
+    connects to the ingress on [::1] and sends CONNECT [::1]:<port>; a rule
+    matches the literal, the tunnel works (2xx, echo) and the [::1] echo
+    server accepted it: so it went through the peer."""
     d = ipv6
     p = d.ports
+    with open_tunnel(p["ingress"], "v6direct.test", p["echo"], proxy_host="::1",
+                     timeout=10) as t:
+        assert not 200 <= t.status < 300, "the ingress reached [::1] by itself: %r" % t.response
+    assert d.servers["echo6"].accepted == 0
     with open_tunnel(p["ingress"], "::1", p["echo"], proxy_host="::1") as t:
         assert 200 <= t.status < 300, t.response
         t.sendall(b"literal v6\n")
         assert t.recv_exact(11) == b"literal v6\n"
-        t.shutdown_write()
     assert d.servers["echo6"].accepted == 1
-    # The access log writes the target URL-escaped: CONNECT %5B::1%5D:<port>/
-    assert harness.wait_for_log(d.peer, "::1%%5D:%d/" % p["echo"], timeout=10), \
-        "the peer's access log does not show the CONNECT: not bridged?"
