@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tb_http.h"
 #include "tb_resp.h"
@@ -35,16 +36,20 @@
 #define TUNNEL_DEAD 0xdeadbeefu
 #define TARGET_MAX (TB_HOST_MAX + 16)
 #define MSG_MAX 512
+#define NUDGE_MIN_MS 20   /* EOS nudge right after bytes moved (see nudge()) */
+#define NUDGE_MAX_MS 2000 /* EOS nudge on an idle tunnel */
+#define LINGER_MS 1000    /* how long one direction may stay open after the other closed */
 
 enum phase {
   PH_ACCEPT,      /* intercepted, waiting for NET_ACCEPT */
   PH_PEER_OPEN,   /* waiting for ATS's own answer to the internal CONNECT */
   PH_PEER_ANSWER, /* waiting for the peer's answer to the client's CONNECT */
+  PH_HANDOVER,    /* the peer's 2xx header is with ATS; tunnel bytes wait */
   PH_TUNNEL,      /* moving bytes both ways */
   PH_REFUSE,      /* writing our error response to the client, then close */
 };
 
-static const char *const phase_names[] = {"accept", "peer-open", "peer-answer", "tunnel", "refuse"};
+static const char *const phase_names[] = {"accept", "peer-open", "peer-answer", "handover", "tunnel", "refuse"};
 
 /* One direction: bytes read from `read_vio`'s VConn into `buf`, written out
  * of `reader` by `write_vio`.  The tunnel owns buf (and so reader). */
@@ -66,11 +71,15 @@ struct tunnel {
   TSVConn peer;          /* owned: internal transaction towards the peer */
   struct dir ua_to_peer; /* client bytes: ua -> peer */
   struct dir peer_to_ua; /* peer bytes: peer -> ua */
-  TSAction timer;        /* set-up deadline; NULL when not pending */
+  TSAction timer;        /* set-up deadline, then (TUNNEL) the EOS nudge; NULL when not pending */
+  int64_t nudge_ms;      /* current nudge interval (see nudge()) */
+  int64_t nudge_seen;    /* bytes read both ways at the last nudge */
+  int64_t half_closed_ms; /* monotonic ms when the first direction finished; 0 before */
   struct tb_resp resp;   /* parser for the answer being awaited */
   int64_t parsed;        /* bytes of peer_to_ua.reader already fed to resp */
-  TSIOBuffer msg_buf;    /* owned: our own response in REFUSE */
+  TSIOBuffer msg_buf;    /* owned: the header we write to ua (ours in REFUSE, the peer's in HANDOVER) */
   TSIOBufferReader msg_reader;
+  int handover_ready;    /* WRITE_READYs seen in HANDOVER (see start_handover) */
   int64_t connect_len;  /* length of the internal CONNECT at the head of ua_to_peer */
   unsigned connect_timeout_ms;
   struct sockaddr_storage client_addr;
@@ -221,6 +230,7 @@ static enum tb_resp_result parse_answer(struct tunnel *t) {
 /* PEER_OPEN: ATS's own answer to "CONNECT https://peer".  It comes when TCP
  * is up, before TLS is known to work; TLS failures show up in PEER_ANSWER. */
 static void on_peer_answer(struct tunnel *t, bool eos);
+static void start_handover(struct tunnel *t, bool eos);
 
 static void on_peer_open_answer(struct tunnel *t) {
   enum tb_resp_result r = parse_answer(t);
@@ -285,16 +295,96 @@ static void on_peer_answer(struct tunnel *t, bool eos) {
            status, t->resp.reason);
     return;
   }
-  /* 2xx: pass the peer's header unchanged (ATS on the client side parses it
-   * as the origin's answer), followed by whatever tunnel bytes are buffered. */
   DBG(t, "peer %s answered %u for %s: tunnel open", t->peer_text, status, t->target);
   cancel_timer(t);
+  start_handover(t, eos);
+}
+
+/* The peer said 2xx.  Its header goes to ua unchanged (the client-side ATS
+ * parses it as the origin's answer and sends the client its own 200).
+ *
+ * ATS 9.2 drops whatever sits in its server buffer after that header when it
+ * switches the transaction to a blind tunnel (HttpSM::setup_blind_tunnel is
+ * called without the initial data for CONNECT), so tunnel bytes that came in
+ * the same read as the 2xx must not reach ATS together with the header.  The
+ * header is therefore written alone, by a VIO asking for one byte more than
+ * the header: the PluginVC answers WRITE_READY once when it moves the header
+ * across, and again only after ATS's side has read it (process_read_side
+ * wakes the writer after the reader's READ_READY returned, and ATS stops
+ * reading at the end of the header in that READ_READY).  On that second
+ * WRITE_READY the tunnel bytes may follow. */
+static void start_handover(struct tunnel *t, bool eos) {
+  int64_t hdr_len = t->parsed;
+  t->msg_buf = TSIOBufferCreate();
+  t->msg_reader = TSIOBufferReaderAlloc(t->msg_buf);
+  TSIOBufferCopy(t->msg_buf, t->peer_to_ua.reader, hdr_len, 0); /* shares blocks, no byte copy */
+  TSIOBufferReaderConsume(t->peer_to_ua.reader, hdr_len);
+  t->parsed = 0;
+  t->peer_to_ua.eos = eos;
+  t->handover_ready = 0;
+  t->phase = PH_HANDOVER;
+  t->peer_to_ua.write_vio = TSVConnWrite(t->ua, t->cont, t->msg_reader, hdr_len + 1);
+}
+
+static bool dir_source_eos(struct tunnel *t, struct dir *d, TSVConn dst);
+static void nudge_schedule(struct tunnel *t);
+
+/* ATS has read the header: the peer's bytes may flow.  Returns true when t
+ * is gone. */
+static bool finish_handover(struct tunnel *t) {
+  struct dir *d = &t->peer_to_ua;
   t->phase = PH_TUNNEL;
-  t->peer_to_ua.write_vio = TSVConnWrite(t->ua, t->cont, t->peer_to_ua.reader, INT64_MAX);
-  if (eos) {
-    t->peer_to_ua.eos = true;
-    TSVIONBytesSet(t->peer_to_ua.write_vio, TSIOBufferReaderAvail(t->peer_to_ua.reader));
+  t->nudge_ms = NUDGE_MIN_MS;
+  nudge_schedule(t);
+  d->write_vio = TSVConnWrite(t->ua, t->cont, d->reader, INT64_MAX);
+  if (d->eos) {
+    return dir_source_eos(t, d, t->ua);
   }
+  /* Reads paused during the handover; wake the source. */
+  TSVIOReenable(d->read_vio);
+  return false;
+}
+
+/* ATS 9.2's PluginVC::do_io_shutdown only sets a flag: it does not wake the
+ * reader on the other side.  When ATS shuts the write side of one of our
+ * VConns just after its last bytes were handed to us, our side may already
+ * have made its last read pass and the EOS is never delivered, leaving the
+ * tunnel open after a close (seen here on about 1 service close in 5).  So
+ * while tunnelling we re-enable both source reads now and then: a read pass
+ * with nothing new to move is what reports a pending EOS.  The interval is
+ * short (NUDGE_MIN_MS) right after bytes moved, when a close is likely, and
+ * backs off to NUDGE_MAX_MS while the tunnel is idle. */
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nudge_schedule(struct tunnel *t) {
+  t->timer = TSContScheduleOnPool(t->cont, (TSHRTime)t->nudge_ms, TS_THREAD_POOL_NET);
+}
+
+static void nudge(struct tunnel *t) {
+  if (t->half_closed_ms != 0 && now_ms() - t->half_closed_ms > LINGER_MS) {
+    /* See LINGER in docs/architecture.md: ATS may never report the close
+     * that should end the other direction; bound the wait. */
+    tunnel_end(t, "other direction still open 1 s after one side closed");
+    return;
+  }
+  int64_t seen = TSVIONDoneGet(t->ua_to_peer.read_vio) + TSVIONDoneGet(t->peer_to_ua.read_vio);
+  if (seen != t->nudge_seen) {
+    t->nudge_seen = seen;
+    t->nudge_ms = NUDGE_MIN_MS;
+  } else if (t->nudge_ms < NUDGE_MAX_MS) {
+    t->nudge_ms *= 2;
+  }
+  if (!t->ua_to_peer.eos) {
+    TSVIOReenable(t->ua_to_peer.read_vio);
+  }
+  if (!t->peer_to_ua.eos) {
+    TSVIOReenable(t->peer_to_ua.read_vio);
+  }
+  nudge_schedule(t);
 }
 
 /* Is the tunnel over?  Then end it.  Returns true when t is gone. */
@@ -303,6 +393,10 @@ static bool maybe_finish(struct tunnel *t) {
     tunnel_end(t, "both directions done");
     return true;
   }
+  if (t->half_closed_ms == 0) {
+    t->half_closed_ms = now_ms();
+    t->nudge_ms = NUDGE_MIN_MS;
+  }
   return false;
 }
 
@@ -310,6 +404,8 @@ static bool maybe_finish(struct tunnel *t) {
  * side, so a FIN travels after the bytes before it. */
 static bool dir_source_eos(struct tunnel *t, struct dir *d, TSVConn dst) {
   d->eos = true;
+  DBG(t, "EOS from the %s side; %" PRId64 " bytes still to deliver", d == &t->ua_to_peer ? "client" : "peer",
+      TSIOBufferReaderAvail(d->reader));
   if (d->write_vio == NULL) {
     return false;
   }
@@ -330,6 +426,7 @@ static bool dir_dest_complete(struct tunnel *t, struct dir *d, TSVConn dst) {
   if (!d->eos || d->done) {
     return false;
   }
+  DBG(t, "%s side shut for writing after all bytes", d == &t->ua_to_peer ? "peer" : "client");
   TSVConnShutdown(dst, 0, 1);
   d->done = true;
   return maybe_finish(t);
@@ -402,8 +499,15 @@ static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
   case TS_EVENT_VCONN_READ_COMPLETE:
   case TS_EVENT_VCONN_EOS: {
     bool eos = event != TS_EVENT_VCONN_READ_READY;
-    if (from_ua && t->phase != PH_TUNNEL && t->phase != PH_PEER_ANSWER) {
-      /* The client's CONNECT sits in ua_to_peer until the peer is open. */
+    if (t->phase == PH_REFUSE) {
+      if (eos && from_ua) {
+        tunnel_end(t, "client gone while refused");
+      }
+      return;
+    }
+    if (from_ua && (t->phase == PH_PEER_OPEN || (t->phase == PH_PEER_ANSWER && eos))) {
+      /* Before the peer is open the client's CONNECT waits in ua_to_peer;
+       * a client that leaves before its answer ends the set-up. */
       if (eos) {
         tunnel_end(t, "client gone during set-up");
       }
@@ -422,14 +526,9 @@ static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
       on_peer_answer(t, eos);
       return;
     }
-    if (from_ua && t->phase == PH_PEER_ANSWER && eos) {
-      tunnel_end(t, "client gone during set-up");
-      return;
-    }
-    if (t->phase == PH_REFUSE) {
-      if (eos && from_ua) {
-        tunnel_end(t, "client gone while refused");
-      }
+    if (!from_ua && t->phase == PH_HANDOVER) {
+      /* Peer bytes wait in peer_to_ua until ATS has taken the header. */
+      d->eos = d->eos || eos;
       return;
     }
     if (eos) {
@@ -440,7 +539,13 @@ static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
     return;
   }
   case TS_EVENT_VCONN_WRITE_READY:
-    if (t->phase == PH_TUNNEL || t->phase == PH_PEER_ANSWER) {
+    if (t->phase == PH_HANDOVER && vio == t->peer_to_ua.write_vio) {
+      if (++t->handover_ready >= 2) {
+        (void)finish_handover(t); /* may free t */
+      }
+      return;
+    }
+    if (t->phase == PH_TUNNEL || t->phase == PH_PEER_ANSWER || t->phase == PH_HANDOVER) {
       on_ready(d, false);
     }
     return;
@@ -457,10 +562,15 @@ static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
   case TS_EVENT_VCONN_INACTIVITY_TIMEOUT:
   case TS_EVENT_VCONN_ACTIVE_TIMEOUT:
   default:
-    if (!from_ua && (t->phase == PH_PEER_OPEN || t->phase == PH_PEER_ANSWER)) {
+    if (!from_ua && (t->phase == PH_PEER_OPEN || t->phase == PH_PEER_ANSWER || t->phase == PH_HANDOVER)) {
+      if (t->phase == PH_HANDOVER) {
+        tunnel_end(t, "error while handing the peer's answer to the client");
+        return;
+      }
       refuse(t, 502, NULL, "tls_bridge: connection to peer %s failed (event %d)", t->peer_text, (int)event);
       return;
     }
+    DBG(t, "event %d on the %s %s side", (int)event, from_ua ? "client" : "peer", is_read ? "read" : "write");
     tunnel_end(t, from_ua ? "client side error" : "peer side error");
     return;
   }
@@ -489,6 +599,10 @@ static int tunnel_handler(TSCont cont, TSEvent event, void *edata) {
     return 0;
   case TS_EVENT_TIMEOUT:
     t->timer = NULL;
+    if (t->phase == PH_TUNNEL) {
+      nudge(t);
+      return 0;
+    }
     if (t->phase == PH_PEER_OPEN || t->phase == PH_PEER_ANSWER) {
       refuse(t, 504, NULL, "tls_bridge: peer %s did not answer the CONNECT for %s within %u ms", t->peer_text,
              t->target, t->connect_timeout_ms);
