@@ -822,6 +822,7 @@ class TcpServer:
         self.host = host
         self.port = self.sock.getsockname()[1]
         self.accepted = 0
+        self.sent = 0  # bytes sent by handlers that count them (source), all connections
         self.results = []
         self.cond = threading.Condition()
         self.conns = set()
@@ -870,6 +871,7 @@ class TcpServer:
         with self.cond:
             self.results = []
             self.accepted = 0
+            self.sent = 0
 
     def wait_results(self, n=1, timeout=30.0):
         """The first n recorded results, waiting up to timeout (may return fewer)."""
@@ -1010,10 +1012,11 @@ def source_handler(conn, server):
     sent = 0
     end = mode
     try:
-        for chunk in random_stream(nbytes, seed):
+        for chunk in random_stream(nbytes, seed, chunk=256 << 10):
             conn.sendall(chunk)
             h.update(chunk)
             sent += len(chunk)
+            server.sent += len(chunk)  # progress, read by tests (GIL makes += safe enough)
         if mode == "hold":
             # Recorded now: the test checks the payload, not the close.
             server.record({"bytes": sent, "sha256": h.hexdigest(), "end": "sent"})
