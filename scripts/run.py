@@ -30,7 +30,7 @@ import harness  # noqa: E402
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--plugin", default=os.environ.get("TB_PLUGIN") or harness.DEFAULT_PLUGIN,
+    ap.add_argument("--plugin", default=harness.DEFAULT_PLUGIN,
                     help="plugin .so to load in the ingress (default: %(default)s)")
     ap.add_argument("--check", action="store_true",
                     help="run the proof command, report, stop everything and exit")

@@ -14,6 +14,7 @@ each log shown for a failing test, default 60).
 """
 
 import os
+import signal
 import sys
 
 import pytest
@@ -39,11 +40,16 @@ def plugin_is_reference(path=None):
         return os.path.realpath(path) == os.path.realpath(harness.REFERENCE_PLUGIN)
 
 
+def _sigterm(signum, frame):
+    # Turn SIGTERM (e.g. from `timeout`) into a normal interruption so fixture
+    # teardown and the harness's atexit hook stop every process we started.
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers",
-        "our_plugin_only: the test configures an option the reference tls_bridge cannot "
-        "parse (e.g. --connect-timeout); skipped when TB_PLUGIN is the reference.")
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _sigterm)
+    # The our_plugin_only marker is declared in pytest.ini next to this file.
 
 
 def pytest_report_header(config):
@@ -90,6 +96,28 @@ def pytest_runtest_makereport(item, call):
     if ws is not None:
         ws.mark_failed()
         report.sections.append(("workspace", "kept for inspection: %s" % ws.path))
+
+
+# --------------------------------------------------------------------------
+# Measurements (throughput, RSS growth, fd counts...) that tests report:
+# printed in the terminal summary whether the test passed or not.
+
+_measurements = []
+
+
+@pytest.fixture
+def measure(request):
+    def record(text):
+        _measurements.append("%s: %s" % (request.node.nodeid.split("::", 1)[-1], text))
+        print(text)
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _measurements:
+        terminalreporter.section("tls_bridge measurements")
+        for line in _measurements:
+            terminalreporter.write_line(line)
 
 
 # --------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def test_unknown_service_behind_peer_is_relayed(bridge):
         assert t.status == direct, t.response
 
 
-def test_service_port_down_behind_peer_ends_promptly(bridge):
+def test_service_port_down_behind_peer_ends_promptly(bridge, measure):
     """down.internal resolves at the peer, but nothing listens on the port.
     A stock 9.2 peer answers such a CONNECT with 200 and then closes
     (it reports success when the connect is started, apache/trafficserver
@@ -72,7 +72,7 @@ def test_service_port_down_behind_peer_ends_promptly(bridge):
             except OSError:
                 continue
             data, how = harness.recv_until_eof(t, timeout=5)
-        print("dead service, tunnel %d: %d then %s" % (i, t.status, how))
+        measure("dead service, tunnel %d: %d then %s" % (i, t.status, how))
         assert how in ("eof", "reset"), "tunnel %d to a dead service still open after 5 s" % i
         assert data == b""
 

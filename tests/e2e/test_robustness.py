@@ -47,7 +47,7 @@ def _download(port, d, nbytes, seed):
         t.recv_exact(nbytes)
 
 
-def test_stalled_reader_memory_is_bounded(ingress_factory):
+def test_stalled_reader_memory_is_bounded(ingress_factory, measure):
     """A client opens a tunnel to the source, asks for a STREAM-byte (1 GiB)
     stream, reads the first 1 MiB (so the stream is known to flow) and then
     stops reading.  Ingress RSS is sampled for 5 s against a baseline taken
@@ -79,7 +79,7 @@ def test_stalled_reader_memory_is_bounded(ingress_factory):
     finally:
         t.close(rst=True)
     growth = peak - base
-    print("stalled reader: ingress RSS %d -> %d KiB (growth %.1f MiB); peer growth %.1f MiB; "
+    measure("stalled reader: ingress RSS %d -> %d KiB (growth %.1f MiB); peer growth %.1f MiB; "
           "source sent %.1f MiB in all, %.1f MiB while the client was stalled"
           % (base, peak, growth / MIB, (peer_peak - peer_base) / MIB, sent / 2.0 ** 20,
              (sent - sent0) / 2.0 ** 20))
@@ -127,7 +127,7 @@ def _churn(ing, d, rounds):
         _vanish_mid_stream(ing.port, d, rst=bool(i % 2), seed=500 + i)
 
 
-def test_vanishing_clients_release_resources(ingress_factory):
+def test_vanishing_clients_release_resources(ingress_factory, measure):
     """Warm-up (a bridged GET, a 32 MiB transfer, 2 rounds of churn), then a
     baseline of the ingress fd count and RSS.  Then CHURN clients of each
     kind vanish: connect+close, half a CONNECT then close, a whole CONNECT
@@ -149,7 +149,7 @@ def test_vanishing_clients_release_resources(ingress_factory):
         time.sleep(0.25)
         fds = ing.fd_count()
     rss = ing.rss_kib()
-    print("vanishing clients: fds %d -> %d, RSS %d -> %d KiB" % (fd_base, fds, rss_base, rss))
+    measure("vanishing clients: fds %d -> %d, RSS %d -> %d KiB" % (fd_base, fds, rss_base, rss))
     assert ing.alive(), "ingress died (exit %s)" % ing.process.returncode()
     assert fds <= fd_base + 4, "fd count %d, baseline %d: connections leaked" % (fds, fd_base)
     assert rss - rss_base < 32 * MIB, "RSS grew by %.1f MiB" % ((rss - rss_base) / MIB)

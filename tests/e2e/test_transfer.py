@@ -16,7 +16,7 @@ BIG = harness.env_int("TB_E2E_BIG_MIB", 32) << 20
 REPEAT = harness.env_int("TB_E2E_REPEAT", 3)
 
 
-def test_download_big_payloads_byte_exact(bridge):
+def test_download_big_payloads_byte_exact(bridge, measure):
     """REPEAT times: the source sends BIG seeded random bytes and keeps the
     connection open ('hold', so no close is involved); the client reads
     exactly BIG bytes and their sha256 equals the source's; the source
@@ -42,10 +42,10 @@ def test_download_big_payloads_byte_exact(bridge):
         assert h.hexdigest() == harness.random_sha256(BIG, seed), "transfer %d corrupted" % i
         res = [r for r in src.wait_results(i + 1, timeout=15) if r.get("end") == "sent"]
         assert len(res) == i + 1 and res[i]["bytes"] == BIG, res
-        print("download %d: %d MiB in %.2f s (%.0f MiB/s)" % (i, BIG >> 20, dt, (BIG >> 20) / dt))
+        measure("download %d: %d MiB in %.2f s (%.0f MiB/s)" % (i, BIG >> 20, dt, (BIG >> 20) / dt))
 
 
-def test_upload_big_payloads_byte_exact(bridge):
+def test_upload_big_payloads_byte_exact(bridge, measure):
     """REPEAT times: the client sends 'SINK <BIG>' and BIG seeded random
     bytes; the sink (which reads exactly BIG bytes, so no half-close is
     involved) replies '<sha256> <BIG>' matching what was sent, and its
@@ -66,7 +66,7 @@ def test_upload_big_payloads_byte_exact(bridge):
         assert reply == ("%s %d\n" % (want, BIG)).encode(), "transfer %d: reply %r" % (i, reply)
         res = sink.wait_results(i + 1, timeout=15)
         assert res[i]["bytes"] == BIG and res[i]["sha256"] == want, res[i]
-        print("upload %d: %d MiB in %.2f s (%.0f MiB/s)" % (i, BIG >> 20, dt, (BIG >> 20) / dt))
+        measure("upload %d: %d MiB in %.2f s (%.0f MiB/s)" % (i, BIG >> 20, dt, (BIG >> 20) / dt))
 
 
 HALF = harness.env_int("TB_E2E_HALF_MIB", 8) << 20
@@ -103,7 +103,7 @@ def test_service_close_delivers_everything_then_eof(bridge, mode):
             assert time.monotonic() - t_close < 5.5
 
 
-def test_client_half_close_reaches_service_and_ends_promptly(bridge):
+def test_client_half_close_reaches_service_and_ends_promptly(bridge, measure):
     """The client sends 4 MiB (no length prefix) then shutdown(SHUT_WR).
 
     checks (a) the service (sink, reading until EOF) receives every byte:
@@ -126,11 +126,12 @@ def test_client_half_close_reaches_service_and_ends_promptly(bridge):
         data, how = harness.recv_until_eof(t, timeout=5)
         dt = time.monotonic() - t0
     res = sink.wait_results(1, timeout=10)
+    measure("client FIN: sink %s, client saw %s after %.2f s, reply=%r"
+            % ("end=%s bytes=%d" % (res[0]["end"], res[0]["bytes"]) if res else "saw no end",
+               how, dt, data[:80]))
     assert res, "the sink never finished reading (it saw no EOF or error)"
     assert res[0]["bytes"] == size and res[0]["sha256"] == want, res[0]
     assert how in ("eof", "reset"), \
         "client connection still open %.1f s after its FIN (got %r)" % (dt, data[:100])
     if data:
         assert data == ("%s %d\n" % (want, size)).encode()
-    print("client FIN: sink end=%s, client saw %s after %.2f s, reply=%r"
-          % (res[0]["end"], how, dt, data[:80]))

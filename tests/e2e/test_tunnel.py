@@ -98,7 +98,7 @@ def test_service_name_resolves_only_at_peer(bridge):
     assert (status, body) == (200, bridge.page)
 
 
-def test_server_speaks_first_banner(bridge):
+def test_server_speaks_first_banner(bridge, measure):
     """The banner server writes a banner as soon as it accepts.  10 tunnels;
     in each the client sends CONNECT and waits 0.2 s before reading, so the
     banner is often in the same read as the 2xx (how often is printed: the
@@ -121,7 +121,7 @@ def test_server_speaks_first_banner(bridge):
             t.sendall(b"after-banner\n")
             assert t.recv_exact(13) == b"after-banner\n", "tunnel %d" % i
         together += same_read == len(harness.BANNER)
-    print("banner arrived with the response header in %d of 10 tunnels" % together)
+    measure("banner arrived with the response header in %d of 10 tunnels" % together)
 
 
 @pytest.fixture
