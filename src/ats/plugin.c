@@ -30,7 +30,8 @@ static void consider(TSHttpTxn txn) {
   }
   int len = 0;
   const char *method = TSHttpHdrMethodGet(bufp, hdr, &len);
-  if (method == NULL || len != TS_HTTP_LEN_CONNECT || memcmp(method, TS_HTTP_METHOD_CONNECT, (size_t)len) != 0) {
+  if (method == NULL || len != TS_HTTP_LEN_CONNECT ||
+      memcmp(method, TS_HTTP_METHOD_CONNECT, (size_t)len) != 0) {
     goto done;
   }
   if (TSHttpHdrUrlGet(bufp, hdr, &url) != TS_SUCCESS) {
@@ -108,7 +109,8 @@ void TSPluginInit(int argc, const char *argv[]) {
   }
   if (g_config->nrules == 0) {
     TSError("[%s] configuration error: no rules (expected '<regex> <peer>' pairs or --file PATH)", TB_TAG);
-    TSEmergency("[%s] configuration error: no rules (expected '<regex> <peer>' pairs or --file PATH)", TB_TAG);
+    TSEmergency("[%s] configuration error: no rules (expected '<regex> <peer>' pairs or --file PATH)",
+                TB_TAG);
     return;
   }
   for (size_t i = 0; i < g_config->nrules; i++) {
@@ -121,7 +123,7 @@ void TSPluginInit(int argc, const char *argv[]) {
       TSDebug(TB_TAG, "rule %zu (%s): '%s' -> %s", i + 1, r->origin, r->pattern, peer);
     }
   }
-  TSNote("[%s] %zu rule%s loaded, set-up timeout %u ms", TB_TAG, g_config->nrules, g_config->nrules == 1 ? "" : "s",
-         g_config->connect_timeout_ms);
+  TSNote("[%s] %zu rule%s loaded, set-up timeout %u ms", TB_TAG, g_config->nrules,
+         g_config->nrules == 1 ? "" : "s", g_config->connect_timeout_ms);
   TSHttpHookAdd(TS_HTTP_READ_REQUEST_HDR_HOOK, TSContCreate(on_request, NULL));
 }

@@ -49,7 +49,8 @@ enum phase {
   PH_REFUSE,      /* writing our error response to the client, then close */
 };
 
-static const char *const phase_names[] = {"accept", "peer-open", "peer-answer", "handover", "tunnel", "refuse"};
+static const char *const phase_names[] = {"accept",   "peer-open", "peer-answer",
+                                          "handover", "tunnel",    "refuse"};
 
 /* One direction: bytes read from `read_vio`'s VConn into `buf`, written out
  * of `reader` by `write_vio`.  The tunnel owns buf (and so reader). */
@@ -65,22 +66,22 @@ struct dir {
 struct tunnel {
   uint32_t magic;
   uint64_t id;
-  TSCont cont;           /* owned; its mutex serialises everything below */
+  TSCont cont; /* owned; its mutex serialises everything below */
   enum phase phase;
-  TSVConn ua;            /* owned: client side from the intercept */
-  TSVConn peer;          /* owned: internal transaction towards the peer */
-  struct dir ua_to_peer; /* client bytes: ua -> peer */
-  struct dir peer_to_ua; /* peer bytes: peer -> ua */
-  TSAction timer;        /* set-up deadline, then (TUNNEL) the EOS nudge; NULL when not pending */
-  int64_t nudge_ms;      /* current nudge interval (see nudge()) */
-  int64_t nudge_seen;    /* bytes read both ways at the last nudge */
+  TSVConn ua;             /* owned: client side from the intercept */
+  TSVConn peer;           /* owned: internal transaction towards the peer */
+  struct dir ua_to_peer;  /* client bytes: ua -> peer */
+  struct dir peer_to_ua;  /* peer bytes: peer -> ua */
+  TSAction timer;         /* set-up deadline, then (TUNNEL) the EOS nudge; NULL when not pending */
+  int64_t nudge_ms;       /* current nudge interval (see nudge()) */
+  int64_t nudge_seen;     /* bytes read both ways at the last nudge */
   int64_t half_closed_ms; /* monotonic ms when the first direction finished; 0 before */
-  struct tb_resp resp;   /* parser for the answer being awaited */
-  int64_t parsed;        /* bytes of peer_to_ua.reader already fed to resp */
-  TSIOBuffer msg_buf;    /* owned: the header we write to ua (ours in REFUSE, the peer's in HANDOVER) */
+  struct tb_resp resp;    /* parser for the answer being awaited */
+  int64_t parsed;         /* bytes of peer_to_ua.reader already fed to resp */
+  TSIOBuffer msg_buf;     /* owned: the header we write to ua (ours in REFUSE, the peer's in HANDOVER) */
   TSIOBufferReader msg_reader;
-  int handover_ready;    /* WRITE_READYs seen in HANDOVER (see start_handover) */
-  int64_t connect_len;  /* length of the internal CONNECT at the head of ua_to_peer */
+  int handover_ready;  /* WRITE_READYs seen in HANDOVER (see start_handover) */
+  int64_t connect_len; /* length of the internal CONNECT at the head of ua_to_peer */
   unsigned connect_timeout_ms;
   struct sockaddr_storage client_addr;
   struct tb_peer peer_addr;
@@ -100,7 +101,7 @@ static void dbg(const struct tunnel *t, const char *fmt, ...) {
   char line[MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
+  vsnprintf(line, sizeof line, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
   va_end(ap);
   TSDebug(TB_TAG, "[%" PRIu64 "] %s", t->id, line);
 }
@@ -158,8 +159,10 @@ static void tunnel_destroy(struct tunnel *t) {
 }
 
 static void tunnel_end(struct tunnel *t, const char *why) {
-  int64_t up = t->ua_to_peer.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->ua_to_peer.write_vio) : 0;
-  int64_t down = t->peer_to_ua.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->peer_to_ua.write_vio) : 0;
+  int64_t up =
+      t->ua_to_peer.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->ua_to_peer.write_vio) : 0;
+  int64_t down =
+      t->peer_to_ua.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->peer_to_ua.write_vio) : 0;
   DBG(t, "close (%s) in %s: target %s via %s, %" PRId64 " bytes up, %" PRId64 " bytes down", why,
       phase_names[t->phase], t->target, t->peer_text, up, down);
   tunnel_destroy(t);
@@ -181,7 +184,7 @@ static void refuse(struct tunnel *t, unsigned status, const char *reason, const 
   char msg[MSG_MAX + 256];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
+  vsnprintf(body, sizeof body, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
   va_end(ap);
 
   DBG(t, "refuse %u: %s", status, body);
@@ -198,6 +201,7 @@ static void refuse(struct tunnel *t, unsigned status, const char *reason, const 
     tunnel_end(t, "response did not fit");
     return;
   }
+  /* Header only (see tb_http.h): written whole, then the tunnel closes. */
   t->phase = PH_REFUSE;
   t->msg_buf = TSIOBufferCreate();
   t->msg_reader = TSIOBufferReaderAlloc(t->msg_buf);
@@ -291,8 +295,8 @@ static void on_peer_answer(struct tunnel *t, bool eos) {
     return;
   }
   if (status >= 300) {
-    refuse(t, status, t->resp.reason, "tls_bridge: peer %s refused CONNECT %s: %u %s", t->peer_text, t->target,
-           status, t->resp.reason);
+    refuse(t, status, t->resp.reason, "tls_bridge: peer %s refused CONNECT %s: %u %s", t->peer_text,
+           t->target, status, t->resp.reason);
     return;
   }
   DBG(t, "peer %s answered %u for %s: tunnel open", t->peer_text, status, t->target);
@@ -642,8 +646,8 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const ch
     snprintf(t->peer_text, sizeof t->peer_text, "%s", rule->peer.host);
   }
   bool v6 = memchr(host, ':', (size_t)host_len) != NULL;
-  snprintf(t->target, sizeof t->target, "%s%.*s%s:%d", v6 ? "[" : "", host_len > TB_HOST_MAX ? TB_HOST_MAX : host_len,
-           host, v6 ? "]" : "", port);
+  snprintf(t->target, sizeof t->target, "%s%.*s%s:%d", v6 ? "[" : "",
+           host_len > TB_HOST_MAX ? TB_HOST_MAX : host_len, host, v6 ? "]" : "", port);
   struct sockaddr const *ca = TSHttpTxnClientAddrGet(txn);
   if (ca != NULL) {
     size_t n = ca->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -652,7 +656,8 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const ch
   t->cont = TSContCreate(tunnel_handler, mutex);
   TSContDataSet(t->cont, t);
   atomic_fetch_add(&live_tunnels, 1);
-  DBG(t, "CONNECT %s matches rule '%s' (%s): bridging to %s", t->target, rule->pattern, rule->origin, t->peer_text);
+  DBG(t, "CONNECT %s matches rule '%s' (%s): bridging to %s", t->target, rule->pattern, rule->origin,
+      t->peer_text);
   /* Remap rules are for what ATS forwards itself; this transaction is ours. */
   TSHttpTxnCntlSet(txn, TS_HTTP_CNTL_SKIP_REMAPPING, true);
   TSHttpTxnIntercept(t->cont, txn);

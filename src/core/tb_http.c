@@ -107,7 +107,8 @@ static const char *phrase(unsigned status) {
   }
 }
 
-int tb_http_format_response(char *buf, size_t buflen, unsigned status, const char *reason, const char *body) {
+int tb_http_format_response(char *buf, size_t buflen, unsigned status, const char *reason,
+                            const char *detail) {
   struct out o = {buf, buflen, 0, false};
 
   if (status < 100 || status > 999) { /* the status line needs exactly 3 digits */
@@ -117,17 +118,20 @@ int tb_http_format_response(char *buf, size_t buflen, unsigned status, const cha
   if (reason == NULL || reason[0] == '\0') {
     reason = phrase(status);
   }
-  if (body == NULL) {
-    body = "";
+  if (detail == NULL) {
+    detail = "";
   }
   put_str(&o, "HTTP/1.1 ");
   put_uint(&o, status);
   put_str(&o, " ");
   put_clean(&o, reason);
-  put_str(&o, "\r\nContent-Type: text/plain\r\nContent-Length: ");
-  put_uint(&o, (unsigned long)strlen(body) + 1);
-  put_str(&o, "\r\nConnection: close\r\n\r\n");
-  put_clean(&o, body);
-  put_str(&o, "\n");
+  /* No body: ATS 9.2 forwards a CONNECT's non-2xx header to the client but
+   * closes the server side without the body, so a body would leave the
+   * client waiting for bytes that never come.  The detail goes in a header. */
+  if (detail[0] != '\0') {
+    put_str(&o, "\r\n" TB_HTTP_ERROR_HEADER ": ");
+    put_clean(&o, detail);
+  }
+  put_str(&o, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   return finish(&o);
 }

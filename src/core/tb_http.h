@@ -19,11 +19,15 @@
  * length written (excluding NUL), or -1 when buf is too small. */
 int tb_http_format_connect(char *buf, size_t buflen, const struct tb_peer *peer);
 
-/* A whole response: status line with reason, Content-Type text/plain,
- * Content-Length, Connection: close, then body followed by "\n".  reason and
- * body are copied with any byte outside 0x20..0x7e replaced by '?'.  An empty
- * or NULL reason becomes a standard phrase for the status.  Returns the length
- * written (excluding NUL), or -1 when buf is too small. */
-int tb_http_format_response(char *buf, size_t buflen, unsigned status, const char *reason, const char *body);
+#define TB_HTTP_ERROR_HEADER "X-TLS-Bridge-Error"
+
+/* A whole response without a body: status line with reason, then
+ * "X-TLS-Bridge-Error: <detail>" (omitted when detail is NULL or empty),
+ * Content-Length: 0 and Connection: close.  reason and detail are copied with
+ * any byte outside 0x20..0x7e replaced by '?'.  An empty or NULL reason
+ * becomes a standard phrase for the status.  Returns the length written
+ * (excluding NUL), or -1 when buf is too small or status is not 100..999. */
+int tb_http_format_response(char *buf, size_t buflen, unsigned status, const char *reason,
+                            const char *detail);
 
 #endif
