@@ -54,6 +54,7 @@ e2e: build
 	TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
 
 test: deps
+	$(MAKE) lint
 	$(MAKE) build unit
 	$(MAKE) e2e
 
