@@ -52,14 +52,17 @@ def bad_config_instances(deployment):
 
 
 @pytest.mark.parametrize("case", list(_cases("peer.test:1")))
-def test_bad_config_fails_closed(request, bad_config_instances, case):
+def test_bad_config_fails_closed(request, bad_config_instances, case, measure):
     """traffic_server with this plugin.config exits within 15 s of being
     started, and one line of its logs contains both 'tls_bridge' and the
     offending text (the bad argument, the file name, or file:line)."""
     inst, text, t0 = bad_config_instances[case]
     note_instances(request, inst)
     code = inst.wait_exit(max(0.1, EXIT_WITHIN - (time.monotonic() - t0)))
+    lines = [l for l in inst.logs().splitlines() if "tls_bridge" in l and text in l]
+    measure("%s: %s after %.1f s; %s" % (case, "exit %s" % code if code is not None else
+                                          "still running", time.monotonic() - t0,
+                                          lines[0].strip() if lines else "no matching log line"))
     assert code is not None, "traffic_server still running %.0f s after start with a bad " \
                              "configuration (%s)" % (EXIT_WITHIN, case)
-    lines = [l for l in inst.logs().splitlines() if "tls_bridge" in l and text in l]
     assert lines, "no log line mentions both tls_bridge and %r" % text
