@@ -20,6 +20,14 @@
 
 static struct tb_config *g_config; /* owned; immutable once TSPluginInit returns */
 
+/* Answer the client with ATS's own 502 and release the request handles. */
+static void refuse_txn(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, TSMLoc url) {
+  TSHttpTxnStatusSet(txn, TS_HTTP_STATUS_BAD_GATEWAY);
+  TSHandleMLocRelease(bufp, hdr, url);
+  TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
+  TSHttpTxnReenable(txn, TS_EVENT_HTTP_ERROR);
+}
+
 /* Bridge this transaction if it is a client's CONNECT to a configured host. */
 static void consider(TSHttpTxn txn) {
   TSMBuffer bufp;
@@ -42,7 +50,14 @@ static void consider(TSHttpTxn txn) {
   if (host == NULL || host_len <= 0) {
     goto done;
   }
-  const struct tb_rule *rule = tb_config_match(g_config, host, (size_t)host_len);
+  const struct tb_rule *rule = NULL;
+  if (tb_config_lookup(g_config, host, (size_t)host_len, &rule) != 0) {
+    /* Fail closed: a host we could not match might have been a rule's. */
+    TSError("[%s] matching CONNECT %.*s against the rules failed (PCRE2 limit or out of memory): refused",
+            TB_TAG, host_len, host);
+    refuse_txn(txn, bufp, hdr, url);
+    return;
+  }
   if (rule == NULL) {
     if (TSIsDebugTagSet(TB_TAG)) {
       TSDebug(TB_TAG, "CONNECT %.*s matches no rule: left to Traffic Server", host_len, host);
@@ -53,10 +68,7 @@ static void consider(TSHttpTxn txn) {
   if (tb_tunnel_start(txn, rule, host, host_len, port, g_config->connect_timeout_ms) != TS_SUCCESS) {
     /* Fail closed: never let a matching CONNECT go out directly. */
     TSError("[%s] out of memory: refusing CONNECT %.*s", TB_TAG, host_len, host);
-    TSHttpTxnStatusSet(txn, TS_HTTP_STATUS_SERVICE_UNAVAILABLE);
-    TSHandleMLocRelease(bufp, hdr, url);
-    TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
-    TSHttpTxnReenable(txn, TS_EVENT_HTTP_ERROR);
+    refuse_txn(txn, bufp, hdr, url);
     return;
   }
 done:

@@ -58,6 +58,223 @@ static void quote(char *q, size_t qlen, const char *s) {
   q[o] = '\0';
 }
 
+/* ---- the rule index ---------------------------------------------------
+ *
+ * Most rules in large configurations are an exact name or "any name under
+ * this domain".  Those are recognised from the regex text and put in two
+ * hash tables keyed by the lower-cased literal; everything else stays a
+ * regex, tried in order.  First match wins across all three: a lookup takes
+ * the lowest rule number among the exact hit, the suffix hits and the first
+ * regex that matches before them.
+ *
+ * Recognised (anything else is left to PCRE2, which gives the same answers):
+ *   exact:  a literal of [A-Za-z0-9_-], "\." or "[.]", "\-"  e.g. db[.]internal
+ *   suffix: ".*" followed by such a literal that starts with a dot,
+ *           e.g. .*[.]service[.]com, which matches exactly the hosts ending
+ *           in ".service.com" (caseless, ASCII: PCRE2's default tables fold
+ *           only ASCII letters, as tolower() in the C locale does). */
+
+#define LITERAL_MAX TB_HOST_MAX
+
+struct slot {
+  char *key; /* owned, lower case; NULL: empty slot */
+  size_t len;
+  size_t rule; /* lowest rule number with this key */
+};
+
+struct table {
+  struct slot *slots; /* owned; cap is a power of two */
+  size_t cap;
+  size_t n;
+};
+
+struct index {
+  struct table exact;
+  struct table suffix;
+  size_t *regex; /* owned: numbers of rules that need PCRE2, ascending */
+  size_t nregex;
+  size_t regex_cap;
+};
+
+static uint64_t hash(const char *s, size_t len) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+static char lower(char ch) {
+  return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+}
+
+static const struct slot *table_find(const struct table *t, const char *key, size_t len) {
+  if (t->cap == 0) {
+    return NULL;
+  }
+  for (size_t i = hash(key, len) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+    const struct slot *sl = &t->slots[i];
+    if (sl->key == NULL) {
+      return NULL;
+    }
+    if (sl->len == len && memcmp(sl->key, key, len) == 0) {
+      return sl;
+    }
+  }
+}
+
+static int table_grow(struct table *t) {
+  size_t cap = t->cap == 0 ? 64 : t->cap * 2;
+  struct slot *slots = calloc(cap, sizeof *slots);
+  if (slots == NULL) {
+    return -1;
+  }
+  for (size_t i = 0; i < t->cap; i++) {
+    const struct slot *old = &t->slots[i];
+    if (old->key != NULL) {
+      size_t j = hash(old->key, old->len) & (cap - 1);
+      while (slots[j].key != NULL) {
+        j = (j + 1) & (cap - 1);
+      }
+      slots[j] = *old;
+    }
+  }
+  free(t->slots);
+  t->slots = slots;
+  t->cap = cap;
+  return 0;
+}
+
+/* Insert key for rule unless an earlier rule has it (first match wins). */
+static int table_add(struct table *t, const char *key, size_t len, size_t rule) {
+  if (table_find(t, key, len) != NULL) {
+    return 0;
+  }
+  if ((t->n + 1) * 4 > t->cap * 3 && table_grow(t) != 0) { /* load <= 3/4 */
+    return -1;
+  }
+  char *k = malloc(len + 1);
+  if (k == NULL) {
+    return -1;
+  }
+  memcpy(k, key, len);
+  k[len] = '\0';
+  size_t i = hash(key, len) & (t->cap - 1);
+  while (t->slots[i].key != NULL) {
+    i = (i + 1) & (t->cap - 1);
+  }
+  t->slots[i].key = k;
+  t->slots[i].len = len;
+  t->slots[i].rule = rule;
+  t->n++;
+  return 0;
+}
+
+static void table_free(struct table *t) {
+  for (size_t i = 0; i < t->cap; i++) {
+    free(t->slots[i].key);
+  }
+  free(t->slots);
+  memset(t, 0, sizeof *t);
+}
+
+static void index_free(struct index *ix) {
+  if (ix == NULL) {
+    return;
+  }
+  table_free(&ix->exact);
+  table_free(&ix->suffix);
+  free(ix->regex);
+  free(ix);
+}
+
+enum shape { SHAPE_REGEX, SHAPE_EXACT, SHAPE_SUFFIX };
+
+/* Classify pattern; for EXACT and SUFFIX write the lower-cased literal (for
+ * SUFFIX with its leading dot) into lit and its length into *litlen. */
+static enum shape classify(const char *pattern, char *lit, size_t *litlen) {
+  enum shape shape = SHAPE_EXACT;
+  const char *p = pattern;
+  size_t n = 0;
+
+  if (p[0] == '.' && p[1] == '*') {
+    shape = SHAPE_SUFFIX;
+    p += 2;
+  }
+  while (*p != '\0') {
+    char ch;
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+        *p == '-') {
+      ch = lower(*p);
+      p += 1;
+    } else if (p[0] == '\\' && (p[1] == '.' || p[1] == '-')) {
+      ch = p[1];
+      p += 2;
+    } else if (p[0] == '[' && p[1] == '.' && p[2] == ']') {
+      ch = '.';
+      p += 3;
+    } else {
+      return SHAPE_REGEX;
+    }
+    if (n == LITERAL_MAX) {
+      return SHAPE_REGEX;
+    }
+    lit[n++] = ch;
+  }
+  if (n == 0 || (shape == SHAPE_SUFFIX && lit[0] != '.')) {
+    return SHAPE_REGEX;
+  }
+  *litlen = n;
+  return shape;
+}
+
+/* Enter rule number i of c into the index (creating it on first use). */
+static int index_add(struct tb_config *c, size_t i) {
+  char lit[LITERAL_MAX];
+  size_t len = 0;
+  struct index *ix = c->index;
+
+  if (ix == NULL) {
+    ix = calloc(1, sizeof *ix);
+    if (ix == NULL) {
+      return -1;
+    }
+    c->index = ix;
+  }
+  switch (classify(c->rules[i].pattern, lit, &len)) {
+  case SHAPE_EXACT:
+    return table_add(&ix->exact, lit, len, i);
+  case SHAPE_SUFFIX:
+    return table_add(&ix->suffix, lit, len, i);
+  case SHAPE_REGEX:
+  default:
+    if (ix->nregex == ix->regex_cap) {
+      size_t cap = ix->regex_cap == 0 ? 16 : ix->regex_cap * 2;
+      size_t *r = realloc(ix->regex, cap * sizeof *r);
+      if (r == NULL) {
+        return -1;
+      }
+      ix->regex = r;
+      ix->regex_cap = cap;
+    }
+    ix->regex[ix->nregex++] = i;
+    return 0;
+  }
+}
+
+/* Rebuild the index from the rules (after a failed load was undone). */
+static int index_rebuild(struct tb_config *c) {
+  index_free(c->index);
+  c->index = NULL;
+  for (size_t i = 0; i < c->nrules; i++) {
+    if (index_add(c, i) != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
 struct tb_config *tb_config_create(void) {
   struct tb_config *c = calloc(1, sizeof *c);
 
@@ -70,10 +287,19 @@ struct tb_config *tb_config_create(void) {
 
 /* Drop the rules from index n on (undoes a load that failed half-way). */
 static void truncate_rules(struct tb_config *c, size_t n) {
+  size_t had = c->nrules;
   while (c->nrules > n) {
     struct tb_rule *r = &c->rules[--c->nrules];
     pcre2_code_free(r->re);
     free(r->pattern);
+  }
+  if (had != n) {
+    /* Out of memory here leaves no index: lookups then try every rule as a
+     * regex, which gives the same answers. */
+    if (n == 0 || index_rebuild(c) != 0) {
+      index_free(c->index);
+      c->index = NULL;
+    }
   }
 }
 
@@ -139,9 +365,17 @@ int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *pee
              (const char *)msg);
     goto fail;
   }
-  /* Without JIT (no support for this CPU, no executable memory) the
-   * interpreter gives the same answers, only slower: not worth failing. */
-  (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+  /* Rules the index answers run as regexes only if the index is lost, so
+   * they skip the JIT (it is most of the load time and memory of a large
+   * rule file).  Without JIT (no support for this CPU, no executable memory)
+   * the interpreter gives the same answers, only slower: not worth failing. */
+  {
+    char lit[LITERAL_MAX];
+    size_t litlen = 0;
+    if (classify(pattern, lit, &litlen) == SHAPE_REGEX) {
+      (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    }
+  }
 
   pat = malloc(patlen + 1);
   if (pat == NULL || reserve(c) != 0) {
@@ -156,6 +390,11 @@ int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *pee
   r->re = re;
   r->peer = p;
   snprintf(r->origin, sizeof r->origin, "%s", origin); /* cut if long: only for messages */
+  if (index_add(c, c->nrules - 1) != 0) {
+    snprintf(err, errlen, "%s: out of memory", origin);
+    truncate_rules(c, c->nrules - 1);
+    return -1;
+  }
   return 0;
 
 fail:
@@ -466,29 +705,80 @@ static pcre2_match_data *thread_match_data(void) {
   return match_data;
 }
 
-const struct tb_rule *tb_config_match(const struct tb_config *c, const char *host, size_t len) {
-  pcre2_match_data *md;
+/* Does rule i take host[0..len)?  1 yes, 0 no, -1 matching failed. */
+static int regex_match(const struct tb_config *c, size_t i, const char *host, size_t len,
+                       pcre2_match_data *md) {
+  int rc = pcre2_match(c->rules[i].re, (PCRE2_SPTR)host, len, 0, 0, md, NULL);
+  if (rc >= 0) {
+    return 1;
+  }
+  /* A match or depth limit hit by a pathological pattern is a failure, not
+   * "no match": the host might have been this rule's. */
+  return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+}
 
+int tb_config_lookup(const struct tb_config *c, const char *host, size_t len, const struct tb_rule **rule) {
+  char low[LITERAL_MAX];
+  const struct index *ix;
+  pcre2_match_data *md;
+  size_t best = SIZE_MAX;
+
+  *rule = NULL;
   if (c == NULL || host == NULL || len == 0) {
-    return NULL;
+    return 0;
   }
   if (host[len - 1] == '.') {
     len--; /* "example.com." is the same name as "example.com" */
   }
   if (len == 0) {
-    return NULL;
+    return 0;
   }
   md = thread_match_data();
   if (md == NULL) {
-    return NULL; /* out of memory: no rule, ATS handles the CONNECT itself */
+    return -1;
   }
-  for (size_t i = 0; i < c->nrules; i++) {
-    int rc = pcre2_match(c->rules[i].re, (PCRE2_SPTR)host, len, 0, 0, md, NULL);
-    if (rc >= 0) {
-      return &c->rules[i];
+  ix = c->index;
+  if (ix == NULL || len > sizeof low) {
+    /* No index (never built, or lost to out of memory), or a host longer
+     * than any indexed literal: every rule as a regex, in order. */
+    for (size_t i = 0; i < c->nrules; i++) {
+      int m = regex_match(c, i, host, len, md);
+      if (m != 0) {
+        *rule = m > 0 ? &c->rules[i] : NULL;
+        return m > 0 ? 0 : -1;
+      }
     }
-    /* PCRE2_ERROR_NOMATCH, or a match or depth limit hit by a pathological
-     * pattern: either way this rule does not take the host. */
+    return 0;
   }
-  return NULL;
+  for (size_t i = 0; i < len; i++) {
+    low[i] = lower(host[i]);
+  }
+  const struct slot *hit = table_find(&ix->exact, low, len);
+  if (hit != NULL) {
+    best = hit->rule;
+  }
+  if (ix->suffix.n > 0) {
+    for (size_t i = 0; i < len; i++) {
+      if (low[i] == '.' && (hit = table_find(&ix->suffix, low + i, len - i)) != NULL && hit->rule < best) {
+        best = hit->rule;
+      }
+    }
+  }
+  for (size_t k = 0; k < ix->nregex && ix->regex[k] < best; k++) {
+    int m = regex_match(c, ix->regex[k], host, len, md);
+    if (m < 0) {
+      return -1;
+    }
+    if (m > 0) {
+      best = ix->regex[k];
+      break;
+    }
+  }
+  *rule = best == SIZE_MAX ? NULL : &c->rules[best];
+  return 0;
+}
+
+const struct tb_rule *tb_config_match(const struct tb_config *c, const char *host, size_t len) {
+  const struct tb_rule *rule = NULL;
+  return tb_config_lookup(c, host, len, &rule) == 0 ? rule : NULL;
 }

@@ -33,6 +33,7 @@ struct tb_config {
   size_t nrules;
   size_t cap;
   unsigned connect_timeout_ms; /* set-up deadline per tunnel (peer answer) */
+  void *index;                 /* owned: lookup tables over the rules (see tb_config.c) */
 };
 
 /* Allocate an empty configuration with defaults; NULL when out of memory. */
@@ -60,7 +61,20 @@ int tb_config_load_file(struct tb_config *c, const char *path, char *err, size_t
 int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,
                         char *err, size_t errlen);
 
-/* First rule matching host[0..len) (see above), or NULL.  Thread-safe. */
+/* Find the first rule matching host[0..len) (see above): sets *rule to it, or
+ * to NULL when no rule matches, and returns 0.  Returns -1 (and *rule NULL)
+ * when matching itself failed (out of memory, a PCRE2 resource limit hit by a
+ * pathological regex): the caller must not treat that as "no rule", or
+ * traffic meant for a peer could go elsewhere.  Thread-safe.
+ *
+ * Exact names ("svc[.]example[.]com") and dot suffixes
+ * (".*[.]example[.]com") are found in hash tables before any regex runs;
+ * only the remaining rules that come before the best indexed match are
+ * tried as regexes, so the cost hardly grows with the number of rules of
+ * those two shapes. */
+int tb_config_lookup(const struct tb_config *c, const char *host, size_t len, const struct tb_rule **rule);
+
+/* tb_config_lookup's rule, or NULL for no match and for a failure. */
 const struct tb_rule *tb_config_match(const struct tb_config *c, const char *host, size_t len);
 
 #endif
