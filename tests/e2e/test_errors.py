@@ -62,12 +62,12 @@ def test_service_port_down_behind_peer_ends_promptly(bridge, measure):
     """down.internal resolves at the peer, but nothing listens on the port.
     A stock 9.2 peer answers such a CONNECT with 200 and then closes
     (it reports success when the connect is started, apache/trafficserver
-    issue #7677).  3 tunnels: each client sees either a non-2xx status, or a
+    issue #7677).  5 tunnels: each client sees either a non-2xx status, or a
     2xx after which (having sent a request) its connection reaches EOF or a
     reset within 5 s, with no data: checks the failure never leaves a tunnel
     hanging."""
     p = bridge.ports
-    for i in range(3):
+    for i in range(5):
         with open_tunnel(p["ingress"], "down.internal", p["dead_service"], timeout=10) as t:
             if not 200 <= t.status < 300:
                 continue
