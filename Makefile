@@ -38,8 +38,11 @@ $(BUILD)/ats/%.o: src/ats/%.c $(wildcard src/ats/*.h src/core/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(GLUE_CFLAGS) -c $< -o $@
 
+# Link to a temporary name and rename: overwriting a .so in place can crash
+# a traffic_server that has it loaded.
 $(BUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ)
-	$(CC) -shared -o $@ $^ $(LIBS)
+	$(CC) -shared -o $@.tmp $^ $(LIBS)
+	mv -f $@.tmp $@
 
 # Unit tests: the core alone, rebuilt with sanitizers, one binary per module.
 $(BUILD)/unit/test_%: tests/unit/test_%.c $(CORE_SRC) $(wildcard src/core/*.h tests/unit/*.h)
