@@ -1,0 +1,765 @@
+#!/usr/bin/python3
+"""tls_bridge benchmark: our plugin against the reference tls_bridge.so and
+against Squid, side by side on loopback.
+
+    client --> ingress (ours | reference | squid) ==TLS, mutual certs==> peer ATS --> origins
+
+One peer ATS, one set of origins (nginx, an asyncio echo/sink/source, redis,
+PostgreSQL), three ingresses configured identically except for what bridges
+(our plugin, the reference plugin, Squid).  Every measurement runs in rounds,
+the ingresses alternating inside each round (ours, reference, squid, ours,
+...); every figure is reported as the median of the per-round ratios to the
+reference, with their spread, and the absolute medians.
+
+    bench/bench.py            # full run (~20-25 min): `make bench`
+    bench/bench.py --quick    # every row, small sizes (~1-2 min): `make bench-quick`
+
+Writes bench/results/latest.json, docs/benchmarks.png and the section of
+docs/benchmarks.md between <!-- bench:begin --> and <!-- bench:end -->.
+Not a test: nothing asserts a timing.  See docs/benchmarks.md.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+import load  # noqa: E402
+import report  # noqa: E402
+import servers  # noqa: E402
+import stats  # noqa: E402
+
+OURS = harness.DEFAULT_PLUGIN
+REFERENCE = harness.REFERENCE_PLUGIN
+SERVICE = "service.internal"
+INGRESSES = ("ours", "reference", "squid")
+
+# Records for every ATS instance here on top of the harness's (debug is off).
+BENCH_RECORDS = {
+    # 10,000 tunnels = 20,000 connections at the ingress and at the peer.
+    "proxy.config.net.connections_throttle": ("INT", "60000"),
+    "proxy.config.net.max_connections_in": ("INT", "60000"),
+    # Tunnels opened first wait idle while the rest of 10,000 open.
+    "proxy.config.http.transaction_no_activity_timeout_in": ("INT", "300"),
+    "proxy.config.http.transaction_no_activity_timeout_out": ("INT", "300"),
+    # No access log: Squid runs with `access_log none` too.
+    "proxy.config.log.logging_enabled": ("INT", "0"),
+}
+
+FULL = {
+    "rounds": 5,
+    "bulk_mib": 512,
+    "setup_tunnels": 300,
+    "conc": [1000, 10000],
+    "conc_rounds": 3,
+    "slow_tunnels": 4,
+    "slow_seconds": 12.0,
+    "slow_cap_mib": 1024,
+    "rule_counts": [1, 1000, 10000, 50000],
+    "rule_tunnels": 200,
+    "rule_rounds": 3,
+    "redis_requests": 40000,
+    "pgbench_seconds": 8,
+    "client_rounds": 3,
+}
+QUICK = {
+    "rounds": 2,
+    "bulk_mib": 32,
+    "setup_tunnels": 40,
+    "conc": [100, 1000],
+    "conc_rounds": 1,
+    "slow_tunnels": 2,
+    "slow_seconds": 3.0,
+    "slow_cap_mib": 256,
+    "rule_counts": [1, 1000, 10000, 50000],
+    "rule_tunnels": 30,
+    "rule_rounds": 1,
+    "redis_requests": 4000,
+    "pgbench_seconds": 2,
+    "client_rounds": 1,
+}
+SECTIONS = ("bulk", "setup", "clients", "rules", "concurrency", "slow")
+
+
+def log(msg):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def raise_nofile(want=200000):
+    """Root may raise its own hard limit; every child inherits it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
+    except (ValueError, OSError) as e:
+        log("cannot raise RLIMIT_NOFILE to %d (%s); keeping %d" % (want, e, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def cmd_out(argv, timeout=20):
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout)
+        return r.stdout.strip()
+    except Exception as e:
+        return "unknown (%s)" % e
+
+
+# --------------------------------------------------------------------------
+# Ingress configurations and slots.
+
+
+class RuleSet:
+    """What an ingress bridges: regexes (in order) and a host that matches
+    (the last rule) to probe and measure with."""
+
+    def __init__(self, name, regexes, probe_host):
+        self.name = name
+        self.regexes = list(regexes)
+        self.probe_host = probe_host
+
+
+def scale_rules(n):
+    """n rules: n-1 that do not match (exact names and suffix patterns,
+    alternating), then the one that matches svc<n>.example.test."""
+    out = []
+    for i in range(1, n):
+        if i % 2:
+            out.append(r"svc%d[.]example[.]test" % i)
+        else:
+            out.append(r".*[.]zone%d[.]test" % i)
+    out.append(r"svc%d[.]example[.]test" % n)
+    return RuleSet("rules-%d" % n, out, "svc%d.example.test" % n)
+
+
+BASE_RULES = RuleSet("base", [r"service[.]internal"], SERVICE)
+
+
+class Slot:
+    """One ingress column: ours, reference or squid.  make(ruleset) builds a
+    fresh instance (new directory, same port); restart() keeps the config."""
+
+    def __init__(self, bench, kind):
+        self.b = bench
+        self.kind = kind
+        self.port = bench.ports["ing_" + kind]
+        self.inst = None
+        self.ruleset = None
+        self.restarts = 0
+        self.events = []
+
+    def make(self, ruleset):
+        if self.inst is not None:
+            self.inst.stop()
+        self.ruleset = ruleset
+        b = self.b
+        if self.kind == "squid":
+            self.inst = servers.Squid(b.ws, b.certs, self.port, b.ports["peer"],
+                                      ["^%s$" % r for r in ruleset.regexes],
+                                      name="squid-" + ruleset.name)
+            return
+        path = os.path.join(b.ws.path, "%s-%s.rules" % (self.kind, ruleset.name))
+        peer = "%s:%d" % (harness.PEER_HOST, b.ports["peer"])
+        with open(path, "w") as f:
+            for r in ruleset.regexes:
+                f.write("%s %s\n" % (r, peer))
+        plugin = OURS if self.kind == "ours" else REFERENCE
+        self.inst = harness.make_ingress(
+            b.ws, b.certs, self.port, plugin, ["--file", path], b.ingress_connect_ports(),
+            {harness.PEER_HOST: "127.0.0.1"}, name="%s-%s" % (self.kind, ruleset.name),
+            debug=False, extra_records=BENCH_RECORDS)
+
+    def start(self):
+        self.inst.start()
+
+    def stop(self):
+        if self.inst is not None:
+            self.inst.stop()
+
+    @property
+    def pid(self):
+        return self.inst.pid
+
+    def alive(self):
+        return self.inst is not None and self.inst.alive()
+
+    def probe(self, timeout=3.0):
+        with harness.open_tunnel(self.port, self.ruleset.probe_host, self.b.ports["echo"],
+                                 timeout=timeout) as t:
+            if t.status // 100 != 2:
+                return False
+            t.sendall(b"ping\n")
+            ok = t.recv_exact(5) == b"ping\n"
+            load.close_rst(t.sock)
+            return ok
+
+    def wait_ready(self, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        last = None
+        if not harness.wait_for_port(self.port, timeout=timeout, proc_alive=self.alive):
+            raise harness.StartupError("%s: not listening on %d\n%s"
+                                       % (self.kind, self.port, self.inst.log_tail()))
+        while time.monotonic() < deadline:
+            if not self.alive():
+                break
+            try:
+                if self.probe():
+                    return
+            except Exception as e:
+                last = e
+            time.sleep(0.2)
+        raise harness.StartupError("%s: no bridged echo within %.0f s (alive=%s, last %r)\n%s"
+                                   % (self.kind, timeout, self.alive(), last,
+                                      self.inst.log_tail()))
+
+    def restart(self, why):
+        self.restarts += 1
+        self.events.append("%s: restarted (%s)" % (time.strftime("%H:%M:%S"), why))
+        log("%s: restart (%s)" % (self.kind, why))
+        self.stop()
+        self.inst.start()
+        self.wait_ready()
+
+
+def restart_all(slots, ruleset=None, why="fresh state"):
+    """Stop every slot, start them all at once (with a new ruleset if
+    given) and wait until each bridges.  A slot that does not come up is
+    left down: its measurements then fail and say so."""
+    for s in slots:
+        s.stop()
+    for s in slots:
+        if ruleset is not None:
+            s.make(ruleset)
+        s.restarts += 1
+        s.inst.start()
+    for s in slots:
+        try:
+            s.wait_ready()
+        except Exception as e:
+            s.events.append("%s: did not start (%s): %s" % (time.strftime("%H:%M:%S"), why,
+                                                            str(e).splitlines()[0]))
+            log("%s: did not come up: %s" % (s.kind, str(e)[:2000]))
+
+
+# --------------------------------------------------------------------------
+# The benchmark.
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.cfg = dict(QUICK if args.quick else FULL)
+        if args.rounds:
+            for k in ("rounds", "conc_rounds", "rule_rounds", "client_rounds"):
+                self.cfg[k] = args.rounds
+        self.metrics = {}  # key -> {"values": {ing: [..]}, "errors": {ing: [..]}, ...}
+        self.extra = {}    # per-section raw details (time series, counts)
+        self.durations = {}
+        self.notes = []
+        self.ws = harness.Workspace(prefix="tb-bench-", keep=args.keep)
+        names = ["peer", "nginx_http", "nginx_https", "echo", "sink", "source", "stats",
+                 "redis", "pg", "ing_ours", "ing_reference", "ing_squid",
+                 "socat_redis_ours", "socat_redis_reference", "socat_redis_squid",
+                 "socat_pg_ours", "socat_pg_reference", "socat_pg_squid"]
+        self.ports = dict(zip(names, harness.free_ports(len(names))))
+        self.slots = []
+        self.socats = {}
+
+    # -- ports
+    def service_ports(self):
+        p = self.ports
+        return [p[k] for k in ("nginx_http", "echo", "sink", "source", "redis", "pg")]
+
+    def ingress_connect_ports(self):
+        return [self.ports["peer"]] + self.service_ports()
+
+    # -- recording
+    def record(self, key, ing, rnd, value, error=None):
+        m = self.metrics.setdefault(key, {"values": {i: [] for i in INGRESSES},
+                                          "errors": {i: [] for i in INGRESSES}})
+        vals = m["values"][ing]
+        while len(vals) <= rnd:
+            vals.append(None)
+        vals[rnd] = value
+        if error:
+            m["errors"][ing].append("round %d: %s" % (rnd + 1, error))
+
+    def fail(self, keys, ing, rnd, error):
+        for k in keys:
+            self.record(k, ing, rnd, None, error)
+
+    def guarded(self, slot, rnd, keys, fn):
+        """Run fn() for one ingress in one round.  fn returns {key: value}.
+        An exception or a dead ingress marks every key failed for that round
+        (with the reason) and the ingress is restarted."""
+        if not slot.alive():
+            try:
+                slot.restart("found dead before a measurement")
+            except Exception as e:
+                self.fail(keys, slot.kind, rnd, "ingress down: %s" % str(e).splitlines()[0])
+                return None
+        try:
+            res = fn()
+        except Exception as e:
+            err = "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            if not slot.alive():
+                err = "ingress died (exit %s) during the measurement; %s" % (
+                    slot.inst.process.returncode() if hasattr(slot.inst, "process") else "?",
+                    err)
+            log("%s round %d: %s" % (slot.kind, rnd + 1, err))
+            self.fail(keys, slot.kind, rnd, err)
+            if not slot.alive():
+                try:
+                    slot.restart("died during a measurement")
+                except Exception as e2:
+                    log("%s: restart failed: %s" % (slot.kind, str(e2)[:500]))
+            return None
+        if not slot.alive():
+            # Measured, but the ingress died right after: keep the numbers, say so.
+            slot.events.append("died right after a measurement in round %d" % (rnd + 1))
+            try:
+                slot.restart("died right after a measurement")
+            except Exception:
+                pass
+        for k, v in res.items():
+            self.record(k, slot.kind, rnd, v)
+        return res
+
+    # -- set-up
+    def start(self):
+        a = self.args
+        p = self.ports
+        log("workspace %s" % self.ws.path)
+        self.certs = harness.Certs(os.path.join(self.ws.path, "certs"))
+        # Squid reads the client key as the proxy user.
+        servers._chmod_tree(self.certs.dir, 0o755, 0o644)
+        bulk = self.cfg["bulk_mib"] << 20
+        self.nginx = harness.Nginx(self.ws, self.certs, p["nginx_http"], p["nginx_https"],
+                                   {"small.txt": b"ok\n"})
+        with open(self.nginx.conf) as f:
+            conf = f.read()
+        # sendfile: the origin should cost as little CPU as possible.
+        conf = conf.replace("default_type application/octet-stream;",
+                            "default_type application/octet-stream;\n    sendfile on;")
+        with open(self.nginx.conf, "w") as f:
+            f.write(conf)
+        with open(os.path.join(self.nginx.root, "bulk.bin"), "wb") as f:
+            block = os.urandom(1 << 20)
+            for _ in range(bulk >> 20):
+                f.write(block)
+        self.nginx.start()
+        self.origin = servers.Origin(self.ws, p["echo"], p["sink"], p["source"], p["stats"],
+                                     self.cfg["slow_cap_mib"] << 20).start()
+        self.redis = servers.Redis(self.ws, p["redis"]).start()
+        self.pg = servers.Postgres(self.ws, p["pg"]).start()
+        r = subprocess.run(["pgbench", "-i", "-q", "-s", "2", "-h", "127.0.0.1", "-p",
+                            str(p["pg"]), "-U", "postgres", "postgres"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=120, env=dict(os.environ, PGSSLMODE="disable"))
+        if r.returncode != 0:
+            raise harness.StartupError("pgbench -i failed:\n" + r.stdout[-2000:])
+        peer_hosts = {SERVICE: "127.0.0.1"}
+        for n in self.cfg["rule_counts"]:
+            peer_hosts["svc%d.example.test" % n] = "127.0.0.1"
+        self.peer = harness.make_peer(self.ws, self.certs, p["peer"], self.service_ports(),
+                                      peer_hosts, debug=False, extra_records=BENCH_RECORDS)
+        self.peer.start()
+        self.peer.wait_listening()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                st = harness.peer_connect_status(p["peer"], self.certs, SERVICE, p["echo"],
+                                                 timeout=3)
+                if st[0] == 200:
+                    break
+            except Exception:
+                st = None
+            if time.monotonic() > deadline:
+                raise harness.StartupError("peer never answered 200: %r\n%s"
+                                           % (st, self.peer.log_tail()))
+            time.sleep(0.2)
+        self.slots = [Slot(self, k) for k in INGRESSES if k in a.ingresses]
+        restart_all(self.slots, BASE_RULES, why="start")
+        for s in self.slots:
+            for svc, tport in (("redis", p["redis"]), ("pg", p["pg"])):
+                name = "socat_%s_%s" % (svc, s.kind)
+                self.socats[name] = servers.Socat(self.ws, name, p[name], s.port, SERVICE,
+                                                  tport).start()
+
+    def stop(self):
+        for obj in list(self.socats.values()) + self.slots + [
+                getattr(self, n, None) for n in ("peer", "pg", "redis", "origin", "nginx")]:
+            if obj is None:
+                continue
+            try:
+                obj.stop()
+            except Exception as e:
+                log("stopping %r: %r" % (obj, e))
+        harness.stop_all()
+
+    def ensure_base(self):
+        if any(s.ruleset is not BASE_RULES for s in self.slots):
+            restart_all(self.slots, BASE_RULES, why="back to the base rules")
+
+    # -- sections
+    def sec_bulk(self):
+        c = self.cfg
+        size = c["bulk_mib"] << 20
+        gib = size / float(1 << 30)
+        p = self.ports
+        timeout = max(60.0, c["bulk_mib"] / 10.0)  # 10 MiB/s floor
+        keys_dl = ["dl_mibps", "dl_cpu_s_per_gib"]
+        keys_ul = ["ul_mibps", "ul_cpu_s_per_gib"]
+        for rnd in range(c["rounds"]):
+            for s in self.slots:
+                def dl():
+                    c0 = load.cpu_seconds(s.pid)
+                    el = load.download(s.port, SERVICE, p["nginx_http"], "/bulk.bin", size,
+                                       timeout)
+                    c1 = load.cpu_seconds(s.pid)
+                    return {"dl_mibps": c["bulk_mib"] / el, "dl_cpu_s_per_gib": (c1 - c0) / gib}
+                self.guarded(s, rnd, keys_dl, dl)
+            for s in self.slots:
+                def ul():
+                    c0 = load.cpu_seconds(s.pid)
+                    el = load.upload(s.port, SERVICE, p["sink"], size, timeout)
+                    c1 = load.cpu_seconds(s.pid)
+                    return {"ul_mibps": c["bulk_mib"] / el, "ul_cpu_s_per_gib": (c1 - c0) / gib}
+                self.guarded(s, rnd, keys_ul, ul)
+            log("bulk round %d/%d done" % (rnd + 1, c["rounds"]))
+
+    def _fresh(self, s, host, n, prefix):
+        """n sequential fresh tunnels through slot s; {prefix_*: value}."""
+        c0 = load.cpu_seconds(s.pid)
+        deadline = time.monotonic() + max(60.0, n * 0.5)
+        ready, fb, fails = load.fresh_tunnels(s.port, host, self.ports["echo"], n, 10.0,
+                                              deadline)
+        c1 = load.cpu_seconds(s.pid)
+        if len(ready) < max(1, n // 2):
+            raise load.BenchError("%d of %d tunnels failed; first: %s"
+                                  % (len(fails), n, fails[0] if fails else "?"))
+        if fails:
+            self.notes.append("%s, %s: %d of %d fresh tunnels failed (first: %s)"
+                              % (prefix, s.kind, len(fails), n, fails[0]))
+        ms = 1000.0
+        return {prefix + "_ready_p50_ms": stats.percentile(ready, 50) * ms,
+                prefix + "_ready_p99_ms": stats.percentile(ready, 99) * ms,
+                prefix + "_fb_p50_ms": stats.percentile(fb, 50) * ms,
+                prefix + "_fb_p99_ms": stats.percentile(fb, 99) * ms,
+                prefix + "_cpu_ms": (c1 - c0) * ms / len(ready),
+                prefix + "_failed": len(fails)}
+
+    def sec_setup(self):
+        c = self.cfg
+        keys = ["setup_ready_p50_ms", "setup_ready_p99_ms", "setup_fb_p50_ms",
+                "setup_fb_p99_ms", "setup_cpu_ms", "setup_failed"]
+        for rnd in range(c["rounds"]):
+            for s in self.slots:
+                self.guarded(s, rnd, keys,
+                             lambda: self._fresh(s, SERVICE, c["setup_tunnels"], "setup"))
+            log("setup round %d/%d done" % (rnd + 1, c["rounds"]))
+
+    def sec_concurrency(self):
+        c = self.cfg
+        for idx, n in enumerate(c["conc"]):
+            tag = "concS" if idx == 0 else "concL"
+            keys = [tag + k for k in ("_ok", "_open_s", "_kib_per_tunnel", "_rss_mib")]
+            self.extra.setdefault(tag, {"tunnels": n, "rounds": []})
+            for rnd in range(c["conc_rounds"]):
+                restart_all(self.slots, why="fresh ingresses before %d tunnels" % n)
+                for s in self.slots:
+                    def run():
+                        time.sleep(0.5)
+                        base = load.rss_kib(s.pid)
+
+                        def sample(opened):
+                            time.sleep(0.5)
+                            return {"rss_kib": load.rss_kib(s.pid),
+                                    "fds": harness.proc_fd_count(s.pid), "opened": opened}
+                        r = load.concurrent_tunnels(
+                            n, s.port, SERVICE, self.ports["echo"], sample,
+                            in_flight=256, timeout=60.0,
+                            phase_timeout=max(60.0, n * 0.04))
+                        smp = r.pop("sample")
+                        r.update({"ingress": s.kind, "round": rnd + 1, "rss_base_kib": base,
+                                  "rss_open_kib": smp["rss_kib"], "fds_open": smp["fds"]})
+                        self.extra[tag]["rounds"].append(r)
+                        if r["error_count"]:
+                            self.notes.append("%d tunnels, %s, round %d: %d errors, first %s"
+                                              % (n, s.kind, rnd + 1, r["error_count"],
+                                                 r["errors"][:1]))
+                        per = ((smp["rss_kib"] - base) / r["opened"]) if r["opened"] else None
+                        return {tag + "_ok": r["ok"], tag + "_open_s": r["open_time_s"],
+                                tag + "_kib_per_tunnel": per,
+                                tag + "_rss_mib": smp["rss_kib"] / 1024.0}
+                    self.guarded(s, rnd, keys, run)
+                    log("%d tunnels, %s, round %d: %s" % (
+                        n, s.kind, rnd + 1,
+                        {k: self.metrics[k]["values"][s.kind][rnd] for k in keys}))
+
+    def sec_slow(self):
+        c = self.cfg
+        k = c["slow_tunnels"]
+        keys = ["slow_growth_mib", "slow_offered_mib", "slow_growth_pct", "slow_late_mib",
+                "slow_growth_per_tunnel_kib"]
+        self.extra["slow"] = {"tunnels": k, "seconds": c["slow_seconds"],
+                              "cap_mib": c["slow_cap_mib"], "series": []}
+        for rnd in range(c["conc_rounds"]):
+            restart_all(self.slots, why="fresh ingresses before the slow readers")
+            for s in self.slots:
+                def run():
+                    time.sleep(0.5)
+                    base = load.rss_kib(s.pid)
+                    peer_base = load.rss_kib(self.peer.pid)
+                    q0 = self.origin.stats()["source_queued"]
+                    socks = load.stalled_readers(s.port, SERVICE, self.ports["source"], k, 10.0)
+                    series = []
+                    t0 = time.monotonic()
+                    capped = False
+                    try:
+                        while time.monotonic() - t0 < c["slow_seconds"]:
+                            time.sleep(0.25)
+                            if not s.alive():
+                                raise load.BenchError("ingress died with stalled readers")
+                            g = (load.rss_kib(s.pid) - base) / 1024.0
+                            off = (self.origin.stats()["source_queued"] - q0) / float(1 << 20)
+                            pg = (load.rss_kib(self.peer.pid) - peer_base) / 1024.0
+                            series.append((round(time.monotonic() - t0, 2), round(g, 2),
+                                           round(off, 2), round(pg, 2)))
+                            if g > c["slow_cap_mib"]:
+                                capped = True
+                                break
+                    finally:
+                        for so in socks:
+                            load.close_rst(so)
+                    self.extra["slow"]["series"].append({"ingress": s.kind, "round": rnd + 1,
+                                                         "capped": capped,
+                                                         "t_growth_offered_peer": series})
+                    if capped:
+                        self.notes.append("slow reader, %s, round %d: ingress grew past %d MiB "
+                                          "after %.1f s; stopped there" % (
+                                              s.kind, rnd + 1, c["slow_cap_mib"], series[-1][0]))
+                    g_end, off_end = series[-1][1], series[-1][2]
+                    mid = [x for x in series if x[0] <= series[-1][0] / 2.0]
+                    g_mid = mid[-1][1] if mid else 0.0
+                    return {"slow_growth_mib": g_end, "slow_offered_mib": off_end,
+                            "slow_growth_pct": 100.0 * g_end / off_end if off_end > 0 else None,
+                            "slow_late_mib": g_end - g_mid,
+                            "slow_growth_per_tunnel_kib": g_end * 1024.0 / k}
+                self.guarded(s, rnd, keys, run)
+                log("slow reader, %s, round %d: %s" % (
+                    s.kind, rnd + 1, {kk: self.metrics[kk]["values"][s.kind][rnd] for kk in keys}))
+        # The reference's buffers stay allocated: start clean for what follows.
+        restart_all(self.slots, why="after the slow readers")
+
+    def sec_rules(self):
+        c = self.cfg
+        self.extra["rules"] = {"counts": c["rule_counts"], "tunnels": c["rule_tunnels"]}
+        for n in c["rule_counts"]:
+            rs = scale_rules(n)
+            t0 = time.monotonic()
+            restart_all(self.slots, rs, why="%d rules" % n)
+            self.extra["rules"]["start_s_%d" % n] = round(time.monotonic() - t0, 2)
+            pref = "rules%d" % n
+            keys = [pref + k for k in ("_ready_p50_ms", "_ready_p99_ms", "_fb_p50_ms",
+                                       "_fb_p99_ms", "_cpu_ms", "_failed")]
+            for rnd in range(c["rule_rounds"]):
+                for s in self.slots:
+                    self.guarded(s, rnd, keys,
+                                 lambda: self._fresh(s, rs.probe_host, c["rule_tunnels"], pref))
+            log("%d rules: cpu ms/tunnel %s" % (n, {s.kind: self.metrics[pref + "_cpu_ms"]
+                                                     ["values"][s.kind] for s in self.slots}))
+        # Derived: setup CPU at the largest count over setup CPU at 1 rule, per round.
+        lo, hi = c["rule_counts"][0], c["rule_counts"][-1]
+        for ing in INGRESSES:
+            a = self.metrics.get("rules%d_cpu_ms" % hi, {}).get("values", {}).get(ing, [])
+            b = self.metrics.get("rules%d_cpu_ms" % lo, {}).get("values", {}).get(ing, [])
+            for rnd, (x, y) in enumerate(zip(a, b)):
+                self.record("rules_cpu_growth", ing, rnd,
+                            (x / y) if (x is not None and y) else None)
+        self.ensure_base()
+
+    def sec_clients(self):
+        c = self.cfg
+        env = dict(os.environ, PGSSLMODE="disable")
+        keys_r = ["redis_set_rps", "redis_get_rps"]
+        keys_p = ["pgbench_tps"]
+        for rnd in range(c["client_rounds"]):
+            for s in self.slots:
+                def redis():
+                    port = self.ports["socat_redis_" + s.kind]
+                    r = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
+                                        "-c", "20", "-n", str(c["redis_requests"]),
+                                        "-t", "set,get", "--csv"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True, timeout=max(60, c["redis_requests"] / 200))
+                    out = {}
+                    for line in r.stdout.splitlines():
+                        parts = [x.strip('"') for x in line.split(",")]
+                        if len(parts) >= 2 and parts[0] in ("SET", "GET"):
+                            out["redis_%s_rps" % parts[0].lower()] = float(parts[1])
+                    if r.returncode != 0 or len(out) != 2:
+                        raise load.BenchError("redis-benchmark exit %d: %s"
+                                              % (r.returncode, r.stdout[-300:]))
+                    return out
+                self.guarded(s, rnd, keys_r, redis)
+            for s in self.slots:
+                def pgbench():
+                    port = self.ports["socat_pg_" + s.kind]
+                    r = subprocess.run(["pgbench", "-h", "127.0.0.1", "-p", str(port),
+                                        "-U", "postgres", "-c", "8", "-j", "2", "-S",
+                                        "-M", "prepared", "-n",
+                                        "-T", str(c["pgbench_seconds"]), "postgres"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True, env=env, timeout=c["pgbench_seconds"] + 60)
+                    tps = None
+                    for line in r.stdout.splitlines():
+                        if line.startswith("tps = ") and "without initial" in line:
+                            tps = float(line.split()[2])
+                    if r.returncode != 0 or tps is None:
+                        raise load.BenchError("pgbench exit %d: %s"
+                                              % (r.returncode, r.stdout[-300:]))
+                    return {"pgbench_tps": tps}
+                self.guarded(s, rnd, keys_p, pgbench)
+            log("clients round %d/%d: redis set %s, pgbench %s" % (
+                rnd + 1, c["client_rounds"],
+                {s.kind: self.metrics["redis_set_rps"]["values"][s.kind][rnd] for s in self.slots},
+                {s.kind: self.metrics["pgbench_tps"]["values"][s.kind][rnd] for s in self.slots}))
+
+    # -- meta
+    def meta(self, started, command):
+        try:
+            with open("/proc/cpuinfo") as f:
+                model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")),
+                             "unknown")
+        except OSError:
+            model = "unknown"
+        mem = "unknown"
+        with open("/proc/meminfo") as f:
+            for l in f:
+                if l.startswith("MemTotal:"):
+                    mem = "%.1f GiB" % (int(l.split()[1]) / 1048576.0)
+        ats = cmd_out(["traffic_server", "-V"]).splitlines()
+        ats_v = next((l for l in ats if "Apache Traffic Server" in l), ats[0] if ats else "?")
+        commit = cmd_out(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
+        dirty = cmd_out(["git", "-C", REPO, "status", "--porcelain", "--", "src"])
+        return {
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": command,
+            "mode": "quick" if self.args.quick else "full",
+            "config": self.cfg,
+            "machine": {"nproc": os.cpu_count(), "cpu": model, "memory": mem,
+                        "kernel": platform.release()},
+            "versions": {"ats": ats_v.strip(), "squid": servers.squid_version(),
+                         "redis": cmd_out(["redis-server", "--version"]),
+                         "postgres": cmd_out([os.path.join(servers.pg_bindir(), "postgres"),
+                                              "--version"]),
+                         "python": platform.python_version()},
+            "plugins": {"ours": OURS, "reference": REFERENCE},
+            "git": commit + (" (src/ modified)" if dirty else ""),
+            "elapsed_s": round(time.monotonic() - started, 1),
+            "section_s": self.durations,
+            "events": {s.kind: s.events for s in self.slots},
+            "notes": self.notes,
+        }
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, few rounds (~1-2 min)")
+    ap.add_argument("--rounds", type=int, default=0, help="override the number of rounds")
+    ap.add_argument("--sections", default=",".join(SECTIONS),
+                    help="comma-separated subset of: %s" % ", ".join(SECTIONS))
+    ap.add_argument("--ingresses", default=",".join(INGRESSES),
+                    help="comma-separated subset of: ours, reference, squid")
+    ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"))
+    ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"),
+                    help="markdown file whose bench section is replaced ('' = none)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = ap.parse_args()
+    args.ingresses = [x for x in args.ingresses.split(",") if x]
+    sections = [x for x in args.sections.split(",") if x]
+    for x in sections:
+        if x not in SECTIONS:
+            ap.error("unknown section %r" % x)
+    for p in (OURS, REFERENCE):
+        if not os.path.isfile(p):
+            print("bench: %s not found (make build; install trafficserver-experimental-plugins)"
+                  % p, file=sys.stderr)
+            return 2
+    command = os.environ.get("BENCH_COMMAND") or " ".join(
+        ["bench/bench.py"] + [shlex.quote(a) for a in sys.argv[1:]])
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    lim = raise_nofile()
+    log("RLIMIT_NOFILE %s" % (lim,))
+    started = time.monotonic()
+    b = Bench(args)
+    rc = 0
+    try:
+        t = time.monotonic()
+        b.start()
+        b.durations["setup"] = round(time.monotonic() - t, 1)
+        log("set-up done in %.1f s" % b.durations["setup"])
+        # Order: memory-hungry and restart-heavy sections last.
+        for name in SECTIONS:
+            if name not in sections:
+                continue
+            t = time.monotonic()
+            log("== %s" % name)
+            try:
+                b.ensure_base() if name not in ("rules",) else None
+                getattr(b, "sec_" + name)()
+            except KeyboardInterrupt:
+                raise
+            except Exception:
+                tb = traceback.format_exc()
+                log("section %s failed:\n%s" % (name, tb))
+                b.notes.append("section %s aborted: %s" % (name, tb.strip().splitlines()[-1]))
+                rc = 1
+            b.durations[name] = round(time.monotonic() - t, 1)
+            log("== %s done in %.1f s" % (name, b.durations[name]))
+    except KeyboardInterrupt:
+        log("interrupted")
+        rc = 130
+    except Exception:
+        log("set-up failed:\n%s" % traceback.format_exc())
+        b.ws.mark_failed()
+        rc = 2
+    finally:
+        b.stop()
+    if rc in (0, 1) and b.metrics:
+        meta = b.meta(started, command)
+        data = {"meta": meta, "metrics": b.metrics, "extra": b.extra}
+        os.makedirs(os.path.dirname(args.json), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        log("wrote %s" % args.json)
+        if args.doc:
+            report.write(data, args.doc)
+            log("wrote %s" % args.doc)
+        print(report.summary_text(data), flush=True)
+    log("total %.1f s" % (time.monotonic() - started))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
