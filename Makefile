@@ -22,7 +22,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(BUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps build unit e2e test run lint format clean
+.PHONY: all deps build unit e2e test run lint format clean bench bench-quick
 all: build
 
 deps:
@@ -64,6 +64,18 @@ test: deps
 run: deps
 	$(MAKE) build
 	$(PYTHON) scripts/run.py
+
+# Benchmark: ours vs the reference tls_bridge.so vs Squid (docs/benchmarks.md).
+# Not part of `make test`.  bench-quick: every row, small sizes, ~2 minutes.
+bench: deps
+	@bench/install-deps.sh
+	$(MAKE) build
+	BENCH_COMMAND="make bench" $(PYTHON) bench/bench.py
+
+bench-quick: deps
+	@bench/install-deps.sh
+	$(MAKE) build
+	BENCH_COMMAND="make bench-quick" $(PYTHON) bench/bench.py --quick
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

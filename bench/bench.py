@@ -61,6 +61,29 @@ BENCH_RECORDS = {
     "proxy.config.log.logging_enabled": ("INT", "0"),
 }
 
+PEER_IP_ALLOW = """\
+ip_allow:
+  - apply: in
+    ip_addrs: [127.0.0.0/8, "::1"]
+    action: allow
+    methods: ALL
+  - apply: out
+    ip_addrs: 127.0.0.0/8
+    action: allow
+    methods: ALL
+"""
+
+
+def max_tunnels(nofile):
+    """The most simultaneous tunnels one Traffic Server can hold with this
+    RLIMIT_NOFILE: ATS keeps 192 descriptors for itself (its throttle is
+    capped at the limit minus 192), stops accepting at 1/1.1 of the throttle
+    (accept headroom), and every tunnel holds two connections at the ingress
+    and two at the peer.  5% margin, rounded down to 500."""
+    n = (nofile - 192) / 1.1 / 2 * 0.95
+    return max(500, int(n) // 500 * 500)
+
+
 FULL = {
     "rounds": 5,
     "bulk_mib": 512,
@@ -227,9 +250,10 @@ class Slot:
                                    % (self.kind, timeout, self.alive(), last,
                                       self.inst.log_tail()))
 
-    def restart(self, why):
+    def restart(self, why, planned=True):
         self.restarts += 1
-        self.events.append("%s: restarted (%s)" % (time.strftime("%H:%M:%S"), why))
+        if not planned:
+            self.events.append("%s: restarted (%s)" % (time.strftime("%H:%M:%S"), why))
         log("%s: restart (%s)" % (self.kind, why))
         self.stop()
         self.inst.start()
@@ -263,14 +287,26 @@ def restart_all(slots, ruleset=None, why="fresh state"):
 class Bench:
     def __init__(self, args):
         self.args = args
+        self.notes = []
         self.cfg = dict(QUICK if args.quick else FULL)
+        if args.conc:
+            self.cfg["conc"] = [int(x) for x in args.conc.split(",")][:2]
+        self.conc_requested = list(self.cfg["conc"])
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        cap = max_tunnels(nofile)
+        if self.cfg["conc"][1] > cap:
+            self.cfg["conc"] = [min(self.cfg["conc"][0], cap), cap]
+            self.notes.append(
+                "concurrency: %s tunnels asked for, %s run: the hard RLIMIT_NOFILE here is %d "
+                "and cannot be raised (no CAP_SYS_RESOURCE), and a tunnel holds 2 descriptors "
+                "at the ingress and 2 at the peer (see max_tunnels in bench/bench.py)"
+                % ("{:,}".format(self.conc_requested[1]), "{:,}".format(cap), nofile))
         if args.rounds:
             for k in ("rounds", "conc_rounds", "rule_rounds", "client_rounds"):
                 self.cfg[k] = args.rounds
         self.metrics = {}  # key -> {"values": {ing: [..]}, "errors": {ing: [..]}, ...}
         self.extra = {}    # per-section raw details (time series, counts)
         self.durations = {}
-        self.notes = []
         self.ws = harness.Workspace(prefix="tb-bench-", keep=args.keep)
         names = ["peer", "nginx_http", "nginx_https", "echo", "sink", "source", "stats",
                  "redis", "pg", "ing_ours", "ing_reference", "ing_squid",
@@ -309,7 +345,7 @@ class Bench:
         (with the reason) and the ingress is restarted."""
         if not slot.alive():
             try:
-                slot.restart("found dead before a measurement")
+                slot.restart("found dead before a measurement", planned=False)
             except Exception as e:
                 self.fail(keys, slot.kind, rnd, "ingress down: %s" % str(e).splitlines()[0])
                 return None
@@ -325,7 +361,7 @@ class Bench:
             self.fail(keys, slot.kind, rnd, err)
             if not slot.alive():
                 try:
-                    slot.restart("died during a measurement")
+                    slot.restart("died during a measurement", planned=False)
                 except Exception as e2:
                     log("%s: restart failed: %s" % (slot.kind, str(e2)[:500]))
             return None
@@ -333,7 +369,7 @@ class Bench:
             # Measured, but the ingress died right after: keep the numbers, say so.
             slot.events.append("died right after a measurement in round %d" % (rnd + 1))
             try:
-                slot.restart("died right after a measurement")
+                slot.restart("died right after a measurement", planned=False)
             except Exception:
                 pass
         for k, v in res.items():
@@ -378,21 +414,13 @@ class Bench:
             peer_hosts["svc%d.example.test" % n] = "127.0.0.1"
         self.peer = harness.make_peer(self.ws, self.certs, p["peer"], self.service_ports(),
                                       peer_hosts, debug=False, extra_records=BENCH_RECORDS)
-        self.peer.start()
-        self.peer.wait_listening()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                st = harness.peer_connect_status(p["peer"], self.certs, SERVICE, p["echo"],
-                                                 timeout=3)
-                if st[0] == 200:
-                    break
-            except Exception:
-                st = None
-            if time.monotonic() > deadline:
-                raise harness.StartupError("peer never answered 200: %r\n%s"
-                                           % (st, self.peer.log_tail()))
-            time.sleep(0.2)
+        # Admit all of 127.0.0.0/8 (Squid connects from 127.0.0.2, see
+        # servers.Squid); written over the harness's file before the start.
+        with open(os.path.join(self.peer.etc, "ip_allow.yaml"), "w") as f:
+            f.write(PEER_IP_ALLOW)
+        self.wait_peer()
+        time.sleep(0.5)
+        self.peer_fds = harness.proc_fd_count(self.peer.pid)
         self.slots = [Slot(self, k) for k in INGRESSES if k in a.ingresses]
         restart_all(self.slots, BASE_RULES, why="start")
         for s in self.slots:
@@ -412,9 +440,62 @@ class Bench:
                 log("stopping %r: %r" % (obj, e))
         harness.stop_all()
 
-    def ensure_base(self):
-        if any(s.ruleset is not BASE_RULES for s in self.slots):
-            restart_all(self.slots, BASE_RULES, why="back to the base rules")
+    def wait_peer(self):
+        """Start the peer and wait until it answers a CONNECT (its hosts
+        file is loaded a moment after it starts listening)."""
+        self.peer.start()
+        self.peer.wait_listening()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                st = harness.peer_connect_status(self.ports["peer"], self.certs, SERVICE,
+                                                 self.ports["echo"], timeout=3)
+                if st[0] == 200:
+                    return
+            except Exception:
+                st = None
+            if time.monotonic() > deadline:
+                raise harness.StartupError("peer never answered 200: %r\n%s"
+                                           % (st, self.peer.log_tail()))
+            time.sleep(0.2)
+
+    def cleanup(self, s, why):
+        """Restart an ingress right after its measurement: whatever it still
+        holds (tunnels it failed to end, buffers) goes, so the next
+        ingress's turn starts with the peer and the machine clean."""
+        try:
+            s.restart(why)
+        except Exception as e:
+            log("%s: restart failed: %s" % (s.kind, str(e)[:1000]))
+
+    def peer_clean(self, s):
+        """Make sure the shared peer has let go of the previous measurement's
+        connections (it holds two descriptors per tunnel, and its throttle is
+        shared by every ingress): wait up to 20 s for its descriptor count to
+        come back to what it was after start-up, else restart it (and say so)."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            n = harness.proc_fd_count(self.peer.pid)
+            if n <= self.peer_fds + 64:
+                return
+            time.sleep(0.5)
+        msg = ("peer still held %d descriptors (%d after start-up) before %s's turn; "
+               "restarted the peer" % (n, self.peer_fds, s.kind))
+        log(msg)
+        self.notes.append(msg)
+        self.peer.stop()
+        self.wait_peer()
+        try:
+            s.wait_ready()
+        except Exception as e:
+            log("%s: not ready after the peer restart: %s" % (s.kind, str(e)[:1000]))
+
+    def ensure_base(self, why="back to the base rules"):
+        """All ingresses on the base rules, freshly started: what one section
+        left behind (tunnels the reference never ends, buffers) does not
+        weigh on the next."""
+        restart_all(self.slots, BASE_RULES if any(s.ruleset is not BASE_RULES
+                                                  for s in self.slots) else None, why=why)
 
     # -- sections
     def sec_bulk(self):
@@ -478,14 +559,19 @@ class Bench:
         c = self.cfg
         for idx, n in enumerate(c["conc"]):
             tag = "concS" if idx == 0 else "concL"
-            keys = [tag + k for k in ("_ok", "_open_s", "_kib_per_tunnel", "_rss_mib")]
+            keys = [tag + k for k in ("_ok", "_open_s", "_kib_per_tunnel", "_rss_mib",
+                                      "_fds_left")]
             self.extra.setdefault(tag, {"tunnels": n, "rounds": []})
+            if idx == 0:
+                self.ensure_base("fresh ingresses for the concurrency rounds")
             for rnd in range(c["conc_rounds"]):
-                restart_all(self.slots, why="fresh ingresses before %d tunnels" % n)
                 for s in self.slots:
+                    self.peer_clean(s)
                     def run():
                         time.sleep(0.5)
                         base = load.rss_kib(s.pid)
+                        peer_fds = harness.proc_fd_count(self.peer.pid)
+                        base_fds = harness.proc_fd_count(s.pid)
 
                         def sample(opened):
                             time.sleep(0.5)
@@ -496,8 +582,13 @@ class Bench:
                             in_flight=256, timeout=60.0,
                             phase_timeout=max(60.0, n * 0.04))
                         smp = r.pop("sample")
+                        # Descriptors the ingress still holds 3 s after every client
+                        # reset its tunnel (tunnels it failed to end).
+                        time.sleep(3)
+                        r["ingress_fds_left"] = harness.proc_fd_count(s.pid) - base_fds
                         r.update({"ingress": s.kind, "round": rnd + 1, "rss_base_kib": base,
-                                  "rss_open_kib": smp["rss_kib"], "fds_open": smp["fds"]})
+                                  "rss_open_kib": smp["rss_kib"], "fds_open": smp["fds"],
+                                  "peer_fds_before": peer_fds})
                         self.extra[tag]["rounds"].append(r)
                         if r["error_count"]:
                             self.notes.append("%d tunnels, %s, round %d: %d errors, first %s"
@@ -506,8 +597,10 @@ class Bench:
                         per = ((smp["rss_kib"] - base) / r["opened"]) if r["opened"] else None
                         return {tag + "_ok": r["ok"], tag + "_open_s": r["open_time_s"],
                                 tag + "_kib_per_tunnel": per,
-                                tag + "_rss_mib": smp["rss_kib"] / 1024.0}
+                                tag + "_rss_mib": smp["rss_kib"] / 1024.0,
+                                tag + "_fds_left": r["ingress_fds_left"]}
                     self.guarded(s, rnd, keys, run)
+                    self.cleanup(s, "after %d tunnels" % n)
                     log("%d tunnels, %s, round %d: %s" % (
                         n, s.kind, rnd + 1,
                         {k: self.metrics[k]["values"][s.kind][rnd] for k in keys}))
@@ -519,9 +612,10 @@ class Bench:
                 "slow_growth_per_tunnel_kib"]
         self.extra["slow"] = {"tunnels": k, "seconds": c["slow_seconds"],
                               "cap_mib": c["slow_cap_mib"], "series": []}
+        self.ensure_base("fresh ingresses for the slow readers")
         for rnd in range(c["conc_rounds"]):
-            restart_all(self.slots, why="fresh ingresses before the slow readers")
             for s in self.slots:
+                self.peer_clean(s)
                 def run():
                     time.sleep(0.5)
                     base = load.rss_kib(s.pid)
@@ -562,10 +656,10 @@ class Bench:
                             "slow_late_mib": g_end - g_mid,
                             "slow_growth_per_tunnel_kib": g_end * 1024.0 / k}
                 self.guarded(s, rnd, keys, run)
+                # The reference's buffers stay allocated: restart after each turn.
+                self.cleanup(s, "after the slow readers")
                 log("slow reader, %s, round %d: %s" % (
                     s.kind, rnd + 1, {kk: self.metrics[kk]["values"][s.kind][rnd] for kk in keys}))
-        # The reference's buffers stay allocated: start clean for what follows.
-        restart_all(self.slots, why="after the slow readers")
 
     def sec_rules(self):
         c = self.cfg
@@ -592,7 +686,6 @@ class Bench:
             for rnd, (x, y) in enumerate(zip(a, b)):
                 self.record("rules_cpu_growth", ing, rnd,
                             (x / y) if (x is not None and y) else None)
-        self.ensure_base()
 
     def sec_clients(self):
         c = self.cfg
@@ -663,6 +756,8 @@ class Bench:
             "command": command,
             "mode": "quick" if self.args.quick else "full",
             "config": self.cfg,
+            "conc_requested": self.conc_requested,
+            "rlimit_nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
             "machine": {"nproc": os.cpu_count(), "cpu": model, "memory": mem,
                         "kernel": platform.release()},
             "versions": {"ats": ats_v.strip(), "squid": servers.squid_version(),
@@ -687,6 +782,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few rounds (~1-2 min)")
     ap.add_argument("--rounds", type=int, default=0, help="override the number of rounds")
+    ap.add_argument("--conc", default="",
+                    help="override the two concurrency counts, e.g. 1000,10000")
     ap.add_argument("--sections", default=",".join(SECTIONS),
                     help="comma-separated subset of: %s" % ", ".join(SECTIONS))
     ap.add_argument("--ingresses", default=",".join(INGRESSES),
@@ -726,7 +823,8 @@ def main():
             t = time.monotonic()
             log("== %s" % name)
             try:
-                b.ensure_base() if name not in ("rules",) else None
+                if name in ("bulk", "setup", "clients"):
+                    b.ensure_base("fresh ingresses for the %s section" % name)
                 getattr(b, "sec_" + name)()
             except KeyboardInterrupt:
                 raise

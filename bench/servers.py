@@ -38,11 +38,20 @@ class Squid:
       through the peer; `originserver` must NOT be set (Squid would then
       treat the peer as the origin instead of sending it the CONNECT).
       The peer's access log shows the CONNECT and Squid's FIRSTUP_PARENT.
-    - `never_direct allow all` + `cache_peer_access peer allow bridged`: a
+    - `never_direct allow all` + `tcp_outgoing_address 127.0.0.2
+cache_peer_access peer allow bridged`: a
       host outside the list gets a 503 rather than a direct connection.
     - `shutdown_lifetime 1 seconds`: SIGTERM otherwise waits 30 s.
     - `dns_nameservers 127.0.0.1` (nothing listens) + our own `hosts_file`:
       no lookup leaves the machine; the target name is resolved by the peer.
+    - `tcp_outgoing_address 127.0.0.2`: Squid bind()s its connections to
+      the peer before connect(), and a bind to port 0 never reuses a port
+      held by a TIME_WAIT socket (connect() alone does, for loopback, with
+      net.ipv4.tcp_tw_reuse=2).  After the ATS ingresses' 10,000-tunnel
+      rounds, 127.0.0.1 had too few free ports left and Squid's connections
+      to the peer failed ("TCP connection to 127.0.0.1/PORT failed", "Detected
+      DEAD Parent", then 503 for everything).  Its own source address gives it
+      a port range of its own; the peer's ip_allow admits 127.0.0.0/8.
     - Squid switches to the `proxy` user after reading its config, so its
       directory is world-writable (a temp dir of ours).
     """
@@ -78,6 +87,7 @@ acl bridged dstdom_regex -i "{acl}"
 http_access allow localnet
 http_access deny all
 cache_peer 127.0.0.1 parent {peer_port} 0 no-query no-digest name=peer tls tls-cert={cert} tls-key={key} tls-cafile={ca} tls-domain=peer.test
+tcp_outgoing_address 127.0.0.2
 cache_peer_access peer allow bridged
 cache_peer_access peer deny all
 never_direct allow all
