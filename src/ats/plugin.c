@@ -7,8 +7,11 @@
  * stops traffic_server (TSEmergency): a bridge that quietly bridged less than
  * configured would send traffic meant for a peer somewhere else.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <ts/ts.h>
@@ -19,6 +22,67 @@
 #define ERR_MAX 1024
 
 static struct tb_config *g_config; /* owned; immutable once TSPluginInit returns */
+
+/* Warm-connection pools, one per peer, made at the first CONNECT for it.
+ * g_rule_pools has a slot per rule, so that after the first use a rule finds
+ * its pool without a lock; g_pools_lock is taken only to make a pool. */
+static _Atomic(struct tb_pool *) *g_rule_pools; /* owned array, g_config->nrules slots */
+static pthread_mutex_t g_pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pool_entry {
+  char peer[TB_HOST_MAX + 16];
+  struct tb_pool *pool; /* never freed: one per configured peer */
+} * g_pools;            /* owned, under g_pools_lock */
+static size_t g_npools, g_pools_cap;
+
+/* Room for one more pool entry (under g_pools_lock). */
+static int pools_reserve(void) {
+  if (g_npools < g_pools_cap) {
+    return 0;
+  }
+  size_t cap = g_pools_cap == 0 ? 8 : g_pools_cap * 2;
+  struct pool_entry *e = realloc(g_pools, cap * sizeof *e);
+  if (e == NULL) {
+    return -1;
+  }
+  g_pools = e;
+  g_pools_cap = cap;
+  return 0;
+}
+
+/* The pool for rule's peer, made on first use; NULL when pools are off or
+ * out of memory (the tunnel then opens its own connection). */
+static struct tb_pool *pool_for(const struct tb_rule *rule) {
+  size_t i = (size_t)(rule - g_config->rules);
+  struct tb_pool *p;
+  char peer[TB_HOST_MAX + 16];
+
+  if (g_config->pool_size == 0 || g_rule_pools == NULL) {
+    return NULL;
+  }
+  p = atomic_load_explicit(&g_rule_pools[i], memory_order_acquire);
+  if (p != NULL || tb_peer_format(&rule->peer, peer, sizeof peer) < 0) {
+    return p;
+  }
+  pthread_mutex_lock(&g_pools_lock);
+  for (size_t k = 0; k < g_npools && p == NULL; k++) {
+    if (strcmp(g_pools[k].peer, peer) == 0) {
+      p = g_pools[k].pool;
+    }
+  }
+  if (p == NULL && pools_reserve() == 0) {
+    p = tb_pool_create(&rule->peer, (int)g_config->pool_size, g_config->pool_max_age_ms,
+                       g_config->connect_timeout_ms);
+    if (p != NULL) {
+      snprintf(g_pools[g_npools].peer, sizeof g_pools[g_npools].peer, "%s", peer);
+      g_pools[g_npools++].pool = p;
+    }
+  }
+  if (p != NULL) {
+    atomic_store_explicit(&g_rule_pools[i], p, memory_order_release);
+  }
+  pthread_mutex_unlock(&g_pools_lock);
+  return p;
+}
 
 /* Answer the client with ATS's own 502 and release the request handles. */
 static void refuse_txn(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, TSMLoc url) {
@@ -65,7 +129,8 @@ static void consider(TSHttpTxn txn) {
     goto done;
   }
   int port = TSUrlPortGet(bufp, url);
-  if (tb_tunnel_start(txn, rule, host, host_len, port, g_config->connect_timeout_ms) != TS_SUCCESS) {
+  if (tb_tunnel_start(txn, rule, host, host_len, port, g_config->connect_timeout_ms, pool_for(rule)) !=
+      TS_SUCCESS) {
     /* Fail closed: never let a matching CONNECT go out directly. */
     TSError("[%s] out of memory: refusing CONNECT %.*s", TB_TAG, host_len, host);
     refuse_txn(txn, bufp, hdr, url);
@@ -135,7 +200,12 @@ void TSPluginInit(int argc, const char *argv[]) {
       TSDebug(TB_TAG, "rule %zu (%s): '%s' -> %s", i + 1, r->origin, r->pattern, peer);
     }
   }
-  TSNote("[%s] %zu rule%s loaded, set-up timeout %u ms", TB_TAG, g_config->nrules,
-         g_config->nrules == 1 ? "" : "s", g_config->connect_timeout_ms);
+  g_rule_pools = calloc(g_config->nrules, sizeof *g_rule_pools);
+  if (g_rule_pools == NULL) {
+    TSError("[%s] out of memory for connection pools: every tunnel opens its own connection", TB_TAG);
+  }
+  TSNote("[%s] %zu rule%s loaded, set-up timeout %u ms, %u warm connection%s per peer in use", TB_TAG,
+         g_config->nrules, g_config->nrules == 1 ? "" : "s", g_config->connect_timeout_ms,
+         g_config->pool_size, g_config->pool_size == 1 ? "" : "s");
   TSHttpHookAdd(TS_HTTP_READ_REQUEST_HDR_HOOK, TSContCreate(on_request, NULL));
 }

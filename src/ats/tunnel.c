@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,11 +38,16 @@
 #define TUNNEL_DEAD 0xdeadbeefu
 #define TARGET_MAX (TB_HOST_MAX + 16)
 #define MSG_MAX 512
-#define NUDGE_MIN_MS 20   /* EOS nudge right after bytes moved (see nudge()) */
-#define NUDGE_MAX_MS 2000 /* EOS nudge on an idle tunnel */
-#define LINGER_MS 1000    /* how long one direction may stay open after the other closed */
+#define NUDGE_MIN_MS 20           /* EOS nudge right after bytes moved (see nudge()) */
+#define NUDGE_MAX_MS 2000         /* EOS nudge on an idle tunnel */
+#define NUDGE_WARM_MS 250         /* EOS nudge on a pooled connection */
+#define POOL_BACKOFF_MIN_MS 100   /* first wait after a failed warm-up */
+#define POOL_BACKOFF_MAX_MS 10000 /* longest wait between warm-ups to a failing peer */
+#define LINGER_MS 1000            /* how long one direction may stay open after the other closed */
 
 enum phase {
+  PH_WARMING,     /* pool: opening a connection to the peer ahead of any client */
+  PH_WARM,        /* pool: open and idle, waiting to be claimed */
   PH_ACCEPT,      /* intercepted, waiting for NET_ACCEPT */
   PH_PEER_OPEN,   /* waiting for ATS's own answer to the internal CONNECT */
   PH_PEER_ANSWER, /* waiting for the peer's answer to the client's CONNECT */
@@ -49,8 +56,8 @@ enum phase {
   PH_REFUSE,      /* writing our error response to the client, then close */
 };
 
-static const char *const phase_names[] = {"accept",   "peer-open", "peer-answer",
-                                          "handover", "tunnel",    "refuse"};
+static const char *const phase_names[] = {"warming",     "warm",     "accept", "peer-open",
+                                          "peer-answer", "handover", "tunnel", "refuse"};
 
 /* One direction: bytes read from `read_vio`'s VConn into `buf`, written out
  * of `reader` by `write_vio`.  The tunnel owns buf (and so reader). */
@@ -72,16 +79,22 @@ struct tunnel {
   TSVConn peer;           /* owned: internal transaction towards the peer */
   struct dir ua_to_peer;  /* client bytes: ua -> peer */
   struct dir peer_to_ua;  /* peer bytes: peer -> ua */
-  TSAction timer;         /* set-up deadline, then (TUNNEL) the EOS nudge; NULL when not pending */
-  int64_t nudge_ms;       /* current nudge interval (see nudge()) */
+  TSAction timer;         /* set-up deadline, a warm connection's retirement, or the pool's kick */
+  TSAction nudge_timer;   /* the EOS nudge (see nudge()); NULL when not pending */
+  int64_t nudge_ms;       /* current nudge interval */
   int64_t nudge_seen;     /* bytes read both ways at the last nudge */
   int64_t half_closed_ms; /* monotonic ms when the first direction finished; 0 before */
   struct tb_resp resp;    /* parser for the answer being awaited */
   int64_t parsed;         /* bytes of peer_to_ua.reader already fed to resp */
   TSIOBuffer msg_buf;     /* owned: the header we write to ua (ours in REFUSE, the peer's in HANDOVER) */
   TSIOBufferReader msg_reader;
-  int handover_ready;  /* WRITE_READYs seen in HANDOVER (see start_handover) */
-  int64_t connect_len; /* length of the internal CONNECT at the head of ua_to_peer */
+  int handover_ready;      /* WRITE_READYs seen in HANDOVER (see start_handover) */
+  struct tb_pool *pool;    /* not owned: the pool a warming/warm tunnel belongs to */
+  struct tb_pool *home;    /* not owned: a client tunnel's pool for its peer, or NULL */
+  bool reused;             /* claimed from the pool: the peer connection was opened earlier */
+  bool retried;            /* a stale pooled connection was replaced once already */
+  TSIOBufferReader replay; /* owned (a reader of ua_to_peer.buf): the client's CONNECT, kept until
+                              the peer answers, to resend it if a pooled connection was stale */
   unsigned connect_timeout_ms;
   struct sockaddr_storage client_addr;
   struct tb_peer peer_addr;
@@ -92,8 +105,33 @@ struct tunnel {
 static atomic_uint_fast64_t next_id = 1;
 static atomic_int_fast64_t live_tunnels = 0;
 
+/* Warm connections to one peer: tunnels that have done their set-up step 1
+ * (internal transaction, TCP and TLS to the peer) before any client asked,
+ * so that a new tunnel only has to send the client's CONNECT.  The lock is a
+ * leaf: it is held only to push or pop a pointer and adjust counters, never
+ * while calling into ATS. */
+struct tb_pool {
+  pthread_mutex_t lock;
+  struct tunnel *idle[TB_POOL_MAX]; /* not owned: each warm tunnel owns itself */
+  int nidle;
+  int warming; /* tunnels in PH_WARMING for this pool */
+  int size;    /* how many to keep ready */
+  unsigned max_age_ms;
+  unsigned connect_timeout_ms;
+  int64_t last_claim_ms; /* the pool refills only while its peer is in use */
+  int64_t backoff_ms;    /* after a failed warm-up: wait before the next one */
+  int64_t next_try_ms;
+  struct tb_peer peer;
+};
+
 int64_t tb_tunnel_count(void) {
   return (int64_t)atomic_load(&live_tunnels);
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void dbg(const struct tunnel *t, const char *fmt, ...) TS_PRINTFLIKE(2, 3);
@@ -115,6 +153,8 @@ static void dbg(const struct tunnel *t, const char *fmt, ...) {
   } while (0)
 
 static int tunnel_handler(TSCont cont, TSEvent event, void *edata);
+static void nudge_schedule(struct tunnel *t);
+static void nudge_stop(struct tunnel *t);
 
 static void dir_init(struct dir *d) {
   /* 32 KiB blocks: the PluginVC moves at most 32 KiB per transfer, so one
@@ -127,8 +167,7 @@ static void dir_fini(struct dir *d) {
   if (d->buf != NULL) {
     TSIOBufferDestroy(d->buf); /* frees its readers too */
   }
-  d->buf = NULL;
-  d->reader = NULL;
+  memset(d, 0, sizeof *d);
 }
 
 /* Free everything.  The caller returns at once: t is gone. */
@@ -136,6 +175,10 @@ static void tunnel_destroy(struct tunnel *t) {
   if (t->timer != NULL) {
     TSActionCancel(t->timer);
     t->timer = NULL;
+  }
+  if (t->nudge_timer != NULL) {
+    TSActionCancel(t->nudge_timer);
+    t->nudge_timer = NULL;
   }
   /* Close before freeing the buffers the VIOs point into. */
   if (t->ua != NULL) {
@@ -175,6 +218,9 @@ static void cancel_timer(struct tunnel *t) {
   }
 }
 
+static void warm_fail(struct tunnel *t, const char *why);
+static bool retry_fresh(struct tunnel *t);
+
 /* Answer the client ourselves and close.  Only before any peer byte went to
  * the client (set-up phases). */
 static void refuse(struct tunnel *t, unsigned status, const char *reason, const char *fmt, ...)
@@ -188,6 +234,11 @@ static void refuse(struct tunnel *t, unsigned status, const char *reason, const 
   va_end(ap);
 
   DBG(t, "refuse %u: %s", status, body);
+  nudge_stop(t);
+  if (t->ua == NULL) {
+    warm_fail(t, body); /* a pool connection: nobody to answer */
+    return;
+  }
   cancel_timer(t);
   if (t->peer != NULL) {
     TSVConnClose(t->peer);
@@ -203,6 +254,9 @@ static void refuse(struct tunnel *t, unsigned status, const char *reason, const 
   }
   /* Header only (see tb_http.h): written whole, then the tunnel closes. */
   t->phase = PH_REFUSE;
+  if (t->msg_buf != NULL) {
+    TSIOBufferDestroy(t->msg_buf); /* the internal CONNECT's; its VConn is closed */
+  }
   t->msg_buf = TSIOBufferCreate();
   t->msg_reader = TSIOBufferReaderAlloc(t->msg_buf);
   TSIOBufferWrite(t->msg_buf, msg, len);
@@ -235,6 +289,8 @@ static enum tb_resp_result parse_answer(struct tunnel *t) {
  * is up, before TLS is known to work; TLS failures show up in PEER_ANSWER. */
 static void on_peer_answer(struct tunnel *t, bool eos);
 static void start_handover(struct tunnel *t, bool eos);
+static void become_warm(struct tunnel *t);
+static void pool_peer_ok(struct tb_pool *p);
 
 static void on_peer_open_answer(struct tunnel *t) {
   enum tb_resp_result r = parse_answer(t);
@@ -254,10 +310,14 @@ static void on_peer_open_answer(struct tunnel *t) {
            t->resp.status, t->resp.reason);
     return;
   }
-  DBG(t, "peer %s: TCP open, sending the client's CONNECT", t->peer_text);
   TSIOBufferReaderConsume(t->peer_to_ua.reader, t->parsed);
   t->parsed = 0;
   tb_resp_init(&t->resp);
+  if (t->ua == NULL) {
+    become_warm(t);
+    return;
+  }
+  DBG(t, "peer %s: TCP open, sending the client's CONNECT", t->peer_text);
   t->phase = PH_PEER_ANSWER;
   /* From here on ua_to_peer is a plain shuttle: the client's CONNECT, then
    * its tunnel bytes.  (The internal CONNECT was consumed by the first,
@@ -274,6 +334,9 @@ static void on_peer_open_answer(struct tunnel *t) {
 static void on_peer_answer(struct tunnel *t, bool eos) {
   enum tb_resp_result r = parse_answer(t);
   if (r == TB_RESP_MORE) {
+    if (eos && retry_fresh(t)) {
+      return;
+    }
     if (eos) {
       refuse(t, 502, NULL,
              "tls_bridge: peer %s closed the connection before answering the CONNECT for %s "
@@ -283,6 +346,13 @@ static void on_peer_answer(struct tunnel *t, bool eos) {
       TSVIOReenable(t->peer_to_ua.read_vio);
     }
     return;
+  }
+  if (t->replay != NULL) {
+    TSIOBufferReaderFree(t->replay); /* the peer answered: no resend */
+    t->replay = NULL;
+  }
+  if (r == TB_RESP_DONE && t->home != NULL) {
+    pool_peer_ok(t->home); /* the peer works: no need to wait before warming */
   }
   if (r == TB_RESP_ERROR) {
     refuse(t, 502, NULL, "tls_bridge: peer %s sent an answer that is not HTTP: %s", t->peer_text,
@@ -319,6 +389,10 @@ static void on_peer_answer(struct tunnel *t, bool eos) {
  * WRITE_READY the tunnel bytes may follow. */
 static void start_handover(struct tunnel *t, bool eos) {
   int64_t hdr_len = t->parsed;
+  nudge_stop(t);
+  if (t->msg_buf != NULL) {
+    TSIOBufferDestroy(t->msg_buf); /* the internal CONNECT's, long written */
+  }
   t->msg_buf = TSIOBufferCreate();
   t->msg_reader = TSIOBufferReaderAlloc(t->msg_buf);
   TSIOBufferCopy(t->msg_buf, t->peer_to_ua.reader, hdr_len, 0); /* shares blocks, no byte copy */
@@ -358,17 +432,38 @@ static bool finish_handover(struct tunnel *t) {
  * with nothing new to move is what reports a pending EOS.  The interval is
  * short (NUDGE_MIN_MS) right after bytes moved, when a close is likely, and
  * backs off to NUDGE_MAX_MS while the tunnel is idle. */
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void nudge_schedule(struct tunnel *t) {
-  t->timer = TSContScheduleOnPool(t->cont, (TSHRTime)t->nudge_ms, TS_THREAD_POOL_NET);
+  if (t->nudge_timer != NULL) {
+    TSActionCancel(t->nudge_timer);
+  }
+  t->nudge_timer = TSContScheduleOnPool(t->cont, (TSHRTime)t->nudge_ms, TS_THREAD_POOL_NET);
 }
 
+static void nudge_stop(struct tunnel *t) {
+  if (t->nudge_timer != NULL) {
+    TSActionCancel(t->nudge_timer);
+    t->nudge_timer = NULL;
+  }
+}
+
+/* The same ATS behaviour hides the close of a connection waiting in the
+ * pool, or of a pooled connection a client's CONNECT was just sent on: the
+ * peer read is re-enabled in those phases too (WARM: every NUDGE_WARM_MS;
+ * PEER_ANSWER on a reused connection: from NUDGE_MIN_MS, backing off), so
+ * that a dead connection is noticed, and a CONNECT sent on one resent. */
 static void nudge(struct tunnel *t) {
+  if (t->phase == PH_WARM || t->phase == PH_PEER_ANSWER) {
+    TSVIOReenable(t->peer_to_ua.read_vio);
+    if (t->phase == PH_PEER_ANSWER && t->nudge_ms < NUDGE_MAX_MS) {
+      t->nudge_ms *= 2;
+    }
+    nudge_schedule(t);
+    return;
+  }
+  if (t->phase != PH_TUNNEL) {
+    return;
+  }
   if (t->half_closed_ms != 0 && now_ms() - t->half_closed_ms > LINGER_MS) {
     /* See LINGER in docs/architecture.md: ATS may never report the close
      * that should end the other direction; bound the wait. */
@@ -436,21 +531,21 @@ static bool dir_dest_complete(struct tunnel *t, struct dir *d, TSVConn dst) {
   return maybe_finish(t);
 }
 
-static void on_accept(struct tunnel *t, TSVConn ua) {
+/* Open the internal transaction towards the peer: "CONNECT https://peer"
+ * from the small message buffer, by a write bounded to its length, and the
+ * peer side read into peer_to_ua.  Returns false (t->peer NULL) on failure. */
+static bool open_peer(struct tunnel *t) {
   char connect[TARGET_MAX + 64];
-  t->ua = ua;
   int len = tb_http_format_connect(connect, sizeof connect, &t->peer_addr);
   if (len < 0) {
-    refuse(t, 502, NULL, "tls_bridge: peer name %s too long", t->peer_text);
-    return;
+    return false;
   }
-  dir_init(&t->ua_to_peer);
-  dir_init(&t->peer_to_ua);
-  /* The internal CONNECT goes first into ua_to_peer, ahead of the client's
-   * own CONNECT that ATS is about to write into ua. */
-  TSIOBufferWrite(t->ua_to_peer.buf, connect, len);
-  t->connect_len = len;
-  t->ua_to_peer.read_vio = TSVConnRead(ua, t->cont, t->ua_to_peer.buf, INT64_MAX);
+  if (t->msg_buf != NULL) {
+    TSIOBufferDestroy(t->msg_buf);
+  }
+  t->msg_buf = TSIOBufferCreate();
+  t->msg_reader = TSIOBufferReaderAlloc(t->msg_buf);
+  TSIOBufferWrite(t->msg_buf, connect, len);
 
   TSHttpConnectOptions opts = TSHttpConnectOptionsGet(TS_CONNECT_PLUGIN);
   opts.addr = (struct sockaddr const *)&t->client_addr;
@@ -458,14 +553,266 @@ static void on_accept(struct tunnel *t, TSVConn ua) {
   opts.id = (int64_t)t->id;
   t->peer = TSHttpConnectPlugin(&opts);
   if (t->peer == NULL) {
+    return false;
+  }
+  t->phase = t->ua == NULL ? PH_WARMING : PH_PEER_OPEN;
+  t->peer_to_ua.read_vio = TSVConnRead(t->peer, t->cont, t->peer_to_ua.buf, INT64_MAX);
+  t->ua_to_peer.write_vio = TSVConnWrite(t->peer, t->cont, t->msg_reader, len);
+  return true;
+}
+
+static void on_accept(struct tunnel *t, TSVConn ua) {
+  t->ua = ua;
+  cancel_timer(t);
+  /* ATS writes its rebuilt copy of the client's CONNECT into ua now. */
+  t->ua_to_peer.read_vio = TSVConnRead(ua, t->cont, t->ua_to_peer.buf, INT64_MAX);
+  t->timer = TSContScheduleOnPool(t->cont, (TSHRTime)t->connect_timeout_ms, TS_THREAD_POOL_NET);
+  if (t->peer != NULL) {
+    /* A warm connection from the pool: TCP and TLS are up, send the
+     * client's CONNECT at once.  Keep a reader on it in case the
+     * connection turns out stale (see retry_fresh). */
+    t->reused = true;
+    t->replay = TSIOBufferReaderClone(t->ua_to_peer.reader);
+    t->phase = PH_PEER_ANSWER;
+    t->ua_to_peer.write_vio = TSVConnWrite(t->peer, t->cont, t->ua_to_peer.reader, INT64_MAX);
+    t->nudge_ms = NUDGE_MIN_MS;
+    nudge_schedule(t);
+    DBG(t, "accepted; sending the CONNECT for %s over a warm connection to %s", t->target, t->peer_text);
+    return;
+  }
+  if (!open_peer(t)) {
     refuse(t, 502, NULL, "tls_bridge: could not open a transaction towards peer %s", t->peer_text);
     return;
   }
-  t->phase = PH_PEER_OPEN;
-  t->peer_to_ua.read_vio = TSVConnRead(t->peer, t->cont, t->peer_to_ua.buf, INT64_MAX);
-  t->ua_to_peer.write_vio = TSVConnWrite(t->peer, t->cont, t->ua_to_peer.reader, t->connect_len);
-  t->timer = TSContScheduleOnPool(t->cont, (TSHRTime)t->connect_timeout_ms, TS_THREAD_POOL_NET);
   DBG(t, "accepted; connecting to peer %s for %s", t->peer_text, t->target);
+}
+
+/* A pooled connection failed before the peer answered anything: it had
+ * gone stale (the peer closed it while idle).  Resend the client's CONNECT
+ * once, on a new connection, so that a stale pool entry never fails a
+ * client.  Returns false when this does not apply. */
+static bool retry_fresh(struct tunnel *t) {
+  if (!t->reused || t->retried || t->replay == NULL || t->parsed != 0 ||
+      TSIOBufferReaderAvail(t->peer_to_ua.reader) != 0) {
+    return false;
+  }
+  DBG(t, "warm connection to %s was stale; resending the CONNECT on a new one", t->peer_text);
+  t->retried = true;
+  TSVConnClose(t->peer);
+  t->peer = NULL;
+  TSIOBufferReaderFree(t->ua_to_peer.reader);
+  t->ua_to_peer.reader = t->replay; /* back to the start of the client's CONNECT */
+  t->replay = NULL;
+  t->ua_to_peer.write_vio = NULL;
+  dir_fini(&t->peer_to_ua);
+  dir_init(&t->peer_to_ua);
+  tb_resp_init(&t->resp);
+  t->parsed = 0;
+  if (!open_peer(t)) {
+    refuse(t, 502, NULL, "tls_bridge: could not open a transaction towards peer %s", t->peer_text);
+  }
+  return true;
+}
+
+/* ---- the pool ---------------------------------------------------------- */
+
+static struct tunnel *tunnel_alloc(void) {
+  TSMutex mutex = TSMutexCreate();
+  struct tunnel *t = calloc(1, sizeof *t);
+  if (t == NULL || mutex == NULL) {
+    free(t);
+    return NULL;
+  }
+  t->magic = TUNNEL_MAGIC;
+  t->id = atomic_fetch_add(&next_id, 1);
+  t->cont = TSContCreate(tunnel_handler, mutex);
+  TSContDataSet(t->cont, t);
+  dir_init(&t->ua_to_peer);
+  dir_init(&t->peer_to_ua);
+  atomic_fetch_add(&live_tunnels, 1);
+  return t;
+}
+
+/* Start warming connections until the pool has its size (counting those
+ * warming), unless the peer is idle or a recent warm-up failed. */
+static void pool_refill(struct tb_pool *p) {
+  int64_t now = now_ms();
+  int need;
+  pthread_mutex_lock(&p->lock);
+  need = p->size - p->nidle - p->warming;
+  if (now < p->next_try_ms || now - p->last_claim_ms > (int64_t)p->max_age_ms) {
+    need = 0;
+  }
+  if (need > 0) {
+    p->warming += need;
+  }
+  pthread_mutex_unlock(&p->lock);
+  for (int i = 0; i < need; i++) {
+    struct tunnel *t = tunnel_alloc();
+    if (t == NULL) {
+      pthread_mutex_lock(&p->lock);
+      p->warming -= need - i;
+      pthread_mutex_unlock(&p->lock);
+      return;
+    }
+    t->pool = p;
+    t->phase = PH_WARMING;
+    t->peer_addr = p->peer;
+    t->connect_timeout_ms = p->connect_timeout_ms;
+    if (tb_peer_format(&p->peer, t->peer_text, sizeof t->peer_text) < 0) {
+      snprintf(t->peer_text, sizeof t->peer_text, "%s", p->peer.host);
+    }
+    snprintf(t->target, sizeof t->target, "(pool)");
+    /* The internal transaction's client address: loopback, the ingress. */
+    struct sockaddr_in *sin = (struct sockaddr_in *)&t->client_addr;
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin->sin_port = htons(1); /* TSHttpConnectPlugin asserts a non-zero port */
+    /* Open it on an event thread, under the tunnel's own mutex (the
+     * first TIMEOUT in WARMING with no peer yet). */
+    TSMutexLock(TSContMutexGet(t->cont));
+    t->timer = TSContScheduleOnPool(t->cont, 0, TS_THREAD_POOL_NET);
+    TSMutexUnlock(TSContMutexGet(t->cont));
+  }
+}
+
+/* WARMING -> WARM: join the idle list (or go away if it is full). */
+static void become_warm(struct tunnel *t) {
+  struct tb_pool *p = t->pool;
+  bool kept = false;
+  cancel_timer(t);
+  t->phase = PH_WARM;
+  pthread_mutex_lock(&p->lock);
+  p->warming--;
+  p->backoff_ms = 0;
+  if (p->nidle < p->size) {
+    p->idle[p->nidle++] = t;
+    kept = true;
+  }
+  pthread_mutex_unlock(&p->lock);
+  if (!kept) {
+    tunnel_end(t, "pool already full");
+    return;
+  }
+  DBG(t, "warm connection to %s ready", t->peer_text);
+  t->nudge_ms = NUDGE_WARM_MS;
+  nudge_schedule(t);
+  /* Retire it before the peer's idle timeout can close it under a client. */
+  t->timer = TSContScheduleOnPool(t->cont, (TSHRTime)p->max_age_ms, TS_THREAD_POOL_NET);
+}
+
+/* Forget a claimed warm connection that died before the client's
+ * NET_ACCEPT: on_accept then opens a new one. */
+static void drop_peer(struct tunnel *t) {
+  nudge_stop(t);
+  if (t->peer != NULL) {
+    TSVConnClose(t->peer);
+    t->peer = NULL;
+  }
+  t->ua_to_peer.write_vio = NULL;
+  dir_fini(&t->peer_to_ua);
+  dir_init(&t->peer_to_ua);
+}
+
+/* Events on the peer side before any client: WARMING, WARM, and ACCEPT for
+ * a claimed warm tunnel. */
+static void on_warm_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
+  if (vio != t->peer_to_ua.read_vio && vio != t->ua_to_peer.write_vio) {
+    DBG(t, "event %d for an unknown VIO in %s: ignored", (int)event, phase_names[t->phase]);
+    return;
+  }
+  if (event == TS_EVENT_VCONN_WRITE_READY || event == TS_EVENT_VCONN_WRITE_COMPLETE) {
+    return; /* the internal CONNECT going out */
+  }
+  if (event == TS_EVENT_VCONN_READ_READY && t->phase == PH_WARMING) {
+    on_peer_open_answer(t); /* -> WARM, or warm_fail */
+    return;
+  }
+  /* EOS, an error, or bytes nobody asked for: this connection is done. */
+  if (t->phase == PH_ACCEPT) {
+    DBG(t, "claimed warm connection lost (event %d): a new one will be opened", (int)event);
+    drop_peer(t);
+    return;
+  }
+  warm_fail(t, event == TS_EVENT_VCONN_READ_READY ? "unexpected bytes from the peer" : "peer side closed");
+}
+
+/* A warming or warm tunnel failed, expired or saw its peer close. */
+static void warm_fail(struct tunnel *t, const char *why) {
+  struct tb_pool *p = t->pool;
+  bool mine = t->phase == PH_WARMING;
+  bool failed = t->phase == PH_WARMING;
+  pthread_mutex_lock(&p->lock);
+  if (t->phase == PH_WARMING) {
+    p->warming--;
+  } else {
+    for (int i = 0; i < p->nidle; i++) {
+      if (p->idle[i] == t) {
+        p->idle[i] = p->idle[--p->nidle];
+        mine = true;
+        break;
+      }
+    }
+  }
+  if (failed) {
+    p->backoff_ms = p->backoff_ms == 0
+                        ? POOL_BACKOFF_MIN_MS
+                        : (p->backoff_ms * 2 > POOL_BACKOFF_MAX_MS ? POOL_BACKOFF_MAX_MS : p->backoff_ms * 2);
+    p->next_try_ms = now_ms() + p->backoff_ms;
+  }
+  pthread_mutex_unlock(&p->lock);
+  if (!mine) {
+    /* Claimed by a client at this very moment (popped, its mutex not yet
+     * taken): drop the dead connection; the client's NET_ACCEPT will find no
+     * peer and open a new one. */
+    DBG(t, "claimed warm connection lost (%s): a new one will be opened", why);
+    cancel_timer(t);
+    drop_peer(t);
+    return;
+  }
+  tunnel_end(t, why);
+  pool_refill(p);
+}
+
+/* A client's tunnel reached the peer: warm-ups may start again at once. */
+static void pool_peer_ok(struct tb_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  bool was_failing = p->backoff_ms != 0;
+  p->backoff_ms = 0;
+  p->next_try_ms = 0;
+  pthread_mutex_unlock(&p->lock);
+  if (was_failing) {
+    pool_refill(p);
+  }
+}
+
+/* Take a warm tunnel, or NULL. */
+static struct tunnel *pool_claim(struct tb_pool *p) {
+  struct tunnel *t = NULL;
+  pthread_mutex_lock(&p->lock);
+  p->last_claim_ms = now_ms();
+  if (p->nidle > 0) {
+    t = p->idle[--p->nidle];
+  }
+  pthread_mutex_unlock(&p->lock);
+  return t;
+}
+
+struct tb_pool *tb_pool_create(const struct tb_peer *peer, int size, unsigned max_age_ms,
+                               unsigned connect_timeout_ms) {
+  struct tb_pool *p = calloc(1, sizeof *p);
+  if (p == NULL) {
+    return NULL;
+  }
+  if (pthread_mutex_init(&p->lock, NULL) != 0) {
+    free(p);
+    return NULL;
+  }
+  p->size = size < 0 ? 0 : (size > TB_POOL_MAX ? TB_POOL_MAX : size);
+  p->max_age_ms = max_age_ms;
+  p->connect_timeout_ms = connect_timeout_ms;
+  p->peer = *peer;
+  return p;
 }
 
 /* READ_READY / WRITE_READY while moving bytes: the classic pair of
@@ -481,6 +828,10 @@ static void on_ready(struct dir *d, bool is_read) {
 }
 
 static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
+  if (t->phase == PH_WARMING || t->phase == PH_WARM || t->phase == PH_ACCEPT) {
+    on_warm_vio_event(t, event, vio); /* may free t */
+    return;
+  }
   struct dir *d = NULL;
   bool is_read = false;
   TSVConn dst = NULL;
@@ -566,6 +917,9 @@ static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
   case TS_EVENT_VCONN_INACTIVITY_TIMEOUT:
   case TS_EVENT_VCONN_ACTIVE_TIMEOUT:
   default:
+    if (!from_ua && t->phase == PH_PEER_ANSWER && retry_fresh(t)) {
+      return;
+    }
     if (!from_ua && (t->phase == PH_PEER_OPEN || t->phase == PH_PEER_ANSWER || t->phase == PH_HANDOVER)) {
       if (t->phase == PH_HANDOVER) {
         tunnel_end(t, "error while handing the peer's answer to the client");
@@ -601,10 +955,26 @@ static int tunnel_handler(TSCont cont, TSEvent event, void *edata) {
      * VConn was ever ours; the continuation is, and only we free it. */
     tunnel_end(t, "transaction ended before the intercept was accepted");
     return 0;
+  case TS_EVENT_IMMEDIATE: /* a timer scheduled with no delay (the pool's kick) */
   case TS_EVENT_TIMEOUT:
+    /* Two timers share this handler; TSActionCancel-able actions may carry
+     * a tag in their low bit, so compare without it. */
+    if (t->nudge_timer != NULL && ((uintptr_t)edata | 1u) == ((uintptr_t)t->nudge_timer | 1u)) {
+      t->nudge_timer = NULL;
+      nudge(t); /* may free t */
+      return 0;
+    }
     t->timer = NULL;
-    if (t->phase == PH_TUNNEL) {
-      nudge(t);
+    if (t->phase == PH_WARMING && t->peer == NULL) {
+      if (!open_peer(t)) {
+        warm_fail(t, "could not open a transaction towards the peer");
+        return 0;
+      }
+      t->timer = TSContScheduleOnPool(t->cont, (TSHRTime)t->connect_timeout_ms, TS_THREAD_POOL_NET);
+      return 0;
+    }
+    if (t->phase == PH_WARMING || t->phase == PH_WARM) {
+      warm_fail(t, t->phase == PH_WARM ? "retired at its maximum age" : "peer did not answer in time");
       return 0;
     }
     if (t->phase == PH_PEER_OPEN || t->phase == PH_PEER_ANSWER) {
@@ -630,15 +1000,18 @@ static int tunnel_handler(TSCont cont, TSEvent event, void *edata) {
 }
 
 TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const char *host, int host_len,
-                             int port, unsigned connect_timeout_ms) {
-  TSMutex mutex = TSMutexCreate();
-  struct tunnel *t = calloc(1, sizeof *t);
-  if (t == NULL || mutex == NULL) {
-    free(t);
+                             int port, unsigned connect_timeout_ms, struct tb_pool *pool) {
+  struct tunnel *t = pool != NULL ? pool_claim(pool) : NULL;
+  bool warm = t != NULL;
+  if (t == NULL && (t = tunnel_alloc()) == NULL) {
     return TS_ERROR;
   }
-  t->magic = TUNNEL_MAGIC;
-  t->id = atomic_fetch_add(&next_id, 1);
+  TSMutex mutex = TSContMutexGet(t->cont);
+  TSMutexLock(mutex); /* a warm tunnel may be handling a peer event right now */
+  cancel_timer(t);    /* a warm tunnel's retirement */
+  nudge_stop(t);
+  t->pool = NULL; /* the client's now */
+  t->home = pool;
   t->phase = PH_ACCEPT;
   t->peer_addr = rule->peer;
   t->connect_timeout_ms = connect_timeout_ms;
@@ -653,13 +1026,14 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const ch
     size_t n = ca->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     memcpy(&t->client_addr, ca, n);
   }
-  t->cont = TSContCreate(tunnel_handler, mutex);
-  TSContDataSet(t->cont, t);
-  atomic_fetch_add(&live_tunnels, 1);
-  DBG(t, "CONNECT %s matches rule '%s' (%s): bridging to %s", t->target, rule->pattern, rule->origin,
-      t->peer_text);
+  DBG(t, "CONNECT %s matches rule '%s' (%s): bridging to %s%s", t->target, rule->pattern, rule->origin,
+      t->peer_text, warm ? " (warm connection)" : "");
+  TSMutexUnlock(mutex);
   /* Remap rules are for what ATS forwards itself; this transaction is ours. */
   TSHttpTxnCntlSet(txn, TS_HTTP_CNTL_SKIP_REMAPPING, true);
   TSHttpTxnIntercept(t->cont, txn);
+  if (pool != NULL) {
+    pool_refill(pool);
+  }
   return TS_SUCCESS;
 }

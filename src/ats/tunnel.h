@@ -20,14 +20,26 @@
 #include "tb_config.h"
 
 #define TB_TAG "tls_bridge"
+#define TB_POOL_MAX 64 /* warm connections kept per peer, at most */
+
+/* Warm connections to one peer (see tunnel.c).  Created once per peer at
+ * first use and never freed: their number is bounded by the configuration. */
+struct tb_pool;
+
+/* A pool keeping `size` (0..TB_POOL_MAX) connections to peer open and
+ * ready while the peer is in use, each retired after max_age_ms.  NULL when
+ * out of memory. */
+struct tb_pool *tb_pool_create(const struct tb_peer *peer, int size, unsigned max_age_ms,
+                               unsigned connect_timeout_ms);
 
 /* Intercept txn (called on READ_REQUEST_HDR) and bridge it to rule's peer.
  * host/port are the CONNECT target (for messages only: the request ATS
  * rebuilds is what goes to the peer).  Returns TS_SUCCESS, or TS_ERROR when
  * nothing was intercepted (out of memory), in which case the caller must not
- * let the transaction through. */
+ * let the transaction through.  pool (may be NULL): where to take a warm
+ * connection to the peer from. */
 TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const char *host, int host_len,
-                             int port, unsigned connect_timeout_ms);
+                             int port, unsigned connect_timeout_ms, struct tb_pool *pool);
 
 /* Number of tunnels alive right now (for debugging and tests). */
 int64_t tb_tunnel_count(void);

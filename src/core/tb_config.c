@@ -13,6 +13,7 @@
 #include "tb_config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -282,6 +283,8 @@ struct tb_config *tb_config_create(void) {
     return NULL;
   }
   c->connect_timeout_ms = TB_DEFAULT_CONNECT_TIMEOUT_MS;
+  c->pool_size = TB_DEFAULT_POOL_SIZE;
+  c->pool_max_age_ms = TB_DEFAULT_POOL_MAX_AGE_MS;
   return c;
 }
 
@@ -551,7 +554,26 @@ fail:
 }
 
 /* Seconds as decimal digits only, 1..3600. */
-static int parse_timeout(const char *s, unsigned *ms) {
+/* Numeric options: name, where the value goes, its range, and the factor
+ * from what the operator writes to what is stored (seconds -> ms). */
+struct num_option {
+  const char *name;
+  size_t offset; /* of the unsigned field in struct tb_config */
+  unsigned min, max, scale;
+  const char *metavar; /* how the usage names the value */
+  const char *unit;
+};
+
+static const struct num_option num_options[] = {
+    {"--connect-timeout", offsetof(struct tb_config, connect_timeout_ms), 1, TIMEOUT_MAX_S, 1000, "SECONDS",
+     "seconds"},
+    {"--pool", offsetof(struct tb_config, pool_size), 0, TB_POOL_SIZE_MAX, 1, "N", "connections"},
+    {"--pool-max-age", offsetof(struct tb_config, pool_max_age_ms), 1, TIMEOUT_MAX_S, 1000, "SECONDS",
+     "seconds"},
+};
+
+/* Decimal digits only, min..max. */
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out) {
   unsigned long v = 0;
   size_t i;
 
@@ -561,10 +583,10 @@ static int parse_timeout(const char *s, unsigned *ms) {
     }
     v = v * 10 + (unsigned long)(s[i] - '0');
   }
-  if (i == 0 || v < 1 || v > TIMEOUT_MAX_S) {
+  if (i == 0 || v < min || v > max) {
     return -1;
   }
-  *ms = (unsigned)v * 1000u;
+  *out = (unsigned)v;
   return 0;
 }
 
@@ -595,10 +617,20 @@ static char *resolve(const char *confdir, const char *path) {
   return full;
 }
 
+static const struct num_option *find_option(const char *a) {
+  for (size_t k = 0; k < sizeof num_options / sizeof num_options[0]; k++) {
+    if (strcmp(a, num_options[k].name) == 0) {
+      return &num_options[k];
+    }
+  }
+  return NULL;
+}
+
 int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,
                         char *err, size_t errlen) {
   size_t n0 = c->nrules;
-  unsigned timeout0 = c->connect_timeout_ms;
+  struct tb_config saved = *c; /* the options, to restore on failure */
+  const struct num_option *opt;
   char q[QUOTE_MAX * 4 + 4];
   char origin[48];
   char *path = NULL;
@@ -627,19 +659,20 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
       }
       free(path);
       path = NULL;
-    } else if (strcmp(a, "--connect-timeout") == 0) {
+    } else if ((opt = find_option(a)) != NULL) {
+      unsigned v = 0;
       if (i + 1 >= argc || argv[i + 1] == NULL) {
-        snprintf(err, errlen, "plugin.config argument %d ('%s'): needs SECONDS", i + 1, q);
+        snprintf(err, errlen, "plugin.config argument %d ('%s'): needs %s", i + 1, q, opt->metavar);
         goto fail;
       }
       i++;
-      if (parse_timeout(argv[i], &c->connect_timeout_ms) != 0) {
+      if (parse_uint(argv[i], opt->min, opt->max, &v) != 0) {
         quote(q, sizeof q, argv[i]);
-        snprintf(err, errlen,
-                 "plugin.config argument %d ('%s'): --connect-timeout must be whole seconds, 1-%u", i + 1, q,
-                 TIMEOUT_MAX_S);
+        snprintf(err, errlen, "plugin.config argument %d ('%s'): %s must be whole %s, %u-%u", i + 1, q,
+                 opt->name, opt->unit, opt->min, opt->max);
         goto fail;
       }
+      *(unsigned *)((char *)c + opt->offset) = v * opt->scale;
     } else if (a[0] == '-' && a[1] == '-') {
       snprintf(err, errlen, "plugin.config argument %d ('%s'): unknown option", i + 1, q);
       goto fail;
@@ -661,7 +694,9 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
 fail:
   free(path);
   truncate_rules(c, n0);
-  c->connect_timeout_ms = timeout0;
+  c->connect_timeout_ms = saved.connect_timeout_ms;
+  c->pool_size = saved.pool_size;
+  c->pool_max_age_ms = saved.pool_max_age_ms;
   return -1;
 }
 

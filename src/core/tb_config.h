@@ -20,6 +20,9 @@
 
 #define TB_ORIGIN_MAX 160 /* "plugin.config argument 3" or "/path/rules.conf:12" */
 #define TB_DEFAULT_CONNECT_TIMEOUT_MS 10000u
+#define TB_DEFAULT_POOL_SIZE 2u           /* warm connections per peer in use */
+#define TB_DEFAULT_POOL_MAX_AGE_MS 30000u /* a warm connection is retired after this */
+#define TB_POOL_SIZE_MAX 64u
 
 struct tb_rule {
   char *pattern;              /* owned: the regex text as configured */
@@ -33,6 +36,8 @@ struct tb_config {
   size_t nrules;
   size_t cap;
   unsigned connect_timeout_ms; /* set-up deadline per tunnel (peer answer) */
+  unsigned pool_size;          /* warm connections kept per peer (0: none) */
+  unsigned pool_max_age_ms;    /* age at which a warm connection is replaced */
   void *index;                 /* owned: lookup tables over the rules (see tb_config.c) */
 };
 

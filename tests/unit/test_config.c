@@ -249,6 +249,7 @@ static const struct arg_case arg_cases[] = {
     {"timeout 1", {"--connect-timeout", "1"}, NULL, 0, 1000},
     {"timeout 3600", {"--connect-timeout", "3600", "x", "y"}, NULL, 1, 3600000},
     {"timeout 30, pairs around", {"a", "p1", "--connect-timeout", "30", "b", "p2"}, NULL, 2, 30000},
+    {"pool 0 and max age", {"--pool", "0", "--pool-max-age", "5", "a", "p"}, NULL, 1, 10000},
 
     {"odd arguments",
      {"a", "p1", "b"},
@@ -316,6 +317,14 @@ static const struct arg_case arg_cases[] = {
     {"timeout +5", {"--connect-timeout", "+5"}, "argument 2 ('+5'): --connect-timeout must be", 0, 0},
     {"timeout 1.5", {"--connect-timeout", "1.5"}, "argument 2 ('1.5'): --connect-timeout must be", 0, 0},
     {"timeout 10s", {"--connect-timeout", "10s"}, "argument 2 ('10s'): --connect-timeout must be", 0, 0},
+    {"pool 65", {"--pool", "65"}, "argument 2 ('65'): --pool must be whole connections, 0-64", 0, 0},
+    {"pool -1", {"--pool", "-1"}, "argument 2 ('-1'): --pool must be", 0, 0},
+    {"pool missing", {"--pool"}, "argument 1 ('--pool'): needs N", 0, 0},
+    {"max age 0",
+     {"--pool-max-age", "0"},
+     "argument 2 ('0'): --pool-max-age must be whole seconds, 1-3600",
+     0,
+     0},
     {"timeout empty", {"--connect-timeout", ""}, "argument 2 (''): --connect-timeout must be", 0, 0},
     {"timeout space", {"--connect-timeout", " 5"}, "argument 2 (' 5'): --connect-timeout must be", 0, 0},
     {"timeout huge", {"--connect-timeout", "99999999999999999999"}, "--connect-timeout must be", 0, 0},
@@ -825,6 +834,27 @@ static void test_lookup_fails_closed(void **state) {
   tb_config_destroy(c);
 }
 
+/* Pool options land in their fields; defaults otherwise; a failed load
+ * leaves them as they were. */
+static void test_pool_options(void **state) {
+  static const char *const ok[] = {"--pool", "5", "--pool-max-age", "7"};
+  static const char *const bad[] = {"--pool", "9", "--pool-max-age", "x"};
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN];
+
+  (void)state;
+  assert_non_null(c);
+  assert_int_equal(c->pool_size, TB_DEFAULT_POOL_SIZE);
+  assert_int_equal(c->pool_max_age_ms, TB_DEFAULT_POOL_MAX_AGE_MS);
+  assert_int_equal(tb_config_load_args(c, 4, ok, NULL, err, sizeof err), 0);
+  assert_int_equal(c->pool_size, 5);
+  assert_int_equal(c->pool_max_age_ms, 7000);
+  assert_int_equal(tb_config_load_args(c, 4, bad, NULL, err, sizeof err), -1);
+  assert_int_equal(c->pool_size, 5);
+  assert_int_equal(c->pool_max_age_ms, 7000);
+  tb_config_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_destroy),
@@ -834,6 +864,7 @@ int main(void) {
       cmocka_unit_test(test_index_cases),
       cmocka_unit_test(test_index_random),
       cmocka_unit_test(test_lookup_fails_closed),
+      cmocka_unit_test(test_pool_options),
       cmocka_unit_test(test_args_table),
       cmocka_unit_test(test_err_truncation),
       cmocka_unit_test(test_add_rule),
