@@ -21,11 +21,13 @@ Not a test: nothing asserts a timing.  See docs/benchmarks.md.
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
 import resource
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -201,9 +203,10 @@ class Slot:
         with open(path, "w") as f:
             for r in ruleset.regexes:
                 f.write("%s %s\n" % (r, peer))
-        plugin = OURS if self.kind == "ours" else REFERENCE
+        plugin = b.ours_copy if self.kind == "ours" else REFERENCE
+        extra = b.ours_args if self.kind == "ours" else []
         self.inst = harness.make_ingress(
-            b.ws, b.certs, self.port, plugin, ["--file", path], b.ingress_connect_ports(),
+            b.ws, b.certs, self.port, plugin, ["--file", path] + extra, b.ingress_connect_ports(),
             {harness.PEER_HOST: "127.0.0.1"}, name="%s-%s" % (self.kind, ruleset.name),
             debug=False, extra_records=BENCH_RECORDS)
 
@@ -287,6 +290,7 @@ def restart_all(slots, ruleset=None, why="fresh state"):
 class Bench:
     def __init__(self, args):
         self.args = args
+        self.ours_args = shlex.split(args.ours_args)
         self.notes = []
         self.cfg = dict(QUICK if args.quick else FULL)
         if args.conc:
@@ -381,6 +385,12 @@ class Bench:
         a = self.args
         p = self.ports
         log("workspace %s" % self.ws.path)
+        # A private copy of our plugin: `make build` elsewhere during the run
+        # must not change what the ingresses restarted later load.
+        self.ours_copy = os.path.join(self.ws.path, "tls_bridge-ours.so")
+        shutil.copy2(OURS, self.ours_copy)
+        with open(self.ours_copy, "rb") as f:
+            self.ours_sha = hashlib.sha256(f.read()).hexdigest()[:16]
         self.certs = harness.Certs(os.path.join(self.ws.path, "certs"))
         # Squid reads the client key as the proxy user.
         servers._chmod_tree(self.certs.dir, 0o755, 0o644)
@@ -585,7 +595,7 @@ class Bench:
                         # Descriptors the ingress still holds 3 s after every client
                         # reset its tunnel (tunnels it failed to end).
                         time.sleep(3)
-                        r["ingress_fds_left"] = harness.proc_fd_count(s.pid) - base_fds
+                        r["ingress_fds_left"] = max(0, harness.proc_fd_count(s.pid) - base_fds)
                         r.update({"ingress": s.kind, "round": rnd + 1, "rss_base_kib": base,
                                   "rss_open_kib": smp["rss_kib"], "fds_open": smp["fds"],
                                   "peer_fds_before": peer_fds})
@@ -766,6 +776,8 @@ class Bench:
                                               "--version"]),
                          "python": platform.python_version()},
             "plugins": {"ours": OURS, "reference": REFERENCE},
+            "ours_args": self.ours_args,
+            "ours_sha256": getattr(self, "ours_sha", None),
             "git": commit + (" (src/ modified)" if dirty else ""),
             "elapsed_s": round(time.monotonic() - started, 1),
             "section_s": self.durations,
@@ -788,6 +800,10 @@ def main():
                     help="comma-separated subset of: %s" % ", ".join(SECTIONS))
     ap.add_argument("--ingresses", default=",".join(INGRESSES),
                     help="comma-separated subset of: ours, reference, squid")
+    ap.add_argument("--ours-args", default=os.environ.get("BENCH_OURS_ARGS", ""),
+                    help="extra plugin.config arguments for our plugin only (e.g. '--pool 4'); "
+                         "default: none, so both plugins get the same arguments "
+                         "(env BENCH_OURS_ARGS)")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"))
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"),
                     help="markdown file whose bench section is replaced ('' = none)")

@@ -11,6 +11,9 @@ import stats
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 
+# Ratios below the chart's floor (0.001) are drawn at the floor.
+CHART_FLOOR = 0.001
+
 # Slow reader: "bounded" means ours' ingress RSS grew by at most this much
 # per stalled tunnel in the second half of the sampling window, and at most
 # TOTAL per stalled tunnel overall (the plugin's window is ~32 KiB per
@@ -205,19 +208,21 @@ def chart(data, rows, png):
                 def cols(r):
                     if r is None:
                         return "NaN NaN NaN"
-                    return "%g %g %g" % (r["median"], r["min"], r["max"])
+                    return "%g %g %g" % tuple(max(CHART_FLOOR, r[k])
+                                              for k in ("median", "min", "max"))
                 f.write('%d "%s" %s %s\n' % (i, label, cols(o), cols(s)))
         script = os.path.join(tmp, "chart.gp")
         with open(script, "w") as f:
             f.write("""\
 set terminal pngcairo size 1500,650 font "DejaVu Sans,10"
 set output '{png}'
-set title "tls_bridge benchmark ({mode}, {date}): ratio to the reference tls_bridge.so (median of per-round ratios, bars = min-max)"
+set title noenhanced "tls_bridge benchmark ({mode}, {date}): ratio to the reference tls_bridge.so (median of per-round ratios, bars = min-max)"
 set logscale y 2
-set yrange [0.01:100]
-set ytics ("0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0.25" 0.25, "0.5" 0.5, "1" 1, "2" 2, "4" 4, "10" 10, "30" 30, "100" 100)
+set yrange [0.001:100]
+set ytics ("0.001" 0.001, "0.003" 0.003, "0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0.25" 0.25, "0.5" 0.5, "1" 1, "2" 2, "4" 4, "10" 10, "30" 30, "100" 100)
 set grid ytics
-set xtics rotate by -50 font ",9" nomirror
+set xtics rotate by -50 font ",9" nomirror noenhanced
+set key noenhanced
 set xrange [-0.7:{xmax}]
 set key top left
 set ylabel "x reference (log scale)"
@@ -251,6 +256,10 @@ def section(data, rows, tg, chart_err, png_name):
                "Versions: %s; %s; %s; %s.\n" % (
                    mach["nproc"], mach["cpu"], mach["memory"], mach["kernel"], v["ats"],
                    v["squid"], v["redis"], v["postgres"]))
+    oa = m.get("ours_args") or []
+    out.append("Plugins: ours `%s`, reference `%s`, both with `--file RULES`%s.\n" % (
+        m["plugins"]["ours"], m["plugins"]["reference"],
+        (" and, for ours only, `%s`" % " ".join(oa)) if oa else " and nothing else"))
     out.append("Rounds: %d (bulk, fresh tunnels), %d (concurrency, slow reader), %d (rule "
                "scale), %d (real clients); %d MiB per bulk transfer; %d fresh tunnels per "
                "round; %s concurrent tunnels; %d stalled readers for %.0f s; %s rules with %d "
