@@ -171,9 +171,12 @@ static void nudge_schedule(struct tunnel *t);
 static void nudge_stop(struct tunnel *t);
 
 static void dir_init(struct dir *d) {
-  /* 32 KiB blocks: the PluginVC moves at most 32 KiB per transfer, so one
-   * block holds a whole transfer and a bulk stream needs few blocks. */
-  d->buf = TSIOBufferSizedCreate(TS_IOBUFFER_SIZE_INDEX_32K);
+  /* Small blocks: the PluginVC moves every chunk of 128 bytes or more by
+   * sharing ATS's own blocks (no copy, no block of ours), and copies only
+   * smaller chunks into our blocks.  So our block size costs bulk transfers
+   * nothing, while an idle or chatty tunnel keeps 4 KiB per direction
+   * rather than 32 KiB. */
+  d->buf = TSIOBufferSizedCreate(TS_IOBUFFER_SIZE_INDEX_4K);
   d->reader = TSIOBufferReaderAlloc(d->buf);
 }
 
@@ -271,7 +274,7 @@ static void refuse(struct tunnel *t, unsigned status, const char *reason, const 
   if (t->msg_buf != NULL) {
     TSIOBufferDestroy(t->msg_buf); /* the internal CONNECT's; its VConn is closed */
   }
-  t->msg_buf = TSIOBufferCreate();
+  t->msg_buf = TSIOBufferSizedCreate(TS_IOBUFFER_SIZE_INDEX_1K);
   t->msg_reader = TSIOBufferReaderAlloc(t->msg_buf);
   TSIOBufferWrite(t->msg_buf, msg, len);
   t->peer_to_ua.write_vio = TSVConnWrite(t->ua, t->cont, t->msg_reader, len);
@@ -407,7 +410,7 @@ static void start_handover(struct tunnel *t, bool eos) {
   if (t->msg_buf != NULL) {
     TSIOBufferDestroy(t->msg_buf); /* the internal CONNECT's, long written */
   }
-  t->msg_buf = TSIOBufferCreate();
+  t->msg_buf = TSIOBufferSizedCreate(TS_IOBUFFER_SIZE_INDEX_1K);
   t->msg_reader = TSIOBufferReaderAlloc(t->msg_buf);
   TSIOBufferCopy(t->msg_buf, t->peer_to_ua.reader, hdr_len, 0); /* shares blocks, no byte copy */
   TSIOBufferReaderConsume(t->peer_to_ua.reader, hdr_len);
@@ -426,9 +429,13 @@ static void nudge_schedule(struct tunnel *t);
 static bool finish_handover(struct tunnel *t) {
   struct dir *d = &t->peer_to_ua;
   t->phase = PH_TUNNEL;
+  d->write_vio = TSVConnWrite(t->ua, t->cont, d->reader, INT64_MAX);
+  /* The header's buffer is no longer any VIO's: free it for the tunnel's life. */
+  TSIOBufferDestroy(t->msg_buf);
+  t->msg_buf = NULL;
+  t->msg_reader = NULL;
   t->nudge_ms = NUDGE_MIN_MS;
   nudge_schedule(t);
-  d->write_vio = TSVConnWrite(t->ua, t->cont, d->reader, INT64_MAX);
   if (d->eos) {
     return dir_source_eos(t, d, t->ua);
   }
@@ -557,7 +564,7 @@ static bool open_peer(struct tunnel *t) {
   if (t->msg_buf != NULL) {
     TSIOBufferDestroy(t->msg_buf);
   }
-  t->msg_buf = TSIOBufferCreate();
+  t->msg_buf = TSIOBufferSizedCreate(TS_IOBUFFER_SIZE_INDEX_1K);
   t->msg_reader = TSIOBufferReaderAlloc(t->msg_buf);
   TSIOBufferWrite(t->msg_buf, connect, len);
 
