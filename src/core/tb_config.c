@@ -11,6 +11,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include "tb_config.h"
+#include "tb_text.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -26,38 +27,6 @@
 #define FILE_MAX ((size_t)16 << 20) /* a rule file larger than this is a mistake */
 #define TIMEOUT_MAX_S 3600u
 #define QUOTE_MAX 96 /* bytes of configured text shown in a message */
-
-/* Configured text as printable text for a message: bytes outside 0x20..0x7e
- * and the quote become \xNN; long text is cut with "...".  Backslashes stay
- * as they are: regexes are full of them. */
-static void quote(char *q, size_t qlen, const char *s) {
-  static const char hex[] = "0123456789abcdef";
-  size_t o = 0;
-  size_t i;
-
-  for (i = 0; i < QUOTE_MAX && s[i] != '\0'; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch >= 0x20 && ch <= 0x7e && ch != '\'') {
-      if (o + 1 >= qlen) {
-        break;
-      }
-      q[o++] = (char)ch;
-    } else {
-      if (o + 4 >= qlen) {
-        break;
-      }
-      q[o++] = '\\';
-      q[o++] = 'x';
-      q[o++] = hex[ch >> 4];
-      q[o++] = hex[ch & 0xf];
-    }
-  }
-  if (s[i] != '\0' && o + 3 < qlen) {
-    memcpy(q + o, "...", 3);
-    o += 3;
-  }
-  q[o] = '\0';
-}
 
 /* ---- the rule index ---------------------------------------------------
  *
@@ -339,7 +308,7 @@ static int reserve(struct tb_config *c) {
 int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *peer, const char *origin,
                        char *err, size_t errlen) {
   char perr[512];
-  char q[QUOTE_MAX * 4 + 4];
+  char q[TB_QUOTE_SIZE(QUOTE_MAX)];
   struct tb_peer p;
   pcre2_code *re = NULL;
   char *pat = NULL;
@@ -363,7 +332,7 @@ int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *pee
     if (pcre2_get_error_message(code, msg, sizeof msg) < 0) {
       snprintf((char *)msg, sizeof msg, "error %d", code);
     }
-    quote(q, sizeof q, pattern);
+    tb_text_quote(q, sizeof q, pattern, strlen(pattern), QUOTE_MAX);
     snprintf(err, errlen, "%s: bad regex '%s' at offset %lu: %s", origin, q, (unsigned long)offset,
              (const char *)msg);
     goto fail;
@@ -631,7 +600,7 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
   size_t n0 = c->nrules;
   struct tb_config saved = *c; /* the options, to restore on failure */
   const struct num_option *opt;
-  char q[QUOTE_MAX * 4 + 4];
+  char q[TB_QUOTE_SIZE(QUOTE_MAX)];
   char origin[48];
   char *path = NULL;
   int i;
@@ -643,7 +612,7 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
       snprintf(err, errlen, "plugin.config argument %d: missing", i + 1);
       goto fail;
     }
-    quote(q, sizeof q, a);
+    tb_text_quote(q, sizeof q, a, strlen(a), QUOTE_MAX);
     if (strcmp(a, "--file") == 0) {
       if (i + 1 >= argc || argv[i + 1] == NULL || argv[i + 1][0] == '\0') {
         snprintf(err, errlen, "plugin.config argument %d ('%s'): needs a PATH", i + 1, q);
@@ -667,7 +636,7 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
       }
       i++;
       if (parse_uint(argv[i], opt->min, opt->max, &v) != 0) {
-        quote(q, sizeof q, argv[i]);
+        tb_text_quote(q, sizeof q, argv[i], strlen(argv[i]), QUOTE_MAX);
         snprintf(err, errlen, "plugin.config argument %d ('%s'): %s must be whole %s, %u-%u", i + 1, q,
                  opt->name, opt->unit, opt->min, opt->max);
         goto fail;

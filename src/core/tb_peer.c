@@ -6,6 +6,7 @@
  * \xNN so that the message itself stays one clean log line.
  */
 #include "tb_peer.h"
+#include "tb_text.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,42 +16,11 @@
 #define QUOTE_MAX 64 /* input bytes shown in a message before "..." */
 #define LABEL_MAX 63 /* RFC 1035 2.3.4 */
 
-/* Copy s[0..len) into q as printable text: bytes outside 0x20..0x7e and
- * the quote become \xNN; long input is cut with "...". */
-static void quote(char *q, size_t qlen, const char *s, size_t len) {
-  static const char hex[] = "0123456789abcdef";
-  size_t o = 0;
-  size_t i;
-
-  for (i = 0; i < len && i < QUOTE_MAX; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch >= 0x20 && ch <= 0x7e && ch != '\'') {
-      if (o + 1 >= qlen) {
-        break;
-      }
-      q[o++] = (char)ch;
-    } else {
-      if (o + 4 >= qlen) {
-        break;
-      }
-      q[o++] = '\\';
-      q[o++] = 'x';
-      q[o++] = hex[ch >> 4];
-      q[o++] = hex[ch & 0xf];
-    }
-  }
-  if (i < len && o + 3 < qlen) {
-    memcpy(q + o, "...", 3);
-    o += 3;
-  }
-  q[o] = '\0';
-}
-
 static int fail(char *err, size_t errlen, const char *s, size_t len, const char *what) {
-  char q[QUOTE_MAX * 4 + 4];
+  char q[TB_QUOTE_SIZE(QUOTE_MAX)];
 
   if (err != NULL && errlen > 0) {
-    quote(q, sizeof q, s, len);
+    tb_text_quote(q, sizeof q, s, len, QUOTE_MAX);
     snprintf(err, errlen, "peer '%s': %s", q, what);
   }
   return -1;
