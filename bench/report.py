@@ -240,7 +240,56 @@ plot '{dat}' using ($1-0.15):3:4:5:xtic(2) with yerrorbars pt 7 ps 1.2 lc rgb "#
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def section(data, rows, tg, chart_err, png_name):
+def chart_slow(data, png):
+    """docs/benchmarks-slow.png: ingress RSS growth and bytes the source
+    sent over time, first round of the slow-reader section, per ingress.
+    Returns an error text or None."""
+    gp = shutil.which("gnuplot")
+    series = data.get("extra", {}).get("slow", {}).get("series", [])
+    first = {}
+    for s in series:
+        first.setdefault(s["ingress"], s)
+    if not gp or not first:
+        return "no gnuplot or no slow-reader data"
+    tmp = tempfile.mkdtemp(prefix="tb-bench-chart-")
+    colors = {"ours": "#1f77b4", "reference": "#d62728", "squid": "#ff7f0e"}
+    try:
+        plots = []
+        for ing, s in first.items():
+            dat = os.path.join(tmp, ing + ".dat")
+            with open(dat, "w") as f:
+                for t, g, off, _peer in s["t_growth_offered_peer"]:
+                    f.write("%g %g %g\n" % (t, max(0.1, g), max(0.1, off)))
+            c = colors.get(ing, "black")
+            plots.append("'%s' using 1:2 with linespoints pt 7 ps 0.6 lw 2 lc rgb '%s' "
+                         "title '%s: ingress RSS growth'" % (dat, c, ing))
+            plots.append("'%s' using 1:3 with lines dt 2 lw 1.5 lc rgb '%s' "
+                         "title '%s: bytes the source sent'" % (dat, c, ing))
+        script = os.path.join(tmp, "slow.gp")
+        with open(script, "w") as f:
+            f.write("""\
+set terminal pngcairo size 1000,450 font "DejaVu Sans,10"
+set output '{png}'
+set title noenhanced "slow reader: {k} tunnels that never read, first round ({mode}, {date})"
+set logscale y 10
+set yrange [0.1:4096]
+set xlabel "seconds"
+set ylabel "MiB (log scale; 0 drawn at 0.1)"
+set grid
+set key noenhanced right center box opaque
+plot {plots}
+""".format(png=png, k=data["extra"]["slow"].get("tunnels"), mode=data["meta"]["mode"],
+                date=data["meta"]["date"], plots=", \\\n     ".join(plots)))
+        r = subprocess.run([gp, script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            return "gnuplot failed: " + r.stdout[-500:]
+        return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def section(data, rows, tg, chart_err, png_name, slow_err=None, slow_png=None):
     m = data["meta"]
     mach = m["machine"]
     v = m["versions"]
@@ -278,6 +327,8 @@ def section(data, rows, tg, chart_err, png_name):
         out.append("\n(no chart: %s)\n" % chart_err)
     else:
         out.append("\n![ratios to the reference](%s)\n" % png_name)
+    if slow_png and not slow_err:
+        out.append("\n![slow reader: growth over time](%s)\n" % slow_png)
     out.append("\n### Targets (ours / reference, this run)\n")
     out.append(targets_table(tg))
     fails = []
@@ -308,7 +359,9 @@ def write(data, doc_path):
     png_name = "benchmarks.png"
     png = os.path.join(os.path.dirname(os.path.abspath(doc_path)), png_name)
     err = chart(data, rows, png)
-    text = section(data, rows, tg, err, png_name)
+    slow_name = "benchmarks-slow.png"
+    slow_err = chart_slow(data, os.path.join(os.path.dirname(png), slow_name))
+    text = section(data, rows, tg, err, png_name, slow_err, slow_name)
     try:
         with open(doc_path) as f:
             old = f.read()
