@@ -514,8 +514,10 @@ static bool maybe_finish(struct tunnel *t) {
     return true;
   }
   if (t->half_closed_ms == 0) {
+    /* Watch closely from now on: an idle tunnel's nudge may be 2 s away. */
     t->half_closed_ms = now_ms();
     t->nudge_ms = NUDGE_MIN_MS;
+    nudge_schedule(t);
   }
   return false;
 }
