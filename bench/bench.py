@@ -385,6 +385,11 @@ class Bench:
         a = self.args
         p = self.ports
         log("workspace %s" % self.ws.path)
+        # The commit the plugin was built from (taken now: HEAD may move
+        # during a 15-minute run).
+        commit = cmd_out(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
+        dirty = cmd_out(["git", "-C", REPO, "status", "--porcelain", "--", "src"])
+        self.git = commit + (" (src/ modified)" if dirty else "")
         # A private copy of our plugin: `make build` elsewhere during the run
         # must not change what the ingresses restarted later load.
         self.ours_copy = os.path.join(self.ws.path, "tls_bridge-ours.so")
@@ -759,8 +764,6 @@ class Bench:
                     mem = "%.1f GiB" % (int(l.split()[1]) / 1048576.0)
         ats = cmd_out(["traffic_server", "-V"]).splitlines()
         ats_v = next((l for l in ats if "Apache Traffic Server" in l), ats[0] if ats else "?")
-        commit = cmd_out(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
-        dirty = cmd_out(["git", "-C", REPO, "status", "--porcelain", "--", "src"])
         return {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": command,
@@ -778,7 +781,7 @@ class Bench:
             "plugins": {"ours": OURS, "reference": REFERENCE},
             "ours_args": self.ours_args,
             "ours_sha256": getattr(self, "ours_sha", None),
-            "git": commit + (" (src/ modified)" if dirty else ""),
+            "git": getattr(self, "git", "unknown"),
             "elapsed_s": round(time.monotonic() - started, 1),
             "section_s": self.durations,
             "events": {s.kind: s.events for s in self.slots},
@@ -830,8 +833,8 @@ def main():
     try:
         t = time.monotonic()
         b.start()
-        b.durations["setup"] = round(time.monotonic() - t, 1)
-        log("set-up done in %.1f s" % b.durations["setup"])
+        b.durations["start"] = round(time.monotonic() - t, 1)
+        log("set-up done in %.1f s" % b.durations["start"])
         # Order: memory-hungry and restart-heavy sections last.
         for name in SECTIONS:
             if name not in sections:

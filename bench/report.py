@@ -278,7 +278,7 @@ set yrange [0.1:4096]
 set xlabel "seconds"
 set ylabel "MiB (log scale; 0 drawn at 0.1)"
 set grid
-set key noenhanced right center box opaque
+set key noenhanced top right box opaque
 plot {plots}
 """.format(png=png, k=data["extra"]["slow"].get("tunnels"), mode=data["meta"]["mode"],
                 date=data["meta"]["date"], plots=", \\\n     ".join(plots)))
@@ -300,9 +300,9 @@ def section(data, rows, tg, chart_err, png_name, slow_err=None, slow_png=None):
     out.append("Latest run: **%s**, %s mode, `%s` (git %s), %s s in all "
                "(set-up %s s; %s).\n" % (
                    m["date"], m["mode"], m["command"], m["git"], m["elapsed_s"],
-                   m["section_s"].get("setup", "?"),
+                   m["section_s"].get("start", "?"),
                    ", ".join("%s %s s" % (k, v2) for k, v2 in m["section_s"].items()
-                             if k != "setup")))
+                             if k != "start")))
     out.append("Machine: %s cores (`nproc`), %s, %s memory, kernel %s. "
                "Versions: %s; %s; %s; %s.\n" % (
                    mach["nproc"], mach["cpu"], mach["memory"], mach["kernel"], v["ats"],
