@@ -29,10 +29,8 @@ import resource
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import traceback
 
@@ -597,6 +595,9 @@ class Bench:
                             in_flight=256, timeout=60.0,
                             phase_timeout=max(60.0, n * 0.04))
                         smp = r.pop("sample")
+                        if "error" in smp:
+                            raise load.BenchError("reading the ingress with all tunnels open: %s"
+                                                  % smp["error"])
                         # Descriptors the ingress still holds 3 s after every client
                         # reset its tunnel (tunnels it failed to end).
                         time.sleep(3)

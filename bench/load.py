@@ -249,7 +249,10 @@ async def _concurrent(n, proxy_port, host, echo_port, in_flight, timeout, phase_
         await asyncio.gather(*pending, return_exceptions=True)
     opened = sum(1 for c in conns if c is not None)
     open_time = last_open[0] - t_start
-    sample = on_all_open(opened)  # the ingress's memory with everything open
+    try:
+        sample = on_all_open(opened)  # the ingress's memory with everything open
+    except Exception as e:  # e.g. the ingress died: still close every tunnel below
+        sample = {"error": repr(e)}
 
     # Second exchange on every tunnel at once: all of them still work
     # while all are open.
