@@ -99,6 +99,7 @@ FULL = {
     "redis_requests": 40000,
     "pgbench_seconds": 8,
     "client_rounds": 3,
+    "fds_left_wait_s": 3,
 }
 QUICK = {
     "rounds": 2,
@@ -112,9 +113,10 @@ QUICK = {
     "rule_counts": [1, 1000, 10000, 50000],
     "rule_tunnels": 30,
     "rule_rounds": 1,
-    "redis_requests": 4000,
+    "redis_requests": 3000,
     "pgbench_seconds": 2,
     "client_rounds": 1,
+    "fds_left_wait_s": 1,
 }
 SECTIONS = ("bulk", "setup", "clients", "rules", "concurrency", "slow")
 
@@ -598,9 +600,9 @@ class Bench:
                         if "error" in smp:
                             raise load.BenchError("reading the ingress with all tunnels open: %s"
                                                   % smp["error"])
-                        # Descriptors the ingress still holds 3 s after every client
-                        # reset its tunnel (tunnels it failed to end).
-                        time.sleep(3)
+                        # Descriptors the ingress still holds a few seconds after every
+                        # client reset its tunnel (tunnels it failed to end).
+                        time.sleep(c["fds_left_wait_s"])
                         r["ingress_fds_left"] = max(0, harness.proc_fd_count(s.pid) - base_fds)
                         r.update({"ingress": s.kind, "round": rnd + 1, "rss_base_kib": base,
                                   "rss_open_kib": smp["rss_kib"], "fds_open": smp["fds"],

@@ -49,8 +49,9 @@ def metric_rows(data):
              "%s open time" % _k(n), "s", "lower"),
             (tag + "_kib_per_tunnel", "%s concurrent tunnels: ingress memory per tunnel"
              % "{:,}".format(n), "%s mem/tunnel" % _k(n), "KiB", "lower"),
-            (tag + "_fds_left", "%s concurrent tunnels: ingress descriptors still open 3 s "
-             "after the clients' resets" % "{:,}".format(n), None, "fds", "lower"),
+            (tag + "_fds_left", "%s concurrent tunnels: ingress descriptors still open %s s "
+             "after the clients' resets" % ("{:,}".format(n), cfg.get("fds_left_wait_s", 3)),
+             None, "fds", "lower"),
         ]
     rows += [
         ("slow_growth_mib", "slow reader: ingress RSS growth", "slow: growth", "MiB", "lower"),
