@@ -17,6 +17,7 @@
 #include <ts/ts.h>
 
 #include "tb_config.h"
+#include "stats.h"
 #include "tunnel.h"
 
 #define ERR_MAX 1024
@@ -123,6 +124,7 @@ static void consider(TSHttpTxn txn) {
     return;
   }
   if (rule == NULL) {
+    tb_stat_add(TB_STAT_CONNECT_UNMATCHED, 1);
     if (TSIsDebugTagSet(TB_TAG)) {
       TSDebug(TB_TAG, "CONNECT %.*s matches no rule: left to Traffic Server", host_len, host);
     }
@@ -171,6 +173,9 @@ void TSPluginInit(int argc, const char *argv[]) {
   if (TSPluginRegister(&info) != TS_SUCCESS) {
     TSEmergency("[%s] plugin registration failed", TB_TAG);
     return;
+  }
+  if (tb_stats_init(err, sizeof err) != 0) {
+    TSError("[%s] %s: metrics will be missing", TB_TAG, err); /* the bridge itself still works */
   }
   g_config = tb_config_create();
   if (g_config == NULL) {

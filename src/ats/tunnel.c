@@ -33,6 +33,7 @@
 
 #include "tb_http.h"
 #include "tb_resp.h"
+#include "stats.h"
 
 #define TUNNEL_MAGIC 0x54424e4cu /* "TBNL": checked on every event */
 #define TUNNEL_DEAD 0xdeadbeefu
@@ -92,6 +93,7 @@ struct tunnel {
   struct tb_pool *pool;    /* not owned: the pool a warming/warm tunnel belongs to */
   int slot;                /* and its slot there (the event thread it was made on) */
   struct tb_pool *home;    /* not owned: a client tunnel's pool for its peer, or NULL */
+  bool client;             /* a client's tunnel (counted in tunnels.active), not a pool connection */
   bool reused;             /* claimed from the pool: the peer connection was opened earlier */
   bool retried;            /* a stale pooled connection was replaced once already */
   TSIOBufferReader replay; /* owned (a reader of ua_to_peer.buf): the client's CONNECT, kept until
@@ -211,6 +213,9 @@ static void tunnel_destroy(struct tunnel *t) {
   if (t->msg_buf != NULL) {
     TSIOBufferDestroy(t->msg_buf);
   }
+  if (t->client) {
+    tb_stat_add(TB_STAT_TUNNELS_ACTIVE, -1);
+  }
   TSContDataSet(t->cont, NULL);
   TSContDestroy(t->cont);
   t->magic = TUNNEL_DEAD;
@@ -223,6 +228,8 @@ static void tunnel_end(struct tunnel *t, const char *why) {
       t->ua_to_peer.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->ua_to_peer.write_vio) : 0;
   int64_t down =
       t->peer_to_ua.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->peer_to_ua.write_vio) : 0;
+  tb_stat_add(TB_STAT_BYTES_CLIENT_TO_PEER, up);
+  tb_stat_add(TB_STAT_BYTES_PEER_TO_CLIENT, down);
   DBG(t, "close (%s) in %s: target %s via %s, %" PRId64 " bytes up, %" PRId64 " bytes down", why,
       phase_names[t->phase], t->target, t->peer_text, up, down);
   tunnel_destroy(t);
@@ -240,9 +247,10 @@ static bool retry_fresh(struct tunnel *t);
 
 /* Answer the client ourselves and close.  Only before any peer byte went to
  * the client (set-up phases). */
-static void refuse(struct tunnel *t, unsigned status, const char *reason, const char *fmt, ...)
-    TS_PRINTFLIKE(4, 5);
-static void refuse(struct tunnel *t, unsigned status, const char *reason, const char *fmt, ...) {
+static void refuse(struct tunnel *t, enum tb_stat cause, unsigned status, const char *reason, const char *fmt,
+                   ...) TS_PRINTFLIKE(5, 6);
+static void refuse(struct tunnel *t, enum tb_stat cause, unsigned status, const char *reason, const char *fmt,
+                   ...) {
   char body[MSG_MAX];
   char msg[MSG_MAX + 256];
   va_list ap;
@@ -256,6 +264,7 @@ static void refuse(struct tunnel *t, unsigned status, const char *reason, const 
     warm_fail(t, body); /* a pool connection: nobody to answer */
     return;
   }
+  tb_stat_add(cause, 1);
   cancel_timer(t);
   if (t->peer != NULL) {
     TSVConnClose(t->peer);
@@ -316,15 +325,17 @@ static void on_peer_open_answer(struct tunnel *t) {
     return;
   }
   if (r == TB_RESP_ERROR) {
-    refuse(t, 502, NULL, "tls_bridge: bad answer from Traffic Server while connecting to peer %s: %s",
-           t->peer_text, t->resp.error);
+    refuse(t, TB_STAT_FAIL_ERROR, 502, NULL,
+           "tls_bridge: bad answer from Traffic Server while connecting to peer %s: %s", t->peer_text,
+           t->resp.error);
     return;
   }
   if (t->resp.status != 200) {
     /* ATS could not reach the peer (refused, unresolvable, timed out). */
     unsigned status = t->resp.status == 504 ? 504 : 502;
-    refuse(t, status, NULL, "tls_bridge: cannot reach peer %s for %s: %u %s", t->peer_text, t->target,
-           t->resp.status, t->resp.reason);
+    refuse(t, status == 504 ? TB_STAT_FAIL_PEER_TIMEOUT : TB_STAT_FAIL_PEER_UNREACHABLE, status, NULL,
+           "tls_bridge: cannot reach peer %s for %s: %u %s", t->peer_text, t->target, t->resp.status,
+           t->resp.reason);
     return;
   }
   TSIOBufferReaderConsume(t->peer_to_ua.reader, t->parsed);
@@ -355,7 +366,7 @@ static void on_peer_answer(struct tunnel *t, bool eos) {
       return;
     }
     if (eos) {
-      refuse(t, 502, NULL,
+      refuse(t, TB_STAT_FAIL_PEER_CLOSED, 502, NULL,
              "tls_bridge: peer %s closed the connection before answering the CONNECT for %s "
              "(TLS handshake failed, or the peer dropped the connection)",
              t->peer_text, t->target);
@@ -372,18 +383,19 @@ static void on_peer_answer(struct tunnel *t, bool eos) {
     pool_peer_ok(t->home); /* the peer works: no need to wait before warming */
   }
   if (r == TB_RESP_ERROR) {
-    refuse(t, 502, NULL, "tls_bridge: peer %s sent an answer that is not HTTP: %s", t->peer_text,
-           t->resp.error);
+    refuse(t, TB_STAT_FAIL_PEER_BAD_RESPONSE, 502, NULL,
+           "tls_bridge: peer %s sent an answer that is not HTTP: %s", t->peer_text, t->resp.error);
     return;
   }
   unsigned status = t->resp.status;
   if (status < 200) {
-    refuse(t, 502, NULL, "tls_bridge: peer %s sent an interim %u answer to CONNECT", t->peer_text, status);
+    refuse(t, TB_STAT_FAIL_PEER_BAD_RESPONSE, 502, NULL,
+           "tls_bridge: peer %s sent an interim %u answer to CONNECT", t->peer_text, status);
     return;
   }
   if (status >= 300) {
-    refuse(t, status, t->resp.reason, "tls_bridge: peer %s refused CONNECT %s: %u %s", t->peer_text,
-           t->target, status, t->resp.reason);
+    refuse(t, TB_STAT_FAIL_PEER_REFUSED, status, t->resp.reason,
+           "tls_bridge: peer %s refused CONNECT %s: %u %s", t->peer_text, t->target, status, t->resp.reason);
     return;
   }
   DBG(t, "peer %s answered %u for %s: tunnel open", t->peer_text, status, t->target);
@@ -488,6 +500,7 @@ static void nudge(struct tunnel *t) {
   if (t->half_closed_ms != 0 && now_ms() - t->half_closed_ms > LINGER_MS) {
     /* See LINGER in docs/architecture.md: ATS may never report the close
      * that should end the other direction; bound the wait. */
+    tb_stat_add(TB_STAT_TUNNELS_COMPLETED, 1);
     tunnel_end(t, "other direction still open 1 s after one side closed");
     return;
   }
@@ -510,6 +523,7 @@ static void nudge(struct tunnel *t) {
 /* Is the tunnel over?  Then end it.  Returns true when t is gone. */
 static bool maybe_finish(struct tunnel *t) {
   if (t->ua_to_peer.done && t->peer_to_ua.done) {
+    tb_stat_add(TB_STAT_TUNNELS_COMPLETED, 1);
     tunnel_end(t, "both directions done");
     return true;
   }
@@ -604,7 +618,8 @@ static void on_accept(struct tunnel *t, TSVConn ua) {
     return;
   }
   if (!open_peer(t)) {
-    refuse(t, 502, NULL, "tls_bridge: could not open a transaction towards peer %s", t->peer_text);
+    refuse(t, TB_STAT_FAIL_ERROR, 502, NULL, "tls_bridge: could not open a transaction towards peer %s",
+           t->peer_text);
     return;
   }
   DBG(t, "accepted; connecting to peer %s for %s", t->peer_text, t->target);
@@ -621,6 +636,7 @@ static bool retry_fresh(struct tunnel *t) {
   }
   DBG(t, "warm connection to %s was stale; resending the CONNECT on a new one", t->peer_text);
   t->retried = true;
+  tb_stat_add(TB_STAT_POOL_STALE_RETRIED, 1);
   TSVConnClose(t->peer);
   t->peer = NULL;
   TSIOBufferReaderFree(t->ua_to_peer.reader);
@@ -632,7 +648,8 @@ static bool retry_fresh(struct tunnel *t) {
   tb_resp_init(&t->resp);
   t->parsed = 0;
   if (!open_peer(t)) {
-    refuse(t, 502, NULL, "tls_bridge: could not open a transaction towards peer %s", t->peer_text);
+    refuse(t, TB_STAT_FAIL_ERROR, 502, NULL, "tls_bridge: could not open a transaction towards peer %s",
+           t->peer_text);
   }
   return true;
 }
@@ -923,14 +940,15 @@ static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
       /* Before the peer is open the client's CONNECT waits in ua_to_peer;
        * a client that leaves before its answer ends the set-up. */
       if (eos) {
+        tb_stat_add(TB_STAT_FAIL_CLIENT_GONE, 1);
         tunnel_end(t, "client gone during set-up");
       }
       return;
     }
     if (!from_ua && t->phase == PH_PEER_OPEN) {
       if (eos) {
-        refuse(t, 502, NULL, "tls_bridge: connection towards peer %s closed before it was established",
-               t->peer_text);
+        refuse(t, TB_STAT_FAIL_PEER_UNREACHABLE, 502, NULL,
+               "tls_bridge: connection towards peer %s closed before it was established", t->peer_text);
       } else {
         on_peer_open_answer(t);
       }
@@ -981,13 +999,16 @@ static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
     }
     if (!from_ua && (t->phase == PH_PEER_OPEN || t->phase == PH_PEER_ANSWER || t->phase == PH_HANDOVER)) {
       if (t->phase == PH_HANDOVER) {
+        tb_stat_add(TB_STAT_FAIL_ERROR, 1);
         tunnel_end(t, "error while handing the peer's answer to the client");
         return;
       }
-      refuse(t, 502, NULL, "tls_bridge: connection to peer %s failed (event %d)", t->peer_text, (int)event);
+      refuse(t, TB_STAT_FAIL_PEER_CLOSED, 502, NULL, "tls_bridge: connection to peer %s failed (event %d)",
+             t->peer_text, (int)event);
       return;
     }
     DBG(t, "event %d on the %s %s side", (int)event, from_ua ? "client" : "peer", is_read ? "read" : "write");
+    tb_stat_add(TB_STAT_FAIL_ERROR, 1);
     tunnel_end(t, from_ua ? "client side error" : "peer side error");
     return;
   }
@@ -1012,6 +1033,7 @@ static int tunnel_handler(TSCont cont, TSEvent event, void *edata) {
     /* The transaction died before the intercept was accepted (for example
      * the CONNECT port is not in proxy.config.http.connect_ports).  No
      * VConn was ever ours; the continuation is, and only we free it. */
+    tb_stat_add(TB_STAT_FAIL_ERROR, 1);
     tunnel_end(t, "transaction ended before the intercept was accepted");
     return 0;
   case TS_EVENT_IMMEDIATE: /* a timer scheduled with no delay (the pool's kick) */
@@ -1037,8 +1059,9 @@ static int tunnel_handler(TSCont cont, TSEvent event, void *edata) {
       return 0;
     }
     if (t->phase == PH_PEER_OPEN || t->phase == PH_PEER_ANSWER) {
-      refuse(t, 504, NULL, "tls_bridge: peer %s did not answer the CONNECT for %s within %u ms", t->peer_text,
-             t->target, t->connect_timeout_ms);
+      refuse(t, TB_STAT_FAIL_PEER_TIMEOUT, 504, NULL,
+             "tls_bridge: peer %s did not answer the CONNECT for %s within %u ms", t->peer_text, t->target,
+             t->connect_timeout_ms);
     }
     return 0;
   case TS_EVENT_VCONN_READ_READY:
@@ -1053,6 +1076,7 @@ static int tunnel_handler(TSCont cont, TSEvent event, void *edata) {
     return 0;
   default:
     DBG(t, "unexpected event %d in %s: ending the tunnel", (int)event, phase_names[t->phase]);
+    tb_stat_add(TB_STAT_FAIL_ERROR, 1);
     tunnel_end(t, "unexpected event");
     return 0;
   }
@@ -1070,6 +1094,7 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const ch
   cancel_timer(t);    /* a warm tunnel's retirement */
   nudge_stop(t);
   t->pool = NULL; /* the client's now */
+  t->client = true;
   t->home = pool;
   t->phase = PH_ACCEPT;
   t->peer_addr = rule->peer;
@@ -1084,6 +1109,11 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const ch
   if (ca != NULL) {
     size_t n = ca->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     memcpy(&t->client_addr, ca, n);
+  }
+  tb_stat_add(TB_STAT_TUNNELS_STARTED, 1);
+  tb_stat_add(TB_STAT_TUNNELS_ACTIVE, 1);
+  if (warm) {
+    tb_stat_add(TB_STAT_POOL_WARM_USED, 1);
   }
   DBG(t, "CONNECT %s matches rule '%s' (%s): bridging to %s%s", t->target, rule->pattern, rule->origin,
       t->peer_text, warm ? " (warm connection)" : "");

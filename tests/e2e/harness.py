@@ -704,15 +704,18 @@ def make_peer(workspace, certs, port, connect_ports, hosts, name="peer", debug=T
 
 def make_ingress(workspace, certs, port, plugin, plugin_args, connect_ports, hosts,
                  name="ingress", debug=True, extra_records=None, extra_files=None,
-                 client_cert=None, client_key=None, ca_cert=None, ipv6_port=None):
+                 client_cert=None, client_key=None, ca_cert=None, ipv6_port=None,
+                 extra_plugin_lines=()):
+    """extra_plugin_lines: plugin.config lines loaded before the bridge
+    (e.g. "stats_over_http.so")."""
     records = ingress_records(certs, connect_ports, client_cert, client_key, ca_cert)
     records.update(extra_records or {})
     line = " ".join([plugin] + list(plugin_args))
     # out_ipv6=False: the ingress may not connect to ::1 itself, so a
     # working tunnel to a service on [::1] proves it went through the peer.
     return AtsInstance(name, workspace, port, records=records, hosts=hosts,
-                       plugin_lines=[line], extra_files=extra_files, debug=debug,
-                       ipv6_port=ipv6_port, out_ipv6=False)
+                       plugin_lines=list(extra_plugin_lines) + [line], extra_files=extra_files,
+                       debug=debug, ipv6_port=ipv6_port, out_ipv6=False)
 
 
 # --------------------------------------------------------------------------

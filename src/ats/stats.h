@@ -1,0 +1,40 @@
+/*
+ * stats: the plugin's metrics, plugin.tls_bridge.*, readable with
+ * `traffic_ctl metric match tls_bridge` or stats_over_http.
+ *
+ * Created once in TSPluginInit (tb_stats_init); after that tb_stat_add is
+ * lock-free and may be called from any thread.  Owns nothing.
+ */
+#ifndef TB_STATS_H
+#define TB_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum tb_stat {
+  TB_STAT_TUNNELS_ACTIVE,        /* client tunnels open now (set-up included) */
+  TB_STAT_TUNNELS_STARTED,       /* CONNECTs intercepted */
+  TB_STAT_TUNNELS_COMPLETED,     /* tunnels that ended with both directions done */
+  TB_STAT_FAIL_PEER_UNREACHABLE, /* ATS could not open a connection to the peer (502/504) */
+  TB_STAT_FAIL_PEER_CLOSED, /* the peer connection closed before the peer answered (TLS failure, peer down) */
+  TB_STAT_FAIL_PEER_REFUSED,      /* the peer answered with a non-2xx status */
+  TB_STAT_FAIL_PEER_TIMEOUT,      /* no answer within --connect-timeout (504) */
+  TB_STAT_FAIL_PEER_BAD_RESPONSE, /* the peer's answer was not HTTP or too long */
+  TB_STAT_FAIL_CLIENT_GONE,       /* the client left before its tunnel was set up */
+  TB_STAT_FAIL_ERROR,             /* a VConn error or an internal failure ended a tunnel */
+  TB_STAT_BYTES_CLIENT_TO_PEER,   /* bytes written towards peers (the client's CONNECT included) */
+  TB_STAT_BYTES_PEER_TO_CLIENT,   /* bytes written towards clients after the 2xx */
+  TB_STAT_CONNECT_UNMATCHED,      /* CONNECTs that matched no rule (left to ATS) */
+  TB_STAT_POOL_WARM_USED,         /* tunnels set up over a warm connection */
+  TB_STAT_POOL_STALE_RETRIED,     /* CONNECTs resent because a warm connection was stale */
+  TB_STAT_COUNT
+};
+
+/* Create (or find, after a plugin reload) every metric.  Returns 0, or -1
+ * naming the one that failed in err. */
+int tb_stats_init(char *err, size_t errlen);
+
+/* Add n (may be negative) to metric s. */
+void tb_stat_add(enum tb_stat s, int64_t n);
+
+#endif

@@ -1,0 +1,77 @@
+"""Metrics (plugin.tls_bridge.*) move as the matching events happen, read
+through stats_over_http on the ingress."""
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+import harness
+from harness import SERVICE_HOST, DEAD_PEER_HOST, open_tunnel
+
+PREFIX = "plugin.tls_bridge."
+
+
+def read_stats(ingress):
+    with urllib.request.urlopen("http://127.0.0.1:%d/_stats" % ingress.port, timeout=5) as r:
+        data = json.load(r)
+    return {k[len(PREFIX):]: int(v) for k, v in data["global"].items() if k.startswith(PREFIX)}
+
+
+def wait_stats(ingress, want, timeout=15.0):
+    """Poll until every metric in want has at least that value (or exactly
+    it, for an (exact,) tuple); return the last reading."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = read_stats(ingress)
+        ok = all((got.get(k) == v[0]) if isinstance(v, tuple) else (got.get(k, 0) >= v)
+                 for k, v in want.items())
+        if ok or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
+@pytest.mark.our_plugin_only
+def test_metrics_move_with_events(ingress_factory):
+    """With stats_over_http loaded on the ingress (started with only
+    non-bridged readiness probes, so no tunnel has run yet): every metric
+    exists; one bridged echo brings tunnels.started and tunnels.completed to
+    exactly 1 and each byte counter to at least what was echoed; a CONNECT
+    to a dead peer brings tunnels.started to 2 and failures.peer_closed +
+    failures.peer_unreachable to exactly 1; a CONNECT that matches no rule
+    raises connects.unmatched by exactly 1; tunnels.active ends at 0.
+    ATS publishes these sums periodically, so each check polls (up to 15 s)."""
+    d = ingress_factory.d
+    ing = ingress_factory.start(name="ingress-metrics", ready="direct",
+                                extra_plugin_lines=["stats_over_http.so"],
+                                plugin_args=["--pool", "0"] + d.rules())
+    got = read_stats(ing)
+    for name in ("tunnels.active", "tunnels.started", "tunnels.completed", "failures.peer_closed",
+                 "failures.peer_unreachable", "failures.peer_refused", "failures.peer_timeout",
+                 "failures.client_gone", "connects.unmatched", "bytes.client_to_peer",
+                 "bytes.peer_to_client", "pool.warm_used"):
+        assert name in got, "metric %s%s missing: %r" % (PREFIX, name, sorted(got))
+
+    payload = b"m" * 5000 + b"\n"
+    with open_tunnel(ing.port, SERVICE_HOST, d.ports["echo"], timeout=10) as t:
+        assert 200 <= t.status < 300, t.response
+        t.sendall(payload)
+        assert t.recv_exact(len(payload)) == payload
+    got = wait_stats(ing, {"tunnels.started": (1,), "tunnels.completed": (1,)})
+    assert (got["tunnels.started"], got["tunnels.completed"]) == (1, 1), got
+    assert got["bytes.client_to_peer"] >= len(payload), got
+    assert got["bytes.peer_to_client"] >= len(payload), got
+    unmatched0 = got["connects.unmatched"]  # the readiness probes, published by now
+
+    with open_tunnel(ing.port, "x." + DEAD_PEER_HOST, d.ports["echo"], timeout=10) as t:
+        assert t.status == 502, t.response
+    got = wait_stats(ing, {"tunnels.started": (2,)})
+    assert got["tunnels.started"] == 2, got
+    assert got["failures.peer_closed"] + got["failures.peer_unreachable"] == 1, got
+
+    with open_tunnel(ing.port, "direct.test", d.ports["echo"], timeout=10) as t:
+        assert 200 <= t.status < 300, t.response
+    got = wait_stats(ing, {"connects.unmatched": (unmatched0 + 1,), "tunnels.active": (0,)})
+    assert got["connects.unmatched"] == unmatched0 + 1, got
+    assert got["tunnels.active"] == 0, got
