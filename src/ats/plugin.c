@@ -131,8 +131,9 @@ static void consider(TSHttpTxn txn) {
     goto done;
   }
   int port = TSUrlPortGet(bufp, url);
-  if (tb_tunnel_start(txn, rule, host, host_len, port, g_config->connect_timeout_ms, pool_for(rule)) !=
-      TS_SUCCESS) {
+  struct tb_limits limits = {g_config->connect_timeout_ms, g_config->idle_timeout_ms,
+                             g_config->max_lifetime_ms};
+  if (tb_tunnel_start(txn, rule, host, host_len, port, &limits, pool_for(rule)) != TS_SUCCESS) {
     /* Fail closed: never let a matching CONNECT go out directly. */
     TSError("[%s] out of memory: refusing CONNECT %.*s", TB_TAG, host_len, host);
     refuse_txn(txn, bufp, hdr, url);
@@ -204,6 +205,12 @@ void TSPluginInit(int argc, const char *argv[]) {
     if (i < 20 || TSIsDebugTagSet(TB_TAG)) {
       TSDebug(TB_TAG, "rule %zu (%s): '%s' -> %s", i + 1, r->origin, r->pattern, peer);
     }
+  }
+  TSTextLogObject log = NULL;
+  if (TSTextLogObjectCreate(TB_TAG, TS_LOG_MODE_ADD_TIMESTAMP, &log) == TS_SUCCESS) {
+    tb_tunnel_set_log(log);
+  } else {
+    TSError("[%s] cannot create the tunnel log %s.log: tunnels will not be logged", TB_TAG, TB_TAG);
   }
   g_rule_pools = calloc(g_config->nrules, sizeof *g_rule_pools);
   if (g_rule_pools == NULL) {

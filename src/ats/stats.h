@@ -22,6 +22,8 @@ enum tb_stat {
   TB_STAT_FAIL_PEER_BAD_RESPONSE, /* the peer's answer was not HTTP or too long */
   TB_STAT_FAIL_CLIENT_GONE,       /* the client left before its tunnel was set up */
   TB_STAT_FAIL_ERROR,             /* a VConn error or an internal failure ended a tunnel */
+  TB_STAT_FAIL_IDLE_TIMEOUT,      /* --idle-timeout ended a tunnel */
+  TB_STAT_FAIL_LIFETIME,          /* --max-lifetime ended a tunnel */
   TB_STAT_BYTES_CLIENT_TO_PEER,   /* bytes written towards peers (the client's CONNECT included) */
   TB_STAT_BYTES_PEER_TO_CLIENT,   /* bytes written towards clients after the 2xx */
   TB_STAT_CONNECT_UNMATCHED,      /* CONNECTs that matched no rule (left to ATS) */

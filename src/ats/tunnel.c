@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
 
@@ -99,6 +100,13 @@ struct tunnel {
   TSIOBufferReader replay; /* owned (a reader of ua_to_peer.buf): the client's CONNECT, kept until
                               the peer answers, to resend it if a pooled connection was stale */
   unsigned connect_timeout_ms;
+  unsigned idle_timeout_ms; /* 0: none */
+  unsigned max_lifetime_ms; /* 0: none */
+  int64_t started_ms;       /* monotonic ms at the intercept */
+  int64_t open_ms;          /* when the tunnel opened (2xx handed over); 0 before */
+  int64_t last_active_ms;   /* when bytes last moved (checked by the nudge) */
+  unsigned client_status;   /* the status the client was given; 0: none yet */
+  const char *rule_origin;  /* not owned: the configuration outlives every tunnel */
   struct sockaddr_storage client_addr;
   struct tb_peer peer_addr;
   char peer_text[TARGET_MAX]; /* "host:port" of the peer, for messages */
@@ -106,6 +114,11 @@ struct tunnel {
 };
 
 static atomic_uint_fast64_t next_id = 1;
+static TSTextLogObject g_log; /* not owned; set once at init */
+
+void tb_tunnel_set_log(TSTextLogObject log) {
+  g_log = log;
+}
 static atomic_int_fast64_t live_tunnels = 0;
 
 /* Warm connections to one peer: tunnels that have done their set-up step 1
@@ -223,11 +236,39 @@ static void tunnel_destroy(struct tunnel *t) {
   atomic_fetch_sub(&live_tunnels, 1);
 }
 
+/* One line per client tunnel in tls_bridge.log (see README, "Tunnel log"). */
+static void log_tunnel(const struct tunnel *t, const char *why, int64_t up, int64_t down) {
+  char addr[INET6_ADDRSTRLEN] = "-";
+  int port = 0;
+  if (g_log == NULL) {
+    return;
+  }
+  if (t->client_addr.ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&t->client_addr;
+    inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
+    port = ntohs(a->sin_port);
+  } else if (t->client_addr.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&t->client_addr;
+    inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
+    port = ntohs(a->sin6_port);
+  }
+  int64_t now = now_ms();
+  int64_t setup = (t->open_ms != 0 ? t->open_ms : now) - t->started_ms;
+  TSTextLogObjectWrite(g_log,
+                       "id=%" PRIu64 " client=%s:%d target=%s rule=\"%s\" peer=%s status=%u up=%" PRId64
+                       " down=%" PRId64 " setup_ms=%" PRId64 " duration_ms=%" PRId64 " close=\"%s\"",
+                       t->id, addr, port, t->target, t->rule_origin != NULL ? t->rule_origin : "-",
+                       t->peer_text, t->client_status, up, down, setup, now - t->started_ms, why);
+}
+
 static void tunnel_end(struct tunnel *t, const char *why) {
   int64_t up =
       t->ua_to_peer.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->ua_to_peer.write_vio) : 0;
   int64_t down =
       t->peer_to_ua.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->peer_to_ua.write_vio) : 0;
+  if (t->client) {
+    log_tunnel(t, why, up, down);
+  }
   tb_stat_add(TB_STAT_BYTES_CLIENT_TO_PEER, up);
   tb_stat_add(TB_STAT_BYTES_PEER_TO_CLIENT, down);
   DBG(t, "close (%s) in %s: target %s via %s, %" PRId64 " bytes up, %" PRId64 " bytes down", why,
@@ -265,6 +306,7 @@ static void refuse(struct tunnel *t, enum tb_stat cause, unsigned status, const 
     return;
   }
   tb_stat_add(cause, 1);
+  t->client_status = status;
   cancel_timer(t);
   if (t->peer != NULL) {
     TSVConnClose(t->peer);
@@ -418,6 +460,7 @@ static void on_peer_answer(struct tunnel *t, bool eos) {
  * WRITE_READY the tunnel bytes may follow. */
 static void start_handover(struct tunnel *t, bool eos) {
   int64_t hdr_len = t->parsed;
+  t->client_status = t->resp.status;
   nudge_stop(t);
   if (t->msg_buf != NULL) {
     TSIOBufferDestroy(t->msg_buf); /* the internal CONNECT's, long written */
@@ -441,6 +484,8 @@ static void nudge_schedule(struct tunnel *t);
 static bool finish_handover(struct tunnel *t) {
   struct dir *d = &t->peer_to_ua;
   t->phase = PH_TUNNEL;
+  t->open_ms = now_ms();
+  t->last_active_ms = t->open_ms;
   d->write_vio = TSVConnWrite(t->ua, t->cont, d->reader, INT64_MAX);
   /* The header's buffer is no longer any VIO's: free it for the tunnel's life. */
   TSIOBufferDestroy(t->msg_buf);
@@ -504,9 +549,22 @@ static void nudge(struct tunnel *t) {
     tunnel_end(t, "other direction still open 1 s after one side closed");
     return;
   }
+  int64_t now = now_ms();
+  if (t->max_lifetime_ms != 0 && now - t->started_ms >= (int64_t)t->max_lifetime_ms) {
+    tb_stat_add(TB_STAT_FAIL_LIFETIME, 1);
+    tunnel_end(t, "maximum lifetime reached");
+    return;
+  }
   int64_t seen = TSVIONDoneGet(t->ua_to_peer.read_vio) + TSVIONDoneGet(t->peer_to_ua.read_vio);
+  if (seen == t->nudge_seen && t->idle_timeout_ms != 0 &&
+      now - t->last_active_ms >= (int64_t)t->idle_timeout_ms) {
+    tb_stat_add(TB_STAT_FAIL_IDLE_TIMEOUT, 1);
+    tunnel_end(t, "idle timeout");
+    return;
+  }
   if (seen != t->nudge_seen) {
     t->nudge_seen = seen;
+    t->last_active_ms = now;
     t->nudge_ms = NUDGE_MIN_MS;
   } else if (t->nudge_ms < NUDGE_MAX_MS) {
     t->nudge_ms *= 2;
@@ -1083,7 +1141,7 @@ static int tunnel_handler(TSCont cont, TSEvent event, void *edata) {
 }
 
 TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const char *host, int host_len,
-                             int port, unsigned connect_timeout_ms, struct tb_pool *pool) {
+                             int port, const struct tb_limits *limits, struct tb_pool *pool) {
   struct tunnel *t = pool != NULL ? pool_claim(pool) : NULL;
   bool warm = t != NULL;
   if (t == NULL && (t = tunnel_alloc()) == NULL) {
@@ -1098,7 +1156,11 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const ch
   t->home = pool;
   t->phase = PH_ACCEPT;
   t->peer_addr = rule->peer;
-  t->connect_timeout_ms = connect_timeout_ms;
+  t->connect_timeout_ms = limits->connect_timeout_ms;
+  t->idle_timeout_ms = limits->idle_timeout_ms;
+  t->max_lifetime_ms = limits->max_lifetime_ms;
+  t->started_ms = now_ms();
+  t->rule_origin = rule->origin;
   if (tb_peer_format(&rule->peer, t->peer_text, sizeof t->peer_text) < 0) {
     snprintf(t->peer_text, sizeof t->peer_text, "%s", rule->peer.host);
   }

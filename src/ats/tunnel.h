@@ -38,8 +38,18 @@ struct tb_pool *tb_pool_create(const struct tb_peer *peer, int size, unsigned ma
  * nothing was intercepted (out of memory), in which case the caller must not
  * let the transaction through.  pool (may be NULL): where to take a warm
  * connection to the peer from. */
+/* Per-tunnel limits, from the configuration (0: none). */
+struct tb_limits {
+  unsigned connect_timeout_ms;
+  unsigned idle_timeout_ms;
+  unsigned max_lifetime_ms;
+};
+
 TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const char *host, int host_len,
-                             int port, unsigned connect_timeout_ms, struct tb_pool *pool);
+                             int port, const struct tb_limits *limits, struct tb_pool *pool);
+
+/* Where each client tunnel writes its one line when it closes (NULL: no log). */
+void tb_tunnel_set_log(TSTextLogObject log);
 
 /* Number of tunnels alive right now (for debugging and tests). */
 int64_t tb_tunnel_count(void);

@@ -26,7 +26,8 @@
   (PCRE2_CASELESS | PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C)
 #define FILE_MAX ((size_t)16 << 20) /* a rule file larger than this is a mistake */
 #define TIMEOUT_MAX_S 3600u
-#define QUOTE_MAX 96 /* bytes of configured text shown in a message */
+#define LIFETIME_MAX_S 2000000u /* seconds; fits in unsigned milliseconds */
+#define QUOTE_MAX 96            /* bytes of configured text shown in a message */
 
 /* ---- the rule index ---------------------------------------------------
  *
@@ -539,6 +540,10 @@ static const struct num_option num_options[] = {
     {"--pool", offsetof(struct tb_config, pool_size), 0, TB_POOL_SIZE_MAX, 1, "N", "connections"},
     {"--pool-max-age", offsetof(struct tb_config, pool_max_age_ms), 1, TIMEOUT_MAX_S, 1000, "SECONDS",
      "seconds"},
+    {"--idle-timeout", offsetof(struct tb_config, idle_timeout_ms), 0, LIFETIME_MAX_S, 1000, "SECONDS",
+     "seconds"},
+    {"--max-lifetime", offsetof(struct tb_config, max_lifetime_ms), 0, LIFETIME_MAX_S, 1000, "SECONDS",
+     "seconds"},
 };
 
 /* Decimal digits only, min..max. */
@@ -666,6 +671,8 @@ fail:
   c->connect_timeout_ms = saved.connect_timeout_ms;
   c->pool_size = saved.pool_size;
   c->pool_max_age_ms = saved.pool_max_age_ms;
+  c->idle_timeout_ms = saved.idle_timeout_ms;
+  c->max_lifetime_ms = saved.max_lifetime_ms;
   return -1;
 }
 

@@ -38,6 +38,8 @@ struct tb_config {
   unsigned connect_timeout_ms; /* set-up deadline per tunnel (peer answer) */
   unsigned pool_size;          /* warm connections kept per peer (0: none) */
   unsigned pool_max_age_ms;    /* age at which a warm connection is replaced */
+  unsigned idle_timeout_ms;    /* end a tunnel with no bytes either way for this long (0: never) */
+  unsigned max_lifetime_ms;    /* end a tunnel this long after it started (0: never) */
   void *index;                 /* owned: lookup tables over the rules (see tb_config.c) */
 };
 
@@ -60,7 +62,8 @@ int tb_config_load_file(struct tb_config *c, const char *path, char *err, size_t
 /* Apply plugin.config arguments (argv[0] is the first argument, not the
  * plugin path): "--file PATH" (relative PATH resolved against confdir, or
  * used as is when confdir is NULL), "--connect-timeout SECONDS" (1..3600),
- * and "<regex> <peer>" pairs, in order.  Returns 0, or -1 with
+ * "--pool N", "--pool-max-age SECONDS", "--idle-timeout SECONDS" and
+ * "--max-lifetime SECONDS" (0: never), and "<regex> <peer>" pairs, in order.  Returns 0, or -1 with
  * "plugin.config argument N ...: <what is wrong>" (or the file's message) in
  * err and c as it was before the call. */
 int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,

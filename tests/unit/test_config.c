@@ -250,6 +250,7 @@ static const struct arg_case arg_cases[] = {
     {"timeout 3600", {"--connect-timeout", "3600", "x", "y"}, NULL, 1, 3600000},
     {"timeout 30, pairs around", {"a", "p1", "--connect-timeout", "30", "b", "p2"}, NULL, 2, 30000},
     {"pool 0 and max age", {"--pool", "0", "--pool-max-age", "5", "a", "p"}, NULL, 1, 10000},
+    {"idle and lifetime", {"--idle-timeout", "0", "--max-lifetime", "60"}, NULL, 0, 10000},
 
     {"odd arguments",
      {"a", "p1", "b"},
@@ -320,6 +321,12 @@ static const struct arg_case arg_cases[] = {
     {"pool 65", {"--pool", "65"}, "argument 2 ('65'): --pool must be whole connections, 0-64", 0, 0},
     {"pool -1", {"--pool", "-1"}, "argument 2 ('-1'): --pool must be", 0, 0},
     {"pool missing", {"--pool"}, "argument 1 ('--pool'): needs N", 0, 0},
+    {"lifetime 1.5",
+     {"--max-lifetime", "1.5"},
+     "argument 2 ('1.5'): --max-lifetime must be whole seconds, 0-2000000",
+     0,
+     0},
+    {"idle missing", {"--idle-timeout"}, "argument 1 ('--idle-timeout'): needs SECONDS", 0, 0},
     {"max age 0",
      {"--pool-max-age", "0"},
      "argument 2 ('0'): --pool-max-age must be whole seconds, 1-3600",
@@ -849,6 +856,8 @@ static void test_pool_options(void **state) {
   assert_int_equal(tb_config_load_args(c, 4, ok, NULL, err, sizeof err), 0);
   assert_int_equal(c->pool_size, 5);
   assert_int_equal(c->pool_max_age_ms, 7000);
+  assert_int_equal(c->idle_timeout_ms, 0); /* off unless asked for */
+  assert_int_equal(c->max_lifetime_ms, 0);
   assert_int_equal(tb_config_load_args(c, 4, bad, NULL, err, sizeof err), -1);
   assert_int_equal(c->pool_size, 5);
   assert_int_equal(c->pool_max_age_ms, 7000);
