@@ -85,9 +85,10 @@ static struct tb_pool *pool_for(const struct tb_rule *rule) {
   return p;
 }
 
-/* Answer the client with ATS's own 502 and release the request handles. */
-static void refuse_txn(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, TSMLoc url) {
-  TSHttpTxnStatusSet(txn, TS_HTTP_STATUS_BAD_GATEWAY);
+/* Answer the client with ATS's own error page for status and release the
+ * request handles. */
+static void refuse_txn(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, TSMLoc url, TSHttpStatus status) {
+  TSHttpTxnStatusSet(txn, status);
   TSHandleMLocRelease(bufp, hdr, url);
   TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
   TSHttpTxnReenable(txn, TS_EVENT_HTTP_ERROR);
@@ -120,7 +121,17 @@ static void consider(TSHttpTxn txn) {
     /* Fail closed: a host we could not match might have been a rule's. */
     TSError("[%s] matching CONNECT %.*s against the rules failed (PCRE2 limit or out of memory): refused",
             TB_TAG, host_len, host);
-    refuse_txn(txn, bufp, hdr, url);
+    refuse_txn(txn, bufp, hdr, url, TS_HTTP_STATUS_BAD_GATEWAY);
+    return;
+  }
+  if (rule == NULL && g_config->deny_unmatched) {
+    /* --unmatched deny: nothing leaves this proxy except through a peer. */
+    tb_stat_add(TB_STAT_CONNECT_UNMATCHED, 1);
+    tb_stat_add(TB_STAT_CONNECT_DENIED, 1);
+    if (TSIsDebugTagSet(TB_TAG)) {
+      TSDebug(TB_TAG, "CONNECT %.*s matches no rule: denied", host_len, host);
+    }
+    refuse_txn(txn, bufp, hdr, url, TS_HTTP_STATUS_FORBIDDEN);
     return;
   }
   if (rule == NULL) {
@@ -136,7 +147,7 @@ static void consider(TSHttpTxn txn) {
   if (tb_tunnel_start(txn, rule, host, host_len, port, &limits, pool_for(rule)) != TS_SUCCESS) {
     /* Fail closed: never let a matching CONNECT go out directly. */
     TSError("[%s] out of memory: refusing CONNECT %.*s", TB_TAG, host_len, host);
-    refuse_txn(txn, bufp, hdr, url);
+    refuse_txn(txn, bufp, hdr, url, TS_HTTP_STATUS_BAD_GATEWAY);
     return;
   }
 done:

@@ -21,6 +21,7 @@ static const char *const names[TB_STAT_COUNT] = {
     [TB_STAT_BYTES_CLIENT_TO_PEER] = "plugin.tls_bridge.bytes.client_to_peer",
     [TB_STAT_BYTES_PEER_TO_CLIENT] = "plugin.tls_bridge.bytes.peer_to_client",
     [TB_STAT_CONNECT_UNMATCHED] = "plugin.tls_bridge.connects.unmatched",
+    [TB_STAT_CONNECT_DENIED] = "plugin.tls_bridge.connects.denied",
     [TB_STAT_POOL_WARM_USED] = "plugin.tls_bridge.pool.warm_used",
     [TB_STAT_POOL_STALE_RETRIED] = "plugin.tls_bridge.pool.stale_retried",
 };

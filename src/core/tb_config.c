@@ -633,6 +633,17 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
       }
       free(path);
       path = NULL;
+    } else if (strcmp(a, "--unmatched") == 0) {
+      const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+      if (v == NULL || (strcmp(v, "passthrough") != 0 && strcmp(v, "deny") != 0)) {
+        if (v != NULL) {
+          tb_text_quote(q, sizeof q, v, strlen(v), QUOTE_MAX);
+        }
+        snprintf(err, errlen, "plugin.config argument %d ('%s'): --unmatched takes 'passthrough' or 'deny'",
+                 v != NULL ? i + 2 : i + 1, q);
+        goto fail;
+      }
+      c->deny_unmatched = strcmp(argv[++i], "deny") == 0;
     } else if ((opt = find_option(a)) != NULL) {
       unsigned v = 0;
       if (i + 1 >= argc || argv[i + 1] == NULL) {
@@ -673,6 +684,7 @@ fail:
   c->pool_max_age_ms = saved.pool_max_age_ms;
   c->idle_timeout_ms = saved.idle_timeout_ms;
   c->max_lifetime_ms = saved.max_lifetime_ms;
+  c->deny_unmatched = saved.deny_unmatched;
   return -1;
 }
 

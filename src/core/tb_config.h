@@ -39,8 +39,11 @@ struct tb_config {
   unsigned pool_size;          /* warm connections kept per peer (0: none) */
   unsigned pool_max_age_ms;    /* age at which a warm connection is replaced */
   unsigned idle_timeout_ms;    /* end a tunnel with no bytes either way for this long (0: never) */
-  unsigned max_lifetime_ms;    /* end a tunnel this long after it started (0: never) */
-  void *index;                 /* owned: lookup tables over the rules (see tb_config.c) */
+  unsigned max_lifetime_ms;
+  int deny_unmatched;
+      /* CONNECTs that match no rule: 0 left to ATS, 1 answered 403 */ /* end a tunnel this long after it
+                                                                          started (0: never) */
+  void *index; /* owned: lookup tables over the rules (see tb_config.c) */
 };
 
 /* Allocate an empty configuration with defaults; NULL when out of memory. */
@@ -66,6 +69,7 @@ int tb_config_load_file(struct tb_config *c, const char *path, char *err, size_t
  * "--max-lifetime SECONDS" (0: never), and "<regex> <peer>" pairs, in order.  Returns 0, or -1 with
  * "plugin.config argument N ...: <what is wrong>" (or the file's message) in
  * err and c as it was before the call. */
+/* "--unmatched passthrough|deny" is accepted by tb_config_load_args too. */
 int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,
                         char *err, size_t errlen);
 

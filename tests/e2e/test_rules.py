@@ -96,3 +96,17 @@ def test_rules_from_file(ingress_factory):
     assert (status, body) == (200, d.page)
     echo_roundtrip(ing.port, "a.service.test", d.ports["echo"])
     echo_roundtrip(ing.port, "direct.test", d.ports["echo"])
+
+
+@pytest.mark.our_plugin_only
+def test_unmatched_deny(ingress_factory):
+    """--unmatched deny: a CONNECT that matches no rule gets 403 from the
+    ingress and the target (an echo server the ingress could reach) sees no
+    connection; a matching CONNECT is still bridged."""
+    d = ingress_factory.d
+    ing = ingress_factory.start(name="ingress-deny", plugin_args=["--unmatched", "deny"] + d.rules())
+    before = d.servers["echo"].accepted
+    with open_tunnel(ing.port, "direct.test", d.ports["echo"], timeout=10) as t:
+        assert t.status == 403, t.response
+    assert d.servers["echo"].accepted == before, "the unmatched CONNECT reached its target"
+    assert d.probe_bridged(ing, timeout=10)

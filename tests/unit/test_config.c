@@ -251,6 +251,7 @@ static const struct arg_case arg_cases[] = {
     {"timeout 30, pairs around", {"a", "p1", "--connect-timeout", "30", "b", "p2"}, NULL, 2, 30000},
     {"pool 0 and max age", {"--pool", "0", "--pool-max-age", "5", "a", "p"}, NULL, 1, 10000},
     {"idle and lifetime", {"--idle-timeout", "0", "--max-lifetime", "60"}, NULL, 0, 10000},
+    {"unmatched deny", {"--unmatched", "deny", "--unmatched", "passthrough"}, NULL, 0, 10000},
 
     {"odd arguments",
      {"a", "p1", "b"},
@@ -327,6 +328,12 @@ static const struct arg_case arg_cases[] = {
      0,
      0},
     {"idle missing", {"--idle-timeout"}, "argument 1 ('--idle-timeout'): needs SECONDS", 0, 0},
+    {"unmatched bogus",
+     {"--unmatched", "allow"},
+     "argument 2 ('allow'): --unmatched takes 'passthrough' or 'deny'",
+     0,
+     0},
+    {"unmatched missing", {"--unmatched"}, "argument 1 ('--unmatched'): --unmatched takes", 0, 0},
     {"max age 0",
      {"--pool-max-age", "0"},
      "argument 2 ('0'): --pool-max-age must be whole seconds, 1-3600",
@@ -858,6 +865,12 @@ static void test_pool_options(void **state) {
   assert_int_equal(c->pool_max_age_ms, 7000);
   assert_int_equal(c->idle_timeout_ms, 0); /* off unless asked for */
   assert_int_equal(c->max_lifetime_ms, 0);
+  assert_int_equal(c->deny_unmatched, 0);
+  {
+    static const char *const deny[] = {"--unmatched", "deny"};
+    assert_int_equal(tb_config_load_args(c, 2, deny, NULL, err, sizeof err), 0);
+    assert_int_equal(c->deny_unmatched, 1);
+  }
   assert_int_equal(tb_config_load_args(c, 4, bad, NULL, err, sizeof err), -1);
   assert_int_equal(c->pool_size, 5);
   assert_int_equal(c->pool_max_age_ms, 7000);
