@@ -74,9 +74,9 @@ struct dir {
 
 struct tunnel {
   uint32_t magic;
-  uint64_t id;
-  TSCont cont; /* owned; its mutex serialises everything below */
   enum phase phase;
+  uint64_t id;
+  TSCont cont;            /* owned; its mutex serialises everything below */
   TSVConn ua;             /* owned: client side from the intercept */
   TSVConn peer;           /* owned: internal transaction towards the peer */
   struct dir ua_to_peer;  /* client bytes: ua -> peer */
@@ -90,23 +90,23 @@ struct tunnel {
   int64_t parsed;         /* bytes of peer_to_ua.reader already fed to resp */
   TSIOBuffer msg_buf;     /* owned: the header we write to ua (ours in REFUSE, the peer's in HANDOVER) */
   TSIOBufferReader msg_reader;
-  int handover_ready;      /* WRITE_READYs seen in HANDOVER (see start_handover) */
-  struct tb_pool *pool;    /* not owned: the pool a warming/warm tunnel belongs to */
-  int slot;                /* and its slot there (the event thread it was made on) */
-  struct tb_pool *home;    /* not owned: a client tunnel's pool for its peer, or NULL */
-  bool client;             /* a client's tunnel (counted in tunnels.active), not a pool connection */
-  bool reused;             /* claimed from the pool: the peer connection was opened earlier */
-  bool retried;            /* a stale pooled connection was replaced once already */
   TSIOBufferReader replay; /* owned (a reader of ua_to_peer.buf): the client's CONNECT, kept until
                               the peer answers, to resend it if a pooled connection was stale */
+  struct tb_pool *pool;    /* not owned: the pool a warming/warm tunnel belongs to */
+  struct tb_pool *home;    /* not owned: a client tunnel's pool for its peer, or NULL */
+  const char *rule_origin; /* not owned: the configuration outlives every tunnel */
+  int64_t started_ms;      /* monotonic ms at the intercept */
+  int64_t open_ms;         /* when the tunnel opened (2xx handed over); 0 before */
+  int64_t last_active_ms;  /* when bytes last moved (checked by the nudge) */
+  int handover_ready;      /* WRITE_READYs seen in HANDOVER (see start_handover) */
+  int slot;                /* the pool slot (event thread) a warming/warm tunnel belongs to */
   unsigned connect_timeout_ms;
   unsigned idle_timeout_ms; /* 0: none */
   unsigned max_lifetime_ms; /* 0: none */
-  int64_t started_ms;       /* monotonic ms at the intercept */
-  int64_t open_ms;          /* when the tunnel opened (2xx handed over); 0 before */
-  int64_t last_active_ms;   /* when bytes last moved (checked by the nudge) */
   unsigned client_status;   /* the status the client was given; 0: none yet */
-  const char *rule_origin;  /* not owned: the configuration outlives every tunnel */
+  bool client;              /* a client's tunnel (counted in tunnels.active), not a pool connection */
+  bool reused;              /* claimed from the pool: the peer connection was opened earlier */
+  bool retried;             /* a stale pooled connection was replaced once already */
   struct sockaddr_storage client_addr;
   struct tb_peer peer_addr;
   char peer_text[TARGET_MAX]; /* "host:port" of the peer, for messages */

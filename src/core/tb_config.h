@@ -41,8 +41,8 @@ struct tb_config {
   unsigned idle_timeout_ms;    /* end a tunnel with no bytes either way for this long (0: never) */
   unsigned max_lifetime_ms;
   int deny_unmatched;
-      /* CONNECTs that match no rule: 0 left to ATS, 1 answered 403 */ /* end a tunnel this long after it
-                                                                          started (0: never) */
+  /* CONNECTs that match no rule: 0 left to ATS, 1 answered 403 */ /* end a tunnel this long after it
+                                                                      started (0: never) */
   void *index; /* owned: lookup tables over the rules (see tb_config.c) */
 };
 
