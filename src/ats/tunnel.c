@@ -184,6 +184,7 @@ static void dbg(const struct tunnel *t, const char *fmt, ...) {
 static int tunnel_handler(TSCont cont, TSEvent event, void *edata);
 static void nudge_schedule(struct tunnel *t);
 static void nudge_stop(struct tunnel *t);
+static void cancel_timer(struct tunnel *t);
 
 static void dir_init(struct dir *d) {
   /* Small blocks: the PluginVC moves every chunk of 128 bytes or more by
@@ -204,14 +205,8 @@ static void dir_fini(struct dir *d) {
 
 /* Free everything.  The caller returns at once: t is gone. */
 static void tunnel_destroy(struct tunnel *t) {
-  if (t->timer != NULL) {
-    TSActionCancel(t->timer);
-    t->timer = NULL;
-  }
-  if (t->nudge_timer != NULL) {
-    TSActionCancel(t->nudge_timer);
-    t->nudge_timer = NULL;
-  }
+  cancel_timer(t);
+  nudge_stop(t);
   /* Close before freeing the buffers the VIOs point into. */
   if (t->ua != NULL) {
     TSVConnClose(t->ua);
