@@ -22,7 +22,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(BUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps build unit e2e test run lint format clean bench bench-quick
+.PHONY: all deps build unit e2e test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build
 all: build
 
 deps:
@@ -53,12 +53,50 @@ $(BUILD)/unit/test_%: tests/unit/test_%.c $(CORE_SRC) $(wildcard src/core/*.h te
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
+# Fuzzing (libFuzzer, clang; docs/reliability.md).  `make fuzz` runs each
+# target for FUZZ_SECONDS on a temporary copy of its seed corpus;
+# `make fuzz-short` runs each for a fixed, seeded number of inputs and only
+# reads the checked-in corpus (new inputs go to a temporary directory).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= 20000
+FUZZ_TARGETS := resp peer args match
+FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc/core
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard src/core/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  tmp=$$(mktemp -d); cp tests/fuzz/corpus/$$t/* $$tmp/; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
+	  $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/$$t- $$tmp > $(BUILD)/fuzz/$$t.log 2>&1 \
+	    || { tail -n 40 $(BUILD)/fuzz/$$t.log; rm -rf $$tmp; exit 1; }; \
+	  rm -rf $$tmp; \
+	  grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz/$$t.log; \
+	done
+
+fuzz-short: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  tmp=$$(mktemp -d); echo "== fuzz_$$t: $(FUZZ_RUNS) runs"; \
+	  $(BUILD)/fuzz/fuzz_$$t -seed=1 -runs=$(FUZZ_RUNS) -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	    $$tmp tests/fuzz/corpus/$$t > $(BUILD)/fuzz/$$t-short.log 2>&1 \
+	    || { tail -n 40 $(BUILD)/fuzz/$$t-short.log; rm -rf $$tmp; exit 1; }; \
+	  rm -rf $$tmp; grep -E '^Done' $(BUILD)/fuzz/$$t-short.log; \
+	done
+
 e2e: build
 	TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
 
 test: deps
 	$(MAKE) lint
-	$(MAKE) build unit
+	$(MAKE) build unit fuzz-short
 	$(MAKE) e2e
 
 run: deps

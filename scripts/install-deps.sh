@@ -4,7 +4,7 @@
 set -eu
 PKGS="trafficserver trafficserver-dev trafficserver-experimental-plugins libpcre2-dev
 libcmocka-dev python3-pytest nginx-light openssl curl make gcc pkg-config
-cppcheck clang-tidy clang-format"
+cppcheck clang-tidy clang-format clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
