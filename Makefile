@@ -22,7 +22,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(BUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps build unit e2e test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build
+.PHONY: all deps build unit e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build
 all: build
 
 deps:
@@ -91,6 +91,19 @@ fuzz-short: $(FUZZ_BIN)
 	  rm -rf $$tmp; grep -E '^Done' $(BUILD)/fuzz/$$t-short.log; \
 	done
 
+# The e2e suite against a build of the plugin with AddressSanitizer and
+# UBSan, their runtimes preloaded into traffic_server.
+ASAN_PLUGIN := $(BUILD)/asan/tls_bridge.so
+$(ASAN_PLUGIN): $(CORE_SRC) $(GLUE_SRC) $(wildcard src/core/*.h src/ats/*.h)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(SAN) -I$(TS_INC) -Isrc/core -o $@.tmp \
+	  $(CORE_SRC) $(GLUE_SRC) $(LIBS)
+	mv -f $@.tmp $@
+
+e2e-asan: $(ASAN_PLUGIN)
+	TB_ATS_LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  TB_PLUGIN=$(abspath $(ASAN_PLUGIN)) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
+
 e2e: build
 	TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
 
@@ -98,6 +111,7 @@ test: deps
 	$(MAKE) lint
 	$(MAKE) build unit fuzz-short
 	$(MAKE) e2e
+	$(MAKE) e2e-asan
 
 run: deps
 	$(MAKE) build

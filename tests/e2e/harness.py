@@ -515,6 +515,14 @@ class AtsInstance:
     def start(self):
         env = dict(os.environ)
         env["TS_RUNROOT"] = os.path.join(self.dir, "runroot.yaml")
+        # make e2e-asan: load the sanitizer runtimes into traffic_server only
+        # (an ASan-built plugin needs them loaded first); leak checking at
+        # exit is off because ATS does not free everything when it stops.
+        preload = os.environ.get("TB_ATS_LD_PRELOAD")
+        if preload:
+            env["LD_PRELOAD"] = preload
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1")
+            env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         self.process = ManagedProcess(self.name, [TRAFFIC_SERVER], self.dir, self.stdout_path,
                                       env=env)
         self.process.log_tail = self.log_tail  # so the registry lists us for log dumps
