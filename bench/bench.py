@@ -61,17 +61,8 @@ BENCH_RECORDS = {
     "proxy.config.log.logging_enabled": ("INT", "0"),
 }
 
-PEER_IP_ALLOW = """\
-ip_allow:
-  - apply: in
-    ip_addrs: [127.0.0.0/8, "::1"]
-    action: allow
-    methods: ALL
-  - apply: out
-    ip_addrs: 127.0.0.0/8
-    action: allow
-    methods: ALL
-"""
+# The peer admits all of 127.0.0.0/8: Squid connects from 127.0.0.2.
+PEER_IP_ALLOW = harness.ip_allow_yaml(in_addrs='[127.0.0.0/8, "::1"]')
 
 
 def max_tunnels(nofile):

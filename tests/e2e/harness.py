@@ -615,8 +615,10 @@ class StartupError(RuntimeError):
     pass
 
 
-def ip_allow_yaml(out_ipv6=True):
-    """Loopback only, inbound.  out_ipv6=False denies outbound connections
+def ip_allow_yaml(out_ipv6=True, in_addrs='[127.0.0.1, "::1"]'):
+    """Loopback only, inbound (in_addrs: the YAML list of client addresses
+    allowed in; the bench widens it to 127.0.0.0/8 for Squid's source
+    address).  out_ipv6=False denies outbound connections
     to ::1 (for the ingress: a service on [::1] is then reachable only
     through the peer).  Found by experiment: an 'out' allow list alone does
     not deny anything else; an explicit 'deny' rule is needed."""
@@ -631,14 +633,14 @@ def ip_allow_yaml(out_ipv6=True):
     return """\
 ip_allow:
   - apply: in
-    ip_addrs: [127.0.0.1, "::1"]
+    ip_addrs: %s
     action: allow
     methods: ALL
   - apply: out
     ip_addrs: 127.0.0.0/8
     action: allow
     methods: ALL
-%s""" % out
+%s""" % (in_addrs, out)
 
 
 LOGGING_YAML = """\
