@@ -11,6 +11,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include "tb_config.h"
+#include "tb_config_private.h"
 #include "tb_text.h"
 
 #include <errno.h>
@@ -24,10 +25,7 @@
 
 #define RE_OPTIONS                                                                                           \
   (PCRE2_CASELESS | PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C)
-#define FILE_MAX ((size_t)16 << 20) /* a rule file larger than this is a mistake */
-#define TIMEOUT_MAX_S 3600u
-#define LIFETIME_MAX_S 2000000u /* seconds; fits in unsigned milliseconds */
-#define QUOTE_MAX 96            /* bytes of configured text shown in a message */
+#define QUOTE_MAX 96 /* bytes of configured text shown in a message */
 
 /* ---- the rule index ---------------------------------------------------
  *
@@ -51,6 +49,7 @@ struct slot {
   char *key; /* owned, lower case; NULL: empty slot */
   size_t len;
   size_t rule; /* lowest rule number with this key */
+  size_t last; /* highest: the end of the chain through index.next */
 };
 
 struct table {
@@ -59,9 +58,13 @@ struct table {
   size_t n;
 };
 
+/* Rules with the same key differ only in their ports: each slot heads a
+ * chain of them, in rule order, through next[] (SIZE_MAX ends it). */
 struct index {
   struct table exact;
   struct table suffix;
+  size_t *next; /* owned: one entry per rule */
+  size_t next_cap;
   size_t *regex; /* owned: numbers of rules that need PCRE2, ascending */
   size_t nregex;
   size_t regex_cap;
@@ -80,12 +83,12 @@ static char lower(char ch) {
   return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
 }
 
-static const struct slot *table_find(const struct table *t, const char *key, size_t len) {
+static struct slot *table_find(const struct table *t, const char *key, size_t len) {
   if (t->cap == 0) {
     return NULL;
   }
   for (size_t i = hash(key, len) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-    const struct slot *sl = &t->slots[i];
+    struct slot *sl = &t->slots[i];
     if (sl->key == NULL) {
       return NULL;
     }
@@ -117,9 +120,12 @@ static int table_grow(struct table *t) {
   return 0;
 }
 
-/* Insert key for rule unless an earlier rule has it (first match wins). */
-static int table_add(struct table *t, const char *key, size_t len, size_t rule) {
-  if (table_find(t, key, len) != NULL) {
+/* Insert key for rule, or chain rule after the earlier rules with it. */
+static int table_add(struct table *t, const char *key, size_t len, size_t rule, size_t *next) {
+  struct slot *sl = table_find(t, key, len);
+  if (sl != NULL) {
+    next[sl->last] = rule;
+    sl->last = rule;
     return 0;
   }
   if ((t->n + 1) * 4 > t->cap * 3 && table_grow(t) != 0) { /* load <= 3/4 */
@@ -138,6 +144,7 @@ static int table_add(struct table *t, const char *key, size_t len, size_t rule) 
   t->slots[i].key = k;
   t->slots[i].len = len;
   t->slots[i].rule = rule;
+  t->slots[i].last = rule;
   t->n++;
   return 0;
 }
@@ -156,6 +163,7 @@ static void index_free(struct index *ix) {
   }
   table_free(&ix->exact);
   table_free(&ix->suffix);
+  free(ix->next);
   free(ix->regex);
   free(ix);
 }
@@ -213,11 +221,21 @@ static int index_add(struct tb_config *c, size_t i) {
     }
     c->index = ix;
   }
+  if (i >= ix->next_cap) {
+    size_t cap = ix->next_cap == 0 ? 16 : ix->next_cap * 2;
+    size_t *n = realloc(ix->next, cap * sizeof *n);
+    if (n == NULL) {
+      return -1;
+    }
+    ix->next = n;
+    ix->next_cap = cap;
+  }
+  ix->next[i] = SIZE_MAX;
   switch (classify(c->rules[i].pattern, lit, &len)) {
   case SHAPE_EXACT:
-    return table_add(&ix->exact, lit, len, i);
+    return table_add(&ix->exact, lit, len, i, ix->next);
   case SHAPE_SUFFIX:
-    return table_add(&ix->suffix, lit, len, i);
+    return table_add(&ix->suffix, lit, len, i, ix->next);
   case SHAPE_REGEX:
   default:
     if (ix->nregex == ix->regex_cap) {
@@ -255,7 +273,52 @@ struct tb_config *tb_config_create(void) {
   c->connect_timeout_ms = TB_DEFAULT_CONNECT_TIMEOUT_MS;
   c->pool_size = TB_DEFAULT_POOL_SIZE;
   c->pool_max_age_ms = TB_DEFAULT_POOL_MAX_AGE_MS;
+  c->identity = TB_IDENTITY_KEEP;
   return c;
+}
+
+const char *tb_identity_name(enum tb_identity id) {
+  switch (id) {
+  case TB_IDENTITY_KEEP:
+    return "keep";
+  case TB_IDENTITY_STRIP:
+    return "strip";
+  case TB_IDENTITY_FORWARDED:
+    return "forwarded";
+  case TB_IDENTITY_UNSET:
+  default:
+    return "default";
+  }
+}
+
+void tb_config_settings(const struct tb_config *c, const struct tb_rule *r, struct tb_settings *out) {
+  out->connect_timeout_ms = r->connect_timeout_ms != TB_UNSET ? r->connect_timeout_ms : c->connect_timeout_ms;
+  out->idle_timeout_ms = r->idle_timeout_ms != TB_UNSET ? r->idle_timeout_ms : c->idle_timeout_ms;
+  out->max_lifetime_ms = r->max_lifetime_ms != TB_UNSET ? r->max_lifetime_ms : c->max_lifetime_ms;
+  out->identity = r->identity != TB_IDENTITY_UNSET ? r->identity : c->identity;
+}
+
+int tb_identity_parse(const char *s, enum tb_identity *out) {
+  static const enum tb_identity all[] = {TB_IDENTITY_KEEP, TB_IDENTITY_STRIP, TB_IDENTITY_FORWARDED};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    if (strcmp(s, tb_identity_name(all[i])) == 0) {
+      *out = all[i];
+      return 0;
+    }
+  }
+  return -1;
+}
+
+int tb_rule_port_ok(const struct tb_rule *r, unsigned port) {
+  if (r->nports == 0) {
+    return 1;
+  }
+  for (size_t i = 0; i < r->nports; i++) {
+    if (port >= r->ports[i].lo && port <= r->ports[i].hi) {
+      return 1;
+    }
+  }
+  return 0;
 }
 
 /* Drop the rules from index n on (undoes a load that failed half-way). */
@@ -265,6 +328,7 @@ static void truncate_rules(struct tb_config *c, size_t n) {
     struct tb_rule *r = &c->rules[--c->nrules];
     pcre2_code_free(r->re);
     free(r->pattern);
+    free(r->ports);
   }
   if (had != n) {
     /* Out of memory here leaves no index: lookups then try every rule as a
@@ -362,6 +426,9 @@ int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *pee
   r->pattern = pat;
   r->re = re;
   r->peer = p;
+  r->connect_timeout_ms = TB_UNSET;
+  r->idle_timeout_ms = TB_UNSET;
+  r->max_lifetime_ms = TB_UNSET;
   snprintf(r->origin, sizeof r->origin, "%s", origin); /* cut if long: only for messages */
   if (index_add(c, c->nrules - 1) != 0) {
     snprintf(err, errlen, "%s: out of memory", origin);
@@ -376,8 +443,7 @@ fail:
   return -1;
 }
 
-/* Read the whole file into a NUL-terminated buffer (one spare byte). */
-static char *read_file(const char *path, size_t *lenp, char *err, size_t errlen) {
+char *tb_read_file(const char *path, size_t *lenp, char *err, size_t errlen) {
   FILE *f;
   char *buf = NULL;
   size_t len = 0;
@@ -393,8 +459,8 @@ static char *read_file(const char *path, size_t *lenp, char *err, size_t errlen)
     if (len == cap) {
       size_t ncap = cap == 0 ? 4096 : cap * 2;
       char *nbuf;
-      if (ncap > FILE_MAX + 1) {
-        ncap = FILE_MAX + 1; /* one byte over the limit is enough to tell */
+      if (ncap > TB_FILE_MAX + 1) {
+        ncap = TB_FILE_MAX + 1; /* one byte over the limit is enough to tell */
       }
       nbuf = realloc(buf, ncap + 1);
       if (nbuf == NULL) {
@@ -406,7 +472,7 @@ static char *read_file(const char *path, size_t *lenp, char *err, size_t errlen)
     }
     n = fread(buf + len, 1, cap - len, f);
     len += n;
-    if (len > FILE_MAX) {
+    if (len > TB_FILE_MAX) {
       snprintf(err, errlen, "%s: larger than 16 MiB", path);
       goto fail;
     }
@@ -443,7 +509,7 @@ int tb_config_load_file(struct tb_config *c, const char *path, char *err, size_t
   size_t lineno;
   size_t originlen = strlen(path) + 32; /* "<path>:<line>" */
 
-  buf = read_file(path, &len, err, errlen);
+  buf = tb_read_file(path, &len, err, errlen);
   if (buf == NULL) {
     return -1;
   }
@@ -523,7 +589,6 @@ fail:
   return -1;
 }
 
-/* Seconds as decimal digits only, 1..3600. */
 /* Numeric options: name, where the value goes, its range, and the factor
  * from what the operator writes to what is stored (seconds -> ms). */
 struct num_option {
@@ -535,14 +600,14 @@ struct num_option {
 };
 
 static const struct num_option num_options[] = {
-    {"--connect-timeout", offsetof(struct tb_config, connect_timeout_ms), 1, TIMEOUT_MAX_S, 1000, "SECONDS",
-     "seconds"},
+    {"--connect-timeout", offsetof(struct tb_config, connect_timeout_ms), 1, TB_TIMEOUT_MAX_S, 1000,
+     "SECONDS", "seconds"},
     {"--pool", offsetof(struct tb_config, pool_size), 0, TB_POOL_SIZE_MAX, 1, "N", "connections"},
-    {"--pool-max-age", offsetof(struct tb_config, pool_max_age_ms), 1, TIMEOUT_MAX_S, 1000, "SECONDS",
+    {"--pool-max-age", offsetof(struct tb_config, pool_max_age_ms), 1, TB_TIMEOUT_MAX_S, 1000, "SECONDS",
      "seconds"},
-    {"--idle-timeout", offsetof(struct tb_config, idle_timeout_ms), 0, LIFETIME_MAX_S, 1000, "SECONDS",
+    {"--idle-timeout", offsetof(struct tb_config, idle_timeout_ms), 0, TB_LIFETIME_MAX_S, 1000, "SECONDS",
      "seconds"},
-    {"--max-lifetime", offsetof(struct tb_config, max_lifetime_ms), 0, LIFETIME_MAX_S, 1000, "SECONDS",
+    {"--max-lifetime", offsetof(struct tb_config, max_lifetime_ms), 0, TB_LIFETIME_MAX_S, 1000, "SECONDS",
      "seconds"},
 };
 
@@ -600,9 +665,19 @@ static const struct num_option *find_option(const char *a) {
   return NULL;
 }
 
+void tb_config_undo(struct tb_config *c, const struct tb_config *saved) {
+  truncate_rules(c, saved->nrules);
+  c->connect_timeout_ms = saved->connect_timeout_ms;
+  c->pool_size = saved->pool_size;
+  c->pool_max_age_ms = saved->pool_max_age_ms;
+  c->idle_timeout_ms = saved->idle_timeout_ms;
+  c->max_lifetime_ms = saved->max_lifetime_ms;
+  c->deny_unmatched = saved->deny_unmatched;
+  c->identity = saved->identity;
+}
+
 int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,
                         char *err, size_t errlen) {
-  size_t n0 = c->nrules;
   struct tb_config saved = *c; /* the options, to restore on failure */
   const struct num_option *opt;
   char q[TB_QUOTE_SIZE(QUOTE_MAX)];
@@ -618,7 +693,37 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
       goto fail;
     }
     tb_text_quote(q, sizeof q, a, strlen(a), QUOTE_MAX);
-    if (strcmp(a, "--file") == 0) {
+    if (strcmp(a, "--config") == 0) {
+      if (argc != 2 || i != 0 || c->nrules != 0 || argv[1] == NULL || argv[1][0] == '\0') {
+        snprintf(err, errlen,
+                 "plugin.config argument %d ('%s'): --config PATH must be the only argument (the YAML file "
+                 "holds the whole configuration)",
+                 i + 1, q);
+        goto fail;
+      }
+      path = resolve(confdir, argv[++i]);
+      if (path == NULL) {
+        snprintf(err, errlen, "plugin.config argument %d: out of memory", i + 1);
+        goto fail;
+      }
+      if (tb_config_load_yaml(c, path, err, errlen) != 0) {
+        goto fail;
+      }
+      free(path);
+      path = NULL;
+    } else if (strcmp(a, "--client-identity") == 0) {
+      const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+      if (v == NULL || tb_identity_parse(v, &c->identity) != 0) {
+        if (v != NULL) {
+          tb_text_quote(q, sizeof q, v, strlen(v), QUOTE_MAX);
+        }
+        snprintf(err, errlen,
+                 "plugin.config argument %d ('%s'): --client-identity takes 'keep', 'strip' or 'forwarded'",
+                 v != NULL ? i + 2 : i + 1, q);
+        goto fail;
+      }
+      i++;
+    } else if (strcmp(a, "--file") == 0) {
       if (i + 1 >= argc || argv[i + 1] == NULL || argv[i + 1][0] == '\0') {
         snprintf(err, errlen, "plugin.config argument %d ('%s'): needs a PATH", i + 1, q);
         goto fail;
@@ -678,13 +783,7 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
 
 fail:
   free(path);
-  truncate_rules(c, n0);
-  c->connect_timeout_ms = saved.connect_timeout_ms;
-  c->pool_size = saved.pool_size;
-  c->pool_max_age_ms = saved.pool_max_age_ms;
-  c->idle_timeout_ms = saved.idle_timeout_ms;
-  c->max_lifetime_ms = saved.max_lifetime_ms;
-  c->deny_unmatched = saved.deny_unmatched;
+  tb_config_undo(c, &saved);
   return -1;
 }
 
@@ -728,9 +827,12 @@ static pcre2_match_data *thread_match_data(void) {
   return match_data;
 }
 
-/* Does rule i take host[0..len)?  1 yes, 0 no, -1 matching failed. */
-static int regex_match(const struct tb_config *c, size_t i, const char *host, size_t len,
+/* Does rule i take host[0..len) and port?  1 yes, 0 no, -1 matching failed. */
+static int regex_match(const struct tb_config *c, size_t i, const char *host, size_t len, unsigned port,
                        pcre2_match_data *md) {
+  if (!tb_rule_port_ok(&c->rules[i], port)) {
+    return 0;
+  }
   int rc = pcre2_match(c->rules[i].re, (PCRE2_SPTR)host, len, 0, 0, md, NULL);
   if (rc >= 0) {
     return 1;
@@ -740,7 +842,24 @@ static int regex_match(const struct tb_config *c, size_t i, const char *host, si
   return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
+/* The first rule at or after r in its key chain that takes port and comes
+ * before best; SIZE_MAX when none. */
+static size_t chain_first(const struct tb_config *c, const struct index *ix, size_t r, unsigned port,
+                          size_t best) {
+  for (; r != SIZE_MAX && r < best; r = ix->next[r]) {
+    if (tb_rule_port_ok(&c->rules[r], port)) {
+      return r;
+    }
+  }
+  return SIZE_MAX;
+}
+
 int tb_config_lookup(const struct tb_config *c, const char *host, size_t len, const struct tb_rule **rule) {
+  return tb_config_lookup_port(c, host, len, 0, rule);
+}
+
+int tb_config_lookup_port(const struct tb_config *c, const char *host, size_t len, unsigned port,
+                          const struct tb_rule **rule) {
   char low[LITERAL_MAX];
   const struct index *ix;
   pcre2_match_data *md;
@@ -765,7 +884,7 @@ int tb_config_lookup(const struct tb_config *c, const char *host, size_t len, co
     /* No index (never built, or lost to out of memory), or a host longer
      * than any indexed literal: every rule as a regex, in order. */
     for (size_t i = 0; i < c->nrules; i++) {
-      int m = regex_match(c, i, host, len, md);
+      int m = regex_match(c, i, host, len, port, md);
       if (m != 0) {
         *rule = m > 0 ? &c->rules[i] : NULL;
         return m > 0 ? 0 : -1;
@@ -778,17 +897,18 @@ int tb_config_lookup(const struct tb_config *c, const char *host, size_t len, co
   }
   const struct slot *hit = table_find(&ix->exact, low, len);
   if (hit != NULL) {
-    best = hit->rule;
+    best = chain_first(c, ix, hit->rule, port, best);
   }
   if (ix->suffix.n > 0) {
     for (size_t i = 0; i < len; i++) {
       if (low[i] == '.' && (hit = table_find(&ix->suffix, low + i, len - i)) != NULL && hit->rule < best) {
-        best = hit->rule;
+        size_t r = chain_first(c, ix, hit->rule, port, best);
+        best = r < best ? r : best;
       }
     }
   }
   for (size_t k = 0; k < ix->nregex && ix->regex[k] < best; k++) {
-    int m = regex_match(c, ix->regex[k], host, len, md);
+    int m = regex_match(c, ix->regex[k], host, len, port, md);
     if (m < 0) {
       return -1;
     }

@@ -1,0 +1,69 @@
+/*
+ * libFuzzer target: the YAML configuration loader.  The input is loaded as
+ * a configuration file (inputs over 64 KiB are skipped).  Checks: the error
+ * message is NUL-terminated and starts with the file name; a failed load
+ * leaves the configuration empty; a successful one has rules whose settings
+ * are in range, and a few hosts and ports taken from the input are looked up
+ * without a crash.
+ */
+#include "tb_config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_INPUT 65536
+
+static void lookups(const struct tb_config *c, const char *text, size_t len) {
+  size_t start = 0;
+  for (size_t i = 0; i <= len && start < len; i++) {
+    if (i == len || text[i] == '\n' || text[i] == ' ') {
+      const struct tb_rule *r = NULL;
+      unsigned port = (unsigned)((i * 7919u) % 65536u);
+      if (tb_config_lookup_port(c, text + start, i - start, port, &r) == 0 && r != NULL &&
+          !tb_rule_port_ok(r, port)) {
+        abort(); /* a rule was chosen for a port it does not take */
+      }
+      start = i + 1;
+    }
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char err[1024];
+  struct tb_config *c;
+  if (size > MAX_INPUT) {
+    return 0;
+  }
+  c = tb_config_create();
+  if (c == NULL) {
+    return 0;
+  }
+  memset(err, 'x', sizeof err);
+  if (tb_config_load_yaml_text(c, (const char *)data, size, "f.yaml", err, sizeof err) != 0) {
+    if (memchr(err, '\0', sizeof err) == NULL || strncmp(err, "f.yaml", 6) != 0 || c->nrules != 0) {
+      abort();
+    }
+  } else {
+    struct tb_settings s;
+    if (c->nrules == 0) {
+      abort();
+    }
+    for (size_t i = 0; i < c->nrules; i++) {
+      tb_config_settings(c, &c->rules[i], &s);
+      if (s.connect_timeout_ms == 0 || s.identity == TB_IDENTITY_UNSET) {
+        abort();
+      }
+      for (size_t k = 0; k < c->rules[i].nports; k++) {
+        if (c->rules[i].ports[k].lo == 0 || c->rules[i].ports[k].lo > c->rules[i].ports[k].hi) {
+          abort();
+        }
+      }
+    }
+    lookups(c, (const char *)data, size);
+  }
+  tb_config_destroy(c);
+  return 0;
+}

@@ -1,0 +1,451 @@
+/*
+ * Unit tests for the YAML configuration loader (tb_yaml.c): a full file and
+ * what it sets, per-rule settings over the defaults, port lists in matching
+ * (including rules that share a host and differ in ports), and one test per
+ * error path, each checking the line, the column and the words of the
+ * message, and that a failed load leaves the configuration as it was.
+ */
+#include "tb_test.h"
+
+#include "tb_config.h"
+
+#define ERRLEN 1024
+
+static struct tb_config *load_ok(const char *text) {
+  char err[ERRLEN] = "";
+  struct tb_config *c = tb_config_create();
+  assert_non_null(c);
+  int rc = tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", err, sizeof err);
+  if (rc != 0) {
+    fail_msg("unexpected error: %s", err);
+  }
+  return c;
+}
+
+/* Load text, expect failure with a message starting with prefix
+ * ("t.yaml:L:C: ") and containing words; the config must be untouched. */
+static void load_bad(const char *text, const char *prefix, const char *words) {
+  char err[ERRLEN] = "";
+  struct tb_config *c = tb_config_create();
+  assert_non_null(c);
+  unsigned ct = c->connect_timeout_ms;
+  int rc = tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", err, sizeof err);
+  if (rc == 0) {
+    fail_msg("accepted: %s", text);
+  }
+  if (strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, words) == NULL) {
+    fail_msg("for %s\nexpected '%s...%s', got '%s'", text, prefix, words, err);
+  }
+  assert_int_equal(c->nrules, 0);
+  assert_int_equal(c->connect_timeout_ms, ct);
+  assert_int_equal(c->deny_unmatched, 0);
+  assert_int_equal(c->identity, TB_IDENTITY_KEEP);
+  assert_int_equal(c->pool_size, TB_DEFAULT_POOL_SIZE);
+  tb_config_destroy(c);
+}
+
+static const char full[] = "# every key\n"
+                           "unmatched: deny\n"
+                           "connect_timeout: 5\n"
+                           "idle_timeout: 10m\n"
+                           "max_lifetime: 2h\n"
+                           "client_identity: strip\n"
+                           "pool:\n"
+                           "  size: 4\n"
+                           "  max_age: 1500ms\n"
+                           "rules:\n"
+                           "  - host: db[.]internal\n"
+                           "    peer: peer-a.example.net:4443\n"
+                           "    ports: [5432, \"6000-6010\"]\n"
+                           "    name: databases\n"
+                           "    connect_timeout: 2s\n"
+                           "    idle_timeout: 0\n"
+                           "    max_lifetime: 30\n"
+                           "    client_identity: forwarded\n"
+                           "  - host: .*[.]service[.]com\n"
+                           "    peer: \"[2001:db8::1]\"\n";
+
+static void test_full_file(void **state) {
+  (void)state;
+  struct tb_config *c = load_ok(full);
+  struct tb_settings s;
+
+  assert_int_equal(c->nrules, 2);
+  assert_int_equal(c->deny_unmatched, 1);
+  assert_int_equal(c->connect_timeout_ms, 5000);
+  assert_int_equal(c->idle_timeout_ms, 600000);
+  assert_int_equal(c->max_lifetime_ms, 7200000);
+  assert_int_equal(c->identity, TB_IDENTITY_STRIP);
+  assert_int_equal(c->pool_size, 4);
+  assert_int_equal(c->pool_max_age_ms, 1500);
+
+  const struct tb_rule *r = &c->rules[0];
+  assert_string_equal(r->pattern, "db[.]internal");
+  assert_string_equal(r->peer.host, "peer-a.example.net");
+  assert_int_equal(r->peer.port, 4443);
+  assert_string_equal(r->origin, "databases");
+  assert_int_equal(r->nports, 2);
+  assert_int_equal(r->ports[0].lo, 5432);
+  assert_int_equal(r->ports[0].hi, 5432);
+  assert_int_equal(r->ports[1].lo, 6000);
+  assert_int_equal(r->ports[1].hi, 6010);
+  tb_config_settings(c, r, &s);
+  assert_int_equal(s.connect_timeout_ms, 2000);
+  assert_int_equal(s.idle_timeout_ms, 0);
+  assert_int_equal(s.max_lifetime_ms, 30000);
+  assert_int_equal(s.identity, TB_IDENTITY_FORWARDED);
+
+  r = &c->rules[1];
+  assert_string_equal(r->origin, "t.yaml:19"); /* no name: where the rule starts */
+  assert_int_equal(r->nports, 0);
+  assert_int_equal(r->peer.port, 443);
+  tb_config_settings(c, r, &s); /* all from the defaults */
+  assert_int_equal(s.connect_timeout_ms, 5000);
+  assert_int_equal(s.idle_timeout_ms, 600000);
+  assert_int_equal(s.max_lifetime_ms, 7200000);
+  assert_int_equal(s.identity, TB_IDENTITY_STRIP);
+  tb_config_destroy(c);
+}
+
+static void test_defaults_when_absent(void **state) {
+  (void)state;
+  struct tb_config *c = load_ok("rules:\n- host: a[.]b\n  peer: p\n");
+  struct tb_settings s;
+  tb_config_settings(c, &c->rules[0], &s);
+  assert_int_equal(s.connect_timeout_ms, TB_DEFAULT_CONNECT_TIMEOUT_MS);
+  assert_int_equal(s.idle_timeout_ms, 0);
+  assert_int_equal(s.max_lifetime_ms, 0);
+  assert_int_equal(s.identity, TB_IDENTITY_KEEP);
+  assert_int_equal(c->deny_unmatched, 0);
+  assert_int_equal(c->pool_size, TB_DEFAULT_POOL_SIZE);
+  tb_config_destroy(c);
+}
+
+static int lookup(const struct tb_config *c, const char *host, unsigned port) {
+  const struct tb_rule *r = NULL;
+  assert_int_equal(tb_config_lookup_port(c, host, strlen(host), port, &r), 0);
+  return r == NULL ? -1 : (int)(r - c->rules);
+}
+
+/* Ports take part in "first match wins": rules that share a host (indexed
+ * or not) and differ in ports each get their own ports. */
+static void test_ports_in_matching(void **state) {
+  (void)state;
+  struct tb_config *c = load_ok("rules:\n"
+                                "- {host: 'db[.]internal', peer: p0, ports: 5432}\n"
+                                "- {host: 'db[.]internal', peer: p1, ports: [6379, 7000-7002]}\n"
+                                "- {host: '.*[.]internal', peer: p2, ports: 443}\n"
+                                "- {host: 'd(b|c)[.]internal', peer: p3, ports: 8443}\n"
+                                "- host: db[.]internal\n"
+                                "  peer: p4\n"
+                                "- {host: '.*[.]svc', peer: p5, ports: 1}\n"
+                                "- {host: '.*[.]svc', peer: p6, ports: 2}\n");
+  assert_int_equal(lookup(c, "db.internal", 5432), 0);
+  assert_int_equal(lookup(c, "db.internal", 6379), 1);
+  assert_int_equal(lookup(c, "db.internal", 7000), 1);
+  assert_int_equal(lookup(c, "db.internal", 7002), 1);
+  assert_int_equal(lookup(c, "DB.internal.", 7001), 1);
+  assert_int_equal(lookup(c, "db.internal", 443), 2);
+  assert_int_equal(lookup(c, "db.internal", 8443), 3);
+  assert_int_equal(lookup(c, "dc.internal", 8443), 3);
+  assert_int_equal(lookup(c, "db.internal", 7003), 4); /* the catch-all for this host */
+  assert_int_equal(lookup(c, "db.internal", 0), 4);    /* unknown port: rules without ports only */
+  assert_int_equal(lookup(c, "x.internal", 80), -1);
+  assert_int_equal(lookup(c, "a.svc", 1), 5);
+  assert_int_equal(lookup(c, "a.svc", 2), 6);
+  assert_int_equal(lookup(c, "a.svc", 3), -1);
+  assert_int_equal(tb_rule_port_ok(&c->rules[1], 6999), 0);
+  assert_int_equal(tb_rule_port_ok(&c->rules[4], 65535), 1);
+  tb_config_destroy(c);
+}
+
+static void test_durations(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    unsigned ms;
+  } ok[] = {{"1", 1000},    {"'7'", 7000},   {"250ms", 250},    {"3s", 3000},
+            {"2m", 120000}, {"1h", 3600000}, {"3600", 3600000}, {"1ms", 1}};
+  for (size_t i = 0; i < TB_NELEM(ok); i++) {
+    char text[128];
+    snprintf(text, sizeof text, "connect_timeout: %s\nrules: [{host: a, peer: p}]\n", ok[i].text);
+    struct tb_config *c = load_ok(text);
+    assert_int_equal(c->connect_timeout_ms, ok[i].ms);
+    tb_config_destroy(c);
+  }
+  struct tb_config *c = load_ok("idle_timeout: 0\nmax_lifetime: 0s\nrules: [{host: a, peer: p}]\n");
+  assert_int_equal(c->idle_timeout_ms, 0);
+  assert_int_equal(c->max_lifetime_ms, 0);
+  tb_config_destroy(c);
+}
+
+/* tb_config_load_args: --config alone loads the file; anything with it is
+ * refused; a missing file names the path. */
+static void test_config_argument(void **state) {
+  (void)state;
+  char path[] = "/tmp/tb-yaml-XXXXXX";
+  int fd = mkstemp(path);
+  char err[ERRLEN] = "";
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, full, strlen(full)), (ssize_t)strlen(full));
+  assert_int_equal(close(fd), 0);
+
+  struct tb_config *c = tb_config_create();
+  const char *one[] = {"--config", path};
+  assert_int_equal(tb_config_load_args(c, 2, one, "/nonexistent", err, sizeof err), 0);
+  assert_int_equal(c->nrules, 2);
+  tb_config_destroy(c);
+
+  c = tb_config_create();
+  const char *mixed[] = {"--config", path, "a", "b"};
+  assert_int_equal(tb_config_load_args(c, 4, mixed, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "argument 1 ('--config'): --config PATH must be the only argument"));
+  const char *after[] = {"a", "b", "--config", path};
+  assert_int_equal(tb_config_load_args(c, 4, after, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "argument 3 ('--config')"));
+  assert_int_equal(c->nrules, 0);
+  const char *bare[] = {"--config"};
+  assert_int_equal(tb_config_load_args(c, 1, bare, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "must be the only argument"));
+  tb_config_destroy(c);
+  assert_int_equal(unlink(path), 0);
+
+  c = tb_config_create();
+  assert_int_equal(tb_config_load_args(c, 2, one, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, path));
+  assert_non_null(strstr(err, "cannot open"));
+  assert_int_equal(c->nrules, 0);
+  tb_config_destroy(c);
+
+  /* A YAML file goes into an empty configuration only. */
+  c = tb_config_create();
+  assert_int_equal(tb_config_add_rule(c, "a", "b", "x", err, sizeof err), 0);
+  assert_int_equal(tb_config_load_yaml_text(c, full, strlen(full), "t.yaml", err, sizeof err), -1);
+  assert_non_null(strstr(err, "cannot be added to rules from elsewhere"));
+  assert_int_equal(c->nrules, 1);
+  tb_config_destroy(c);
+}
+
+static void test_client_identity_argument(void **state) {
+  (void)state;
+  char err[ERRLEN] = "";
+  struct tb_config *c = tb_config_create();
+  const char *good[] = {"--client-identity", "forwarded", "a", "b"};
+  assert_int_equal(tb_config_load_args(c, 4, good, NULL, err, sizeof err), 0);
+  assert_int_equal(c->identity, TB_IDENTITY_FORWARDED);
+  tb_config_destroy(c);
+  c = tb_config_create();
+  const char *bad[] = {"--client-identity", "hide", "a", "b"};
+  assert_int_equal(tb_config_load_args(c, 4, bad, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "argument 2 ('hide'): --client-identity takes 'keep', 'strip' or 'forwarded'"));
+  assert_int_equal(c->identity, TB_IDENTITY_KEEP);
+  const char *missing[] = {"--client-identity"};
+  assert_int_equal(tb_config_load_args(c, 1, missing, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "argument 1"));
+  tb_config_destroy(c);
+  assert_string_equal(tb_identity_name(TB_IDENTITY_UNSET), "default");
+}
+
+/* ---- every error path ------------------------------------------------- */
+
+static void test_syntax_errors(void **state) {
+  (void)state;
+  load_bad("rules: [\n", "t.yaml:2:1: ", "YAML syntax error");
+  load_bad("a: b\n c: d\n", "t.yaml:2:3: ", "YAML syntax error: mapping values are not allowed");
+  load_bad("rules: \"open\n", "t.yaml:", "YAML syntax error");
+  load_bad("key: *nowhere\n", "t.yaml:", "YAML syntax error");
+  char err[ERRLEN] = "";
+  struct tb_config *c = tb_config_create();
+  assert_int_equal(tb_config_load_yaml_text(c, "a: 1\0b: 2", 9, "t.yaml", err, sizeof err), -1);
+  assert_string_equal(err, "t.yaml: NUL byte in the file");
+  tb_config_destroy(c);
+}
+
+static void test_document_shape(void **state) {
+  (void)state;
+  load_bad("", "t.yaml: empty file", "expected a mapping with a 'rules' list");
+  load_bad("# only a comment\n", "t.yaml: empty file", "rules");
+  load_bad("just text\n",
+           "t.yaml:1:1: ", "the top level must be a mapping (key: value lines), found a single value");
+  load_bad("- a\n- b\n", "t.yaml:1:1: ", "the top level must be a mapping");
+  load_bad("unmatched: deny\n", "t.yaml:1:1: ", "no 'rules': the bridge needs at least one rule");
+  load_bad("rules: [{host: a, peer: p}]\n---\nrules: []\n",
+           "t.yaml:3:1: ", "a second YAML document ('---'): only one is allowed");
+  load_bad("rules: [{host: a, peer: p}]\n---\n- [\n", "t.yaml:", "YAML syntax error");
+}
+
+static void test_keys(void **state) {
+  (void)state;
+  load_bad("rules: [{host: a, peer: p}]\nrule: x\n",
+           "t.yaml:2:1: ", "unknown key 'rule' in the top level (expected rules, unmatched");
+  load_bad("rules: [{host: a, peer: p}]\nrules: [{host: b, peer: p}]\n",
+           "t.yaml:2:1: ", "key 'rules' appears twice in the top level (first at line 1)");
+  load_bad("? [a, b]\n: c\nrules: [{host: a, peer: p}]\n",
+           "t.yaml:1:3: ", "a key in the top level must be a plain name, found a list");
+  load_bad("rules: [{host: a, peer: p, hosts: b}]\n",
+           "t.yaml:1:28: ", "unknown key 'hosts' in rule 1 (expected host, peer, ports");
+  load_bad("rules:\n- host: a\n  peer: p\n  peer: q\n", "t.yaml:4:3: ", "key 'peer' appears twice in rule 1");
+  load_bad("pool: {size: 1, age: 2}\nrules: [{host: a, peer: p}]\n",
+           "t.yaml:1:17: ", "unknown key 'age' in pool (expected size, max_age)");
+}
+
+static void test_aliases(void **state) {
+  (void)state;
+  load_bad("rules:\n- &r {host: a, peer: p}\n- *r\n",
+           "t.yaml:2:3: ", "used again through an alias; anchors and aliases are not supported");
+  load_bad("rules:\n- {host: &h a, peer: *h}\n", "t.yaml:2:", "anchors and aliases are not supported");
+}
+
+static void test_rules_shape(void **state) {
+  (void)state;
+  load_bad("rules: a[.]b p\n",
+           "t.yaml:1:8: ", "rules must be a list of rules (lines starting with '- '), found a single value");
+  load_bad("rules: {host: a, peer: p}\n", "t.yaml:1:8: ", "rules must be a list of rules");
+  load_bad("rules: []\n", "t.yaml:1:8: ", "rules is empty: the bridge needs at least one rule");
+  load_bad("rules:\n",
+           "t.yaml:1:7: ", "rules must be a list of rules (lines starting with '- '), found nothing");
+  load_bad("rules:\n- a[.]b p\n",
+           "t.yaml:2:3: ", "rule 1 must be a mapping (key: value lines), found a single value");
+  load_bad("rules:\n- {host: a, peer: p}\n- [a, p]\n", "t.yaml:3:3: ", "rule 2 must be a mapping");
+}
+
+static void test_rule_host_and_peer(void **state) {
+  (void)state;
+  load_bad("rules:\n- peer: p\n", "t.yaml:2:3: ", "rule 1 has no 'host'");
+  load_bad("rules:\n- host: a\n", "t.yaml:2:3: ", "rule 1 has no 'peer'");
+  load_bad("rules:\n- {host: , peer: p}\n",
+           "t.yaml:2:10: ", "host must be a non-empty string, found nothing");
+  load_bad("rules:\n- {host: ~, peer: p}\n",
+           "t.yaml:2:10: ", "host must be a non-empty string, found nothing");
+  load_bad("rules:\n- {host: '', peer: p}\n", "t.yaml:2:10: ", "host must be a non-empty string");
+  load_bad("rules:\n- {host: [a], peer: p}\n",
+           "t.yaml:2:10: ", "host must be a non-empty string, found a list");
+  load_bad("rules:\n- {host: \"a\\0b\", peer: p}\n", "t.yaml:2:10: ", "host contains a NUL character");
+  load_bad("rules:\n- {host: a, peer: {x: 1}}\n",
+           "t.yaml:2:19: ", "peer must be a non-empty string, found a mapping");
+  load_bad("rules:\n- {host: a, peer: 'p:99999'}\n", "t.yaml:2:19: ", "port");
+  load_bad("rules:\n- {host: a, peer: 'has space'}\n", "t.yaml:2:19: ", "has space");
+  load_bad("rules:\n- {host: 'a(b', peer: p}\n", "t.yaml:2:10: ", "bad regex 'a(b' at offset 3");
+}
+
+static void test_rule_name(void **state) {
+  (void)state;
+  load_bad("rules:\n- {host: a, peer: p, name: 'two words'}\n",
+           "t.yaml:2:28: ", "name may hold only printable ASCII without spaces or quotes");
+  load_bad("rules:\n- {host: a, peer: p, name: 'say\"hi'}\n", "t.yaml:2:28: ", "without spaces or quotes");
+  char text[512];
+  char longname[120];
+  memset(longname, 'n', sizeof longname - 1);
+  longname[sizeof longname - 1] = '\0';
+  snprintf(text, sizeof text, "rules:\n- {host: a, peer: p, name: %s}\n", longname);
+  load_bad(text, "t.yaml:2:28: ", "name is longer than 100 characters");
+  load_bad("rules:\n- {host: a, peer: p, name: [x]}\n", "t.yaml:2:28: ", "name must be a non-empty string");
+}
+
+static void test_ports(void **state) {
+  (void)state;
+  load_bad("rules:\n- {host: a, peer: p, ports: []}\n",
+           "t.yaml:2:29: ", "ports is an empty list (leave ports out to allow every port)");
+  load_bad("rules:\n- {host: a, peer: p, ports: {a: 1}}\n",
+           "t.yaml:2:29: ", "ports must be a port, a range or a list of them, found a mapping");
+  load_bad("rules:\n- {host: a, peer: p, ports: 0}\n",
+           "t.yaml:2:29: ", "a port must be a number 1-65535 or a range like 8000-8999, found '0'");
+  load_bad("rules:\n- {host: a, peer: p, ports: 65536}\n", "t.yaml:2:29: ", "found '65536'");
+  load_bad("rules:\n- {host: a, peer: p, ports: [443, https]}\n", "t.yaml:2:35: ", "found 'https'");
+  load_bad("rules:\n- {host: a, peer: p, ports: [443, [80]]}\n", "t.yaml:2:35: ", "found a list");
+  load_bad("rules:\n- {host: a, peer: p, ports: 10-}\n", "t.yaml:2:29: ", "found '10-'");
+  load_bad("rules:\n- {host: a, peer: p, ports: -10}\n", "t.yaml:2:29: ", "found '-10'");
+  load_bad("rules:\n- {host: a, peer: p, ports: 0-10}\n", "t.yaml:2:29: ", "found '0-10'");
+  load_bad("rules:\n- {host: a, peer: p, ports: 1-2-3}\n", "t.yaml:2:29: ", "found '1-2-3'");
+  load_bad("rules:\n- {host: a, peer: p, ports: 9000-8000}\n",
+           "t.yaml:2:29: ", "port range 9000-8000 runs backwards");
+}
+
+static void test_bad_durations(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    const char *words;
+  } bad[] = {
+      {"connect_timeout: 0\n", "connect_timeout must be a duration from 1ms to 3600s"},
+      {"connect_timeout: 3601\n", "found '3601'"},
+      {"connect_timeout: 61m\n", "found '61m'"},
+      {"connect_timeout: 5x\n", "(seconds, or a number with ms, s, m or h), found '5x'"},
+      {"connect_timeout: s\n", "found 's'"},
+      {"connect_timeout: -1\n", "found '-1'"},
+      {"connect_timeout: 1.5\n", "found '1.5'"},
+      {"connect_timeout: 99999999999999999999\n", "found '99999999999999999999'"},
+      {"connect_timeout: [1]\n", "found a list"},
+      {"connect_timeout:\n", "found ''"},
+      {"idle_timeout: 2000001\n", "idle_timeout must be a duration from 0ms to 2000000s"},
+      {"max_lifetime: 1 h\n", "max_lifetime must be a duration"},
+  };
+  for (size_t i = 0; i < TB_NELEM(bad); i++) {
+    char text[256];
+    snprintf(text, sizeof text, "%srules: [{host: a, peer: p}]\n", bad[i].text);
+    load_bad(text, "t.yaml:1:", bad[i].words);
+  }
+  load_bad("rules:\n- {host: a, peer: p, connect_timeout: 0}\n",
+           "t.yaml:2:39: ", "connect_timeout must be a duration");
+  load_bad("rules:\n- {host: a, peer: p, idle_timeout: x}\n",
+           "t.yaml:2:36: ", "idle_timeout must be a duration");
+  load_bad("rules:\n- {host: a, peer: p, max_lifetime: {}}\n",
+           "t.yaml:2:36: ", "max_lifetime must be a duration");
+}
+
+static void test_policies(void **state) {
+  (void)state;
+  load_bad("unmatched: drop\nrules: [{host: a, peer: p}]\n",
+           "t.yaml:1:12: ", "unmatched must be passthrough or deny, found drop");
+  load_bad("unmatched: [deny]\nrules: [{host: a, peer: p}]\n", "t.yaml:1:12: ", "found a list");
+  load_bad("client_identity: hide\nrules: [{host: a, peer: p}]\n",
+           "t.yaml:1:18: ", "client_identity must be keep, strip or forwarded, found hide");
+  load_bad("rules:\n- {host: a, peer: p, client_identity: {}}\n", "t.yaml:2:39: ", "found a mapping");
+}
+
+static void test_pool(void **state) {
+  (void)state;
+  load_bad("pool: 2\nrules: [{host: a, peer: p}]\n",
+           "t.yaml:1:7: ", "pool must be a mapping (key: value lines), found a single value");
+  load_bad("pool: {size: 65}\nrules: [{host: a, peer: p}]\n",
+           "t.yaml:1:14: ", "pool size must be a whole number from 0 to 64, found '65'");
+  load_bad("pool: {size: two}\nrules: [{host: a, peer: p}]\n", "t.yaml:1:14: ", "found 'two'");
+  load_bad("pool: {size: [2]}\nrules: [{host: a, peer: p}]\n", "t.yaml:1:14: ", "found a list");
+  load_bad("pool: {max_age: 0}\nrules: [{host: a, peer: p}]\n",
+           "t.yaml:1:17: ", "pool max_age must be a duration from 1ms");
+  struct tb_config *c = load_ok("pool: {size: 0}\nrules: [{host: a, peer: p}]\n");
+  assert_int_equal(c->pool_size, 0);
+  tb_config_destroy(c);
+}
+
+/* A failure after some rules were added undoes them and the defaults. */
+static void test_failure_undoes_everything(void **state) {
+  (void)state;
+  load_bad("connect_timeout: 3\nunmatched: deny\nclient_identity: strip\npool: {size: 9}\n"
+           "rules:\n- {host: a, peer: p, ports: [1, 2]}\n- {host: b, peer: p}\n- {host: c}\n",
+           "t.yaml:8:3: ", "rule 3 has no 'peer'");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_full_file),
+      cmocka_unit_test(test_defaults_when_absent),
+      cmocka_unit_test(test_ports_in_matching),
+      cmocka_unit_test(test_durations),
+      cmocka_unit_test(test_config_argument),
+      cmocka_unit_test(test_client_identity_argument),
+      cmocka_unit_test(test_syntax_errors),
+      cmocka_unit_test(test_document_shape),
+      cmocka_unit_test(test_keys),
+      cmocka_unit_test(test_aliases),
+      cmocka_unit_test(test_rules_shape),
+      cmocka_unit_test(test_rule_host_and_peer),
+      cmocka_unit_test(test_rule_name),
+      cmocka_unit_test(test_ports),
+      cmocka_unit_test(test_bad_durations),
+      cmocka_unit_test(test_policies),
+      cmocka_unit_test(test_pool),
+      cmocka_unit_test(test_failure_undoes_everything),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
