@@ -1,14 +1,15 @@
 /*
- * plugin: TSPluginInit, the configuration it loads once, and the global
- * READ_REQUEST_HDR hook that hands matching CONNECTs to a tunnel.
+ * plugin: TSPluginInit, the global READ_REQUEST_HDR hook that hands matching
+ * CONNECTs to a tunnel, and the operator's entry points: reload on
+ * `traffic_ctl config reload`, and `traffic_ctl plugin msg tls_bridge ...`.
  *
- * The configuration is built before any hook is registered and never changes
- * afterwards, so the hook reads it without a lock.  A configuration error
- * stops traffic_server (TSEmergency): a bridge that quietly bridged less than
- * configured would send traffic meant for a peer somewhere else.
+ * The configuration (live.h) is loaded before any hook is registered.  An
+ * error in it at start stops traffic_server (TSEmergency): a bridge that
+ * quietly bridged less than configured would send traffic meant for a peer
+ * somewhere else.  An error on reload keeps the running configuration.
  */
-#include <pthread.h>
-#include <stdatomic.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,73 +18,12 @@
 #include <ts/ts.h>
 
 #include "tb_config.h"
+#include "tb_http.h"
+#include "live.h"
 #include "stats.h"
 #include "tunnel.h"
 
 #define ERR_MAX 1024
-
-static struct tb_config *g_config; /* owned; immutable once TSPluginInit returns */
-
-/* Warm-connection pools, one per peer, made at the first CONNECT for it.
- * g_rule_pools has a slot per rule, so that after the first use a rule finds
- * its pool without a lock; g_pools_lock is taken only to make a pool. */
-static _Atomic(struct tb_pool *) *g_rule_pools; /* owned array, g_config->nrules slots */
-static pthread_mutex_t g_pools_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pool_entry {
-  char peer[TB_HOST_MAX + 16];
-  struct tb_pool *pool; /* never freed: one per configured peer */
-} * g_pools;            /* owned, under g_pools_lock */
-static size_t g_npools, g_pools_cap;
-
-/* Room for one more pool entry (under g_pools_lock). */
-static int pools_reserve(void) {
-  if (g_npools < g_pools_cap) {
-    return 0;
-  }
-  size_t cap = g_pools_cap == 0 ? 8 : g_pools_cap * 2;
-  struct pool_entry *e = realloc(g_pools, cap * sizeof *e);
-  if (e == NULL) {
-    return -1;
-  }
-  g_pools = e;
-  g_pools_cap = cap;
-  return 0;
-}
-
-/* The pool for rule's peer, made on first use; NULL when pools are off or
- * out of memory (the tunnel then opens its own connection). */
-static struct tb_pool *pool_for(const struct tb_rule *rule) {
-  size_t i = (size_t)(rule - g_config->rules);
-  struct tb_pool *p;
-  char peer[TB_HOST_MAX + 16];
-
-  if (g_config->pool_size == 0 || g_rule_pools == NULL) {
-    return NULL;
-  }
-  p = atomic_load_explicit(&g_rule_pools[i], memory_order_acquire);
-  if (p != NULL || tb_peer_format(&rule->peer, peer, sizeof peer) < 0) {
-    return p;
-  }
-  pthread_mutex_lock(&g_pools_lock);
-  for (size_t k = 0; k < g_npools && p == NULL; k++) {
-    if (strcmp(g_pools[k].peer, peer) == 0) {
-      p = g_pools[k].pool;
-    }
-  }
-  if (p == NULL && pools_reserve() == 0) {
-    p = tb_pool_create(&rule->peer, (int)g_config->pool_size, g_config->pool_max_age_ms,
-                       g_config->connect_timeout_ms);
-    if (p != NULL) {
-      snprintf(g_pools[g_npools].peer, sizeof g_pools[g_npools].peer, "%s", peer);
-      g_pools[g_npools++].pool = p;
-    }
-  }
-  if (p != NULL) {
-    atomic_store_explicit(&g_rule_pools[i], p, memory_order_release);
-  }
-  pthread_mutex_unlock(&g_pools_lock);
-  return p;
-}
 
 /* Answer the client with ATS's own error page for status and release the
  * request handles. */
@@ -94,11 +34,47 @@ static void refuse_txn(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, TSMLoc url, TS
   TSHttpTxnReenable(txn, TS_EVENT_HTTP_ERROR);
 }
 
+/* The client identity headers a client may send, and ATS may add. */
+static void remove_field(TSMBuffer bufp, TSMLoc hdr, const char *name, int len) {
+  TSMLoc f;
+  while ((f = TSMimeHdrFieldFind(bufp, hdr, name, len)) != TS_NULL_MLOC) {
+    TSMimeHdrFieldDestroy(bufp, hdr, f);
+    TSHandleMLocRelease(bufp, hdr, f);
+  }
+}
+
+/* Apply the rule's client_identity policy to the CONNECT that goes on to the
+ * peer (the client's request as ATS forwards it).  strip and forwarded drop
+ * what the client claims and stop ATS from adding its own; forwarded then
+ * adds one "Forwarded: for=" with the address the ingress saw. */
+static void apply_identity(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, enum tb_identity id) {
+  if (id != TB_IDENTITY_STRIP && id != TB_IDENTITY_FORWARDED) {
+    return;
+  }
+  TSHttpTxnConfigIntSet(txn, TS_CONFIG_HTTP_ANONYMIZE_INSERT_CLIENT_IP, 0);
+  TSHttpTxnConfigIntSet(txn, TS_CONFIG_HTTP_INSERT_SQUID_X_FORWARDED_FOR, 0);
+  TSHttpTxnConfigStringSet(txn, TS_CONFIG_HTTP_INSERT_FORWARDED, "none", 4);
+  remove_field(bufp, hdr, TS_MIME_FIELD_CLIENT_IP, TS_MIME_LEN_CLIENT_IP);
+  remove_field(bufp, hdr, TS_MIME_FIELD_X_FORWARDED_FOR, TS_MIME_LEN_X_FORWARDED_FOR);
+  remove_field(bufp, hdr, TS_MIME_FIELD_FORWARDED, TS_MIME_LEN_FORWARDED);
+  char value[80];
+  int len = tb_http_forwarded_for(value, sizeof value, TSHttpTxnClientAddrGet(txn));
+  TSMLoc f = TS_NULL_MLOC;
+  if (id == TB_IDENTITY_FORWARDED && len > 0 &&
+      TSMimeHdrFieldCreateNamed(bufp, hdr, TS_MIME_FIELD_FORWARDED, TS_MIME_LEN_FORWARDED, &f) ==
+          TS_SUCCESS) {
+    TSMimeHdrFieldValueStringSet(bufp, hdr, f, -1, value, len);
+    TSMimeHdrFieldAppend(bufp, hdr, f);
+    TSHandleMLocRelease(bufp, hdr, f);
+  }
+}
+
 /* Bridge this transaction if it is a client's CONNECT to a configured host. */
 static void consider(TSHttpTxn txn) {
   TSMBuffer bufp;
   TSMLoc hdr;
   TSMLoc url = TS_NULL_MLOC;
+  struct tb_live *live = NULL;
   if (TSHttpTxnClientReqGet(txn, &bufp, &hdr) != TS_SUCCESS) {
     return;
   }
@@ -116,41 +92,51 @@ static void consider(TSHttpTxn txn) {
   if (host == NULL || host_len <= 0) {
     goto done;
   }
+  int port = TSUrlPortGet(bufp, url);
   const struct tb_rule *rule = NULL;
-  if (tb_config_lookup(g_config, host, (size_t)host_len, &rule) != 0) {
+  live = tb_live_acquire();
+  const struct tb_config *config = live != NULL ? tb_live_config(live) : NULL;
+  if (config == NULL || tb_config_lookup_port(config, host, (size_t)host_len,
+                                              port > 0 && port < 65536 ? (unsigned)port : 0, &rule) != 0) {
     /* Fail closed: a host we could not match might have been a rule's. */
     TSError("[%s] matching CONNECT %.*s against the rules failed (PCRE2 limit or out of memory): refused",
             TB_TAG, host_len, host);
+    tb_live_release(live);
     refuse_txn(txn, bufp, hdr, url, TS_HTTP_STATUS_BAD_GATEWAY);
     return;
   }
-  if (rule == NULL && g_config->deny_unmatched) {
-    /* --unmatched deny: nothing leaves this proxy except through a peer. */
+  if (rule == NULL && config->deny_unmatched) {
+    /* unmatched: deny: nothing leaves this proxy except through a peer. */
     tb_stat_add(TB_STAT_CONNECT_UNMATCHED, 1);
     tb_stat_add(TB_STAT_CONNECT_DENIED, 1);
     if (TSIsDebugTagSet(TB_TAG)) {
-      TSDebug(TB_TAG, "CONNECT %.*s matches no rule: denied", host_len, host);
+      TSDebug(TB_TAG, "CONNECT %.*s:%d matches no rule: denied", host_len, host, port);
     }
+    tb_live_release(live);
     refuse_txn(txn, bufp, hdr, url, TS_HTTP_STATUS_FORBIDDEN);
     return;
   }
   if (rule == NULL) {
     tb_stat_add(TB_STAT_CONNECT_UNMATCHED, 1);
     if (TSIsDebugTagSet(TB_TAG)) {
-      TSDebug(TB_TAG, "CONNECT %.*s matches no rule: left to Traffic Server", host_len, host);
+      TSDebug(TB_TAG, "CONNECT %.*s:%d matches no rule: left to Traffic Server", host_len, host, port);
     }
     goto done;
   }
-  int port = TSUrlPortGet(bufp, url);
-  struct tb_limits limits = {g_config->connect_timeout_ms, g_config->idle_timeout_ms,
-                             g_config->max_lifetime_ms};
-  if (tb_tunnel_start(txn, rule, host, host_len, port, &limits, pool_for(rule)) != TS_SUCCESS) {
+  struct tb_settings settings;
+  tb_config_settings(config, rule, &settings);
+  apply_identity(txn, bufp, hdr, settings.identity);
+  if (tb_tunnel_start(txn, live, rule, &settings, host, host_len, port, tb_live_pool(live, rule)) !=
+      TS_SUCCESS) {
     /* Fail closed: never let a matching CONNECT go out directly. */
     TSError("[%s] out of memory: refusing CONNECT %.*s", TB_TAG, host_len, host);
+    tb_live_release(live);
     refuse_txn(txn, bufp, hdr, url, TS_HTTP_STATUS_BAD_GATEWAY);
     return;
   }
+  live = NULL; /* the tunnel's now */
 done:
+  tb_live_release(live);
   if (url != TS_NULL_MLOC) {
     TSHandleMLocRelease(bufp, hdr, url);
   }
@@ -179,6 +165,86 @@ static int on_request(TSCont cont, TSEvent event, void *edata) {
   }
 }
 
+/* traffic_ctl config reload (TSMgmtUpdateRegister). */
+static int on_config_update(TSCont cont, TSEvent event, void *edata) {
+  (void)cont;
+  (void)event;
+  (void)edata;
+  tb_live_reload_soon("traffic_ctl config reload");
+  return 0;
+}
+
+/* What a message's data holds: "reload", "match HOST:PORT", "tunnels". */
+static void on_message(const char *data, size_t len) {
+  while (len > 0 && (data[len - 1] == '\0' || data[len - 1] == '\n' || data[len - 1] == ' ')) {
+    len--;
+  }
+  size_t word = 0;
+  while (word < len && data[word] != ' ') {
+    word++;
+  }
+  size_t arg = word;
+  while (arg < len && data[arg] == ' ') {
+    arg++;
+  }
+  if (word == 6 && memcmp(data, "reload", 6) == 0 && arg == len) {
+    tb_live_reload("traffic_ctl plugin msg");
+  } else if (word == 5 && memcmp(data, "match", 5) == 0) {
+    tb_live_explain(data + arg, len - arg);
+  } else if (word == 7 && memcmp(data, "tunnels", 7) == 0 && arg == len) {
+    tb_tunnel_dump();
+  } else {
+    TSError("[%s] unknown message '%.*s': expected reload, match HOST:PORT or tunnels", TB_TAG,
+            (int)(len > 100 ? 100 : len), data);
+  }
+}
+
+/* A copy of a message, handled on a task thread. */
+static int on_message_task(TSCont cont, TSEvent event, void *edata) {
+  (void)event;
+  (void)edata;
+  char *copy = TSContDataGet(cont);
+  if (copy != NULL) {
+    on_message(copy, strlen(copy));
+    free(copy);
+  }
+  TSContDestroy(cont);
+  return 0;
+}
+
+/* traffic_ctl plugin msg tls_bridge ... (TS_LIFECYCLE_MSG_HOOK): messages
+ * for other plugins are ignored. */
+static int on_lifecycle(TSCont cont, TSEvent event, void *edata) {
+  (void)cont;
+  if (event != TS_EVENT_LIFECYCLE_MSG || edata == NULL) {
+    return 0;
+  }
+  const TSPluginMsg *msg = edata;
+  if (msg->tag == NULL || strcmp(msg->tag, TB_TAG) != 0) {
+    return 0;
+  }
+  size_t len = msg->data != NULL ? msg->data_size : 0;
+  if (len > 4096) {
+    TSError("[%s] message of %zu bytes ignored: too long", TB_TAG, len);
+    return 0;
+  }
+  char *copy = malloc(len + 1);
+  TSCont task = copy != NULL ? TSContCreate(on_message_task, TSMutexCreate()) : NULL;
+  if (task == NULL) {
+    free(copy);
+    TSError("[%s] out of memory: message ignored", TB_TAG);
+    return 0;
+  }
+  if (len > 0) {
+    memcpy(copy, msg->data, len);
+  }
+  copy[len] = '\0';
+  copy[strnlen(copy, len)] = '\0'; /* stop at an embedded NUL */
+  TSContDataSet(task, copy);
+  TSContScheduleOnPool(task, 0, TS_THREAD_POOL_TASK);
+  return 0;
+}
+
 void TSPluginInit(int argc, const char *argv[]) {
   char err[ERR_MAX] = "";
   TSPluginRegistrationInfo info = {TB_TAG, "tls_bridge", "tls_bridge"};
@@ -189,33 +255,12 @@ void TSPluginInit(int argc, const char *argv[]) {
   if (tb_stats_init(err, sizeof err) != 0) {
     TSError("[%s] %s: metrics will be missing", TB_TAG, err); /* the bridge itself still works */
   }
-  g_config = tb_config_create();
-  if (g_config == NULL) {
-    TSEmergency("[%s] out of memory loading the configuration", TB_TAG);
-    return;
-  }
-  if (tb_config_load_args(g_config, argc - 1, argv + 1, TSConfigDirGet(), err, sizeof err) != 0) {
+  if (tb_live_init(argc - 1, argv + 1, err, sizeof err) != 0) {
     /* TSError lands in error.log, TSEmergency in diags.log, then exits. */
     TSError("[%s] configuration error: %s", TB_TAG, err);
     TSEmergency("[%s] configuration error: %s; Traffic Server will not start with a partial bridge", TB_TAG,
                 err);
     return;
-  }
-  if (g_config->nrules == 0) {
-    TSError("[%s] configuration error: no rules (expected '<regex> <peer>' pairs or --file PATH)", TB_TAG);
-    TSEmergency("[%s] configuration error: no rules (expected '<regex> <peer>' pairs or --file PATH)",
-                TB_TAG);
-    return;
-  }
-  for (size_t i = 0; i < g_config->nrules; i++) {
-    char peer[TB_HOST_MAX + 16];
-    const struct tb_rule *r = &g_config->rules[i];
-    if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
-      snprintf(peer, sizeof peer, "%s", r->peer.host);
-    }
-    if (i < 20 || TSIsDebugTagSet(TB_TAG)) {
-      TSDebug(TB_TAG, "rule %zu (%s): '%s' -> %s", i + 1, r->origin, r->pattern, peer);
-    }
   }
   TSTextLogObject log = NULL;
   if (TSTextLogObjectCreate(TB_TAG, TS_LOG_MODE_ADD_TIMESTAMP, &log) == TS_SUCCESS) {
@@ -223,12 +268,7 @@ void TSPluginInit(int argc, const char *argv[]) {
   } else {
     TSError("[%s] cannot create the tunnel log %s.log: tunnels will not be logged", TB_TAG, TB_TAG);
   }
-  g_rule_pools = calloc(g_config->nrules, sizeof *g_rule_pools);
-  if (g_rule_pools == NULL) {
-    TSError("[%s] out of memory for connection pools: every tunnel opens its own connection", TB_TAG);
-  }
-  TSNote("[%s] %zu rule%s loaded, set-up timeout %u ms, %u warm connection%s per peer in use", TB_TAG,
-         g_config->nrules, g_config->nrules == 1 ? "" : "s", g_config->connect_timeout_ms,
-         g_config->pool_size, g_config->pool_size == 1 ? "" : "s");
+  TSMgmtUpdateRegister(TSContCreate(on_config_update, TSMutexCreate()), TB_TAG);
+  TSLifecycleHookAdd(TS_LIFECYCLE_MSG_HOOK, TSContCreate(on_lifecycle, NULL));
   TSHttpHookAdd(TS_HTTP_READ_REQUEST_HDR_HOOK, TSContCreate(on_request, NULL));
 }

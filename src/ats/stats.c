@@ -24,6 +24,8 @@ static const char *const names[TB_STAT_COUNT] = {
     [TB_STAT_CONNECT_DENIED] = "plugin.tls_bridge.connects.denied",
     [TB_STAT_POOL_WARM_USED] = "plugin.tls_bridge.pool.warm_used",
     [TB_STAT_POOL_STALE_RETRIED] = "plugin.tls_bridge.pool.stale_retried",
+    [TB_STAT_RELOADS_DONE] = "plugin.tls_bridge.reloads.done",
+    [TB_STAT_RELOADS_FAILED] = "plugin.tls_bridge.reloads.failed",
 };
 
 static int ids[TB_STAT_COUNT];

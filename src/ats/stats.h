@@ -26,11 +26,12 @@ enum tb_stat {
   TB_STAT_FAIL_LIFETIME,          /* --max-lifetime ended a tunnel */
   TB_STAT_BYTES_CLIENT_TO_PEER,   /* bytes written towards peers (the client's CONNECT included) */
   TB_STAT_BYTES_PEER_TO_CLIENT,   /* bytes written towards clients after the 2xx */
-  TB_STAT_CONNECT_UNMATCHED,
-  TB_STAT_CONNECT_DENIED,
-  /* unmatched CONNECTs answered 403 (--unmatched deny) */ /* CONNECTs that matched no rule (left to ATS) */
-  TB_STAT_POOL_WARM_USED,                                  /* tunnels set up over a warm connection */
-  TB_STAT_POOL_STALE_RETRIED, /* CONNECTs resent because a warm connection was stale */
+  TB_STAT_CONNECT_UNMATCHED,      /* CONNECTs that matched no rule */
+  TB_STAT_CONNECT_DENIED,         /* unmatched CONNECTs answered 403 (unmatched: deny) */
+  TB_STAT_POOL_WARM_USED,         /* tunnels set up over a warm connection */
+  TB_STAT_POOL_STALE_RETRIED,     /* CONNECTs resent because a warm connection was stale */
+  TB_STAT_RELOADS_DONE,           /* reloads that put a new configuration in force */
+  TB_STAT_RELOADS_FAILED,         /* reloads refused (invalid configuration): the old one stays */
   TB_STAT_COUNT
 };
 

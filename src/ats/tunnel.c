@@ -34,6 +34,7 @@
 
 #include "tb_http.h"
 #include "tb_resp.h"
+#include "live.h"
 #include "stats.h"
 
 #define TUNNEL_MAGIC 0x54424e4cu /* "TBNL": checked on every event */
@@ -94,12 +95,15 @@ struct tunnel {
                               the peer answers, to resend it if a pooled connection was stale */
   struct tb_pool *pool;    /* not owned: the pool a warming/warm tunnel belongs to */
   struct tb_pool *home;    /* not owned: a client tunnel's pool for its peer, or NULL */
-  const char *rule_origin; /* not owned: the configuration outlives every tunnel */
-  int64_t started_ms;      /* monotonic ms at the intercept */
-  int64_t open_ms;         /* when the tunnel opened (2xx handed over); 0 before */
-  int64_t last_active_ms;  /* when bytes last moved (checked by the nudge) */
-  int handover_ready;      /* WRITE_READYs seen in HANDOVER (see start_handover) */
-  int slot;                /* the pool slot (event thread) a warming/warm tunnel belongs to */
+  struct tb_live *live;    /* owned reference (client tunnels): the configuration the tunnel started with */
+  const char *rule_origin; /* not owned: in live's configuration */
+  struct tunnel *reg_prev; /* the registry of open client tunnels (tb_tunnel_dump) */
+  struct tunnel *reg_next;
+  int64_t started_ms;     /* monotonic ms at the intercept */
+  int64_t open_ms;        /* when the tunnel opened (2xx handed over); 0 before */
+  int64_t last_active_ms; /* when bytes last moved (checked by the nudge) */
+  int handover_ready;     /* WRITE_READYs seen in HANDOVER (see start_handover) */
+  int slot;               /* the pool slot (event thread) a warming/warm tunnel belongs to */
   unsigned connect_timeout_ms;
   unsigned idle_timeout_ms; /* 0: none */
   unsigned max_lifetime_ms; /* 0: none */
@@ -120,6 +124,37 @@ void tb_tunnel_set_log(TSTextLogObject log) {
   g_log = log;
 }
 static atomic_int_fast64_t live_tunnels = 0;
+
+/* Open client tunnels, for `traffic_ctl plugin msg tls_bridge tunnels`.
+ * Lock order: a tunnel's mutex, then g_reg_lock (tb_tunnel_dump only tries
+ * tunnel mutexes, never waits for one while holding g_reg_lock). */
+static pthread_mutex_t g_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tunnel *g_reg_head;
+
+static void reg_add(struct tunnel *t) {
+  pthread_mutex_lock(&g_reg_lock);
+  t->reg_prev = NULL;
+  t->reg_next = g_reg_head;
+  if (g_reg_head != NULL) {
+    g_reg_head->reg_prev = t;
+  }
+  g_reg_head = t;
+  pthread_mutex_unlock(&g_reg_lock);
+}
+
+static void reg_remove(struct tunnel *t) {
+  pthread_mutex_lock(&g_reg_lock);
+  if (t->reg_prev != NULL) {
+    t->reg_prev->reg_next = t->reg_next;
+  } else if (g_reg_head == t) {
+    g_reg_head = t->reg_next;
+  }
+  if (t->reg_next != NULL) {
+    t->reg_next->reg_prev = t->reg_prev;
+  }
+  t->reg_prev = t->reg_next = NULL;
+  pthread_mutex_unlock(&g_reg_lock);
+}
 
 /* Warm connections to one peer: tunnels that have done their set-up step 1
  * (internal transaction, TCP and TLS to the peer) before any client asked,
@@ -223,7 +258,9 @@ static void tunnel_destroy(struct tunnel *t) {
   }
   if (t->client) {
     tb_stat_add(TB_STAT_TUNNELS_ACTIVE, -1);
+    reg_remove(t);
   }
+  tb_live_release(t->live);
   TSContDataSet(t->cont, NULL);
   TSContDestroy(t->cont);
   t->magic = TUNNEL_DEAD;
@@ -1135,8 +1172,9 @@ static int tunnel_handler(TSCont cont, TSEvent event, void *edata) {
   }
 }
 
-TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const char *host, int host_len,
-                             int port, const struct tb_limits *limits, struct tb_pool *pool) {
+TSReturnCode tb_tunnel_start(TSHttpTxn txn, struct tb_live *live, const struct tb_rule *rule,
+                             const struct tb_settings *s, const char *host, int host_len, int port,
+                             struct tb_pool *pool) {
   struct tunnel *t = pool != NULL ? pool_claim(pool) : NULL;
   bool warm = t != NULL;
   if (t == NULL && (t = tunnel_alloc()) == NULL) {
@@ -1151,10 +1189,11 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const ch
   t->home = pool;
   t->phase = PH_ACCEPT;
   t->peer_addr = rule->peer;
-  t->connect_timeout_ms = limits->connect_timeout_ms;
-  t->idle_timeout_ms = limits->idle_timeout_ms;
-  t->max_lifetime_ms = limits->max_lifetime_ms;
+  t->connect_timeout_ms = s->connect_timeout_ms;
+  t->idle_timeout_ms = s->idle_timeout_ms;
+  t->max_lifetime_ms = s->max_lifetime_ms;
   t->started_ms = now_ms();
+  t->live = live;
   t->rule_origin = rule->origin;
   if (tb_peer_format(&rule->peer, t->peer_text, sizeof t->peer_text) < 0) {
     snprintf(t->peer_text, sizeof t->peer_text, "%s", rule->peer.host);
@@ -1172,6 +1211,7 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const ch
   if (warm) {
     tb_stat_add(TB_STAT_POOL_WARM_USED, 1);
   }
+  reg_add(t);
   DBG(t, "CONNECT %s matches rule '%s' (%s): bridging to %s%s", t->target, rule->pattern, rule->origin,
       t->peer_text, warm ? " (warm connection)" : "");
   TSMutexUnlock(mutex);
@@ -1182,4 +1222,33 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const ch
     pool_refill_here(pool);
   }
   return TS_SUCCESS;
+}
+
+/* Like log_tunnel's fields, for a tunnel still open.  Runs on a task thread:
+ * a tunnel busy on its own thread right now is listed without its details
+ * rather than waited for. */
+void tb_tunnel_dump(void) {
+  int64_t now = now_ms();
+  size_t n = 0;
+  pthread_mutex_lock(&g_reg_lock);
+  for (struct tunnel *t = g_reg_head; t != NULL; t = t->reg_next, n++) {
+    TSMutex m = TSContMutexGet(t->cont);
+    if (TSMutexLockTry(m) != TS_SUCCESS) {
+      TSNote("[%s] tunnel id=%" PRIu64 " target=%s peer=%s rule=\"%s\" (busy: details skipped)", TB_TAG,
+             t->id, t->target, t->peer_text, t->rule_origin != NULL ? t->rule_origin : "-");
+      continue;
+    }
+    int64_t up =
+        t->ua_to_peer.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->ua_to_peer.write_vio) : 0;
+    int64_t down =
+        t->peer_to_ua.write_vio != NULL && t->phase == PH_TUNNEL ? TSVIONDoneGet(t->peer_to_ua.write_vio) : 0;
+    TSNote("[%s] tunnel id=%" PRIu64 " target=%s peer=%s rule=\"%s\" configuration=%" PRIu64
+           " state=%s age_ms=%" PRId64 " up=%" PRId64 " down=%" PRId64,
+           TB_TAG, t->id, t->target, t->peer_text, t->rule_origin != NULL ? t->rule_origin : "-",
+           t->live != NULL ? tb_live_generation(t->live) : 0, phase_names[t->phase], now - t->started_ms, up,
+           down);
+    TSMutexUnlock(m);
+  }
+  pthread_mutex_unlock(&g_reg_lock);
+  TSNote("[%s] %zu open tunnel%s", TB_TAG, n, n == 1 ? "" : "s");
 }

@@ -32,21 +32,22 @@ struct tb_pool;
 struct tb_pool *tb_pool_create(const struct tb_peer *peer, int size, unsigned max_age_ms,
                                unsigned connect_timeout_ms);
 
-/* Intercept txn (called on READ_REQUEST_HDR) and bridge it to rule's peer.
- * host/port are the CONNECT target (for messages only: the request ATS
- * rebuilds is what goes to the peer).  Returns TS_SUCCESS, or TS_ERROR when
- * nothing was intercepted (out of memory), in which case the caller must not
- * let the transaction through.  pool (may be NULL): where to take a warm
- * connection to the peer from. */
-/* Per-tunnel limits, from the configuration (0: none). */
-struct tb_limits {
-  unsigned connect_timeout_ms;
-  unsigned idle_timeout_ms;
-  unsigned max_lifetime_ms;
-};
+struct tb_live; /* live.h */
 
-TSReturnCode tb_tunnel_start(TSHttpTxn txn, const struct tb_rule *rule, const char *host, int host_len,
-                             int port, const struct tb_limits *limits, struct tb_pool *pool);
+/* Intercept txn (called on READ_REQUEST_HDR) and bridge it to rule's peer
+ * with settings s.  live is the configuration rule belongs to: the tunnel
+ * takes over the caller's reference to it and releases it when it closes.
+ * host/port are the CONNECT target (for messages only: the request ATS
+ * rebuilds is what goes to the peer).  pool (may be NULL): where to take a
+ * warm connection to the peer from.  Returns TS_SUCCESS, or TS_ERROR when
+ * nothing was intercepted (out of memory; the reference is still the
+ * caller's), in which case the caller must not let the transaction through. */
+TSReturnCode tb_tunnel_start(TSHttpTxn txn, struct tb_live *live, const struct tb_rule *rule,
+                             const struct tb_settings *s, const char *host, int host_len, int port,
+                             struct tb_pool *pool);
+
+/* Write one line per open client tunnel to diags.log (TSNote). */
+void tb_tunnel_dump(void);
 
 /* Where each client tunnel writes its one line when it closes (NULL: no log). */
 void tb_tunnel_set_log(TSTextLogObject log);

@@ -6,6 +6,10 @@
  */
 #include "tb_http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,4 +138,28 @@ int tb_http_format_response(char *buf, size_t buflen, unsigned status, const cha
   }
   put_str(&o, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   return finish(&o);
+}
+
+int tb_http_forwarded_for(char *buf, size_t buflen, const struct sockaddr *sa) {
+  char addr[INET6_ADDRSTRLEN];
+  int n;
+  if (sa == NULL) {
+    return -1;
+  }
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)sa;
+    if (inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr) == NULL) {
+      return -1;
+    }
+    n = snprintf(buf, buflen, "for=%s", addr);
+  } else if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)sa;
+    if (inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr) == NULL) {
+      return -1;
+    }
+    n = snprintf(buf, buflen, "for=\"[%s]\"", addr);
+  } else {
+    return -1;
+  }
+  return n < 0 || (size_t)n >= buflen ? -1 : n;
 }

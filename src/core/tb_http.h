@@ -14,6 +14,8 @@
 
 #include "tb_peer.h"
 
+struct sockaddr;
+
 /* "CONNECT https://host:port HTTP/1.1\r\nHost: host:port\r\n\r\n" for the
  * internal transaction (ATS core then opens TLS to the peer).  Returns the
  * length written (excluding NUL), or -1 when buf is too small. */
@@ -29,5 +31,11 @@ int tb_http_format_connect(char *buf, size_t buflen, const struct tb_peer *peer)
  * (excluding NUL), or -1 when buf is too small or status is not 100..999. */
 int tb_http_format_response(char *buf, size_t buflen, unsigned status, const char *reason,
                             const char *detail);
+
+/* The value of a Forwarded header (RFC 7239) naming the client address:
+ * "for=192.0.2.7" or "for=\"[2001:db8::7]\"" (an IPv6 node is quoted).
+ * Returns the length written (excluding NUL), or -1 when sa is NULL, not
+ * IPv4/IPv6, or buf is too small. */
+int tb_http_forwarded_for(char *buf, size_t buflen, const struct sockaddr *sa);
 
 #endif

@@ -33,6 +33,8 @@ REFERENCE_PLUGIN = "/usr/lib/trafficserver/modules/tls_bridge.so"
 DEFAULT_PLUGIN = os.path.join(REPO_ROOT, "build", "tls_bridge.so")
 STOCK_CONFIG_DIR = "/etc/trafficserver"
 TRAFFIC_SERVER = shutil.which("traffic_server") or "/usr/bin/traffic_server"
+TRAFFIC_MANAGER = shutil.which("traffic_manager") or "/usr/bin/traffic_manager"
+TRAFFIC_CTL = shutil.which("traffic_ctl") or "/usr/bin/traffic_ctl"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 LOOPBACK4 = "127.0.0.1"
@@ -448,7 +450,10 @@ class AtsInstance:
 
     def __init__(self, name, workspace, port, *, tls_port=False, records=None,
                  plugin_lines=(), remap_lines=(), ssl_multicert_lines=(), hosts=None,
-                 extra_files=None, debug=True, ipv6_port=None, out_ipv6=True):
+                 extra_files=None, debug=True, ipv6_port=None, out_ipv6=True, manager=False):
+        # manager=True runs traffic_server under traffic_manager, which
+        # traffic_ctl needs in 9.2 (config reload, plugin msg, metric get).
+        self.manager = manager
         self.name = name
         self.out_ipv6 = out_ipv6
         self.port = port
@@ -512,9 +517,43 @@ class AtsInstance:
             self._write(rel, text)
 
     # -- life cycle
-    def start(self):
+    def env(self):
         env = dict(os.environ)
         env["TS_RUNROOT"] = os.path.join(self.dir, "runroot.yaml")
+        return env
+
+    def ctl(self, *args, timeout=20.0, check=True):
+        """Run traffic_ctl against this instance (needs manager=True);
+        returns its stdout."""
+        r = subprocess.run([TRAFFIC_CTL] + list(args), env=self.env(), capture_output=True,
+                           text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError("traffic_ctl %s: exit %d: %s %s"
+                               % (" ".join(args), r.returncode, r.stdout, r.stderr))
+        return r.stdout
+
+    def diags(self):
+        """diags.log so far (TSNote/TSError lines land there)."""
+        try:
+            with open(os.path.join(self.logdir, "diags.log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_diags(self, needle, timeout=15.0, after=0):
+        """Poll diags.log until needle appears past offset `after`; returns
+        the text from `after` on, or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.diags()[after:]
+            if needle in text:
+                return text
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.2)
+
+    def start(self):
+        env = self.env()
         # make e2e-asan: load the sanitizer runtimes into traffic_server only
         # (an ASan-built plugin needs them loaded first); leak checking at
         # exit is off because ATS does not free everything when it stops.
@@ -523,8 +562,8 @@ class AtsInstance:
             env["LD_PRELOAD"] = preload
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        self.process = ManagedProcess(self.name, [TRAFFIC_SERVER], self.dir, self.stdout_path,
-                                      env=env)
+        argv = [TRAFFIC_MANAGER] if self.manager else [TRAFFIC_SERVER]
+        self.process = ManagedProcess(self.name, argv, self.dir, self.stdout_path, env=env)
         self.process.log_tail = self.log_tail  # so the registry lists us for log dumps
         self.process.owner = self
         self.process.start()
@@ -548,11 +587,30 @@ class AtsInstance:
     def wait_exit(self, timeout):
         return self.process.wait_exit(timeout)
 
+    def server_pid(self):
+        """traffic_server's pid: the process itself, or traffic_manager's
+        child when manager=True (None while there is none)."""
+        if not self.manager:
+            return self.pid
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open("/proc/%s/comm" % entry) as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if int(fields[1]) == self.pid and comm.startswith("traffic_server"):
+                return int(entry)
+        return None
+
     def fd_count(self):
-        return proc_fd_count(self.pid)
+        return proc_fd_count(self.server_pid())
 
     def rss_kib(self):
-        return proc_rss_kib(self.pid)
+        return proc_rss_kib(self.server_pid())
 
     def wait_listening(self, timeout=20.0):
         if not wait_for_port(self.port, timeout=timeout, proc_alive=self.alive):
@@ -645,11 +703,12 @@ ip_allow:
 
 LOGGING_YAML = """\
 # One ASCII access log, squid format plus the CONNECT target, so a test can
-# see whether an instance saw a request at all.
+# see whether an instance saw a request at all, and the client identity
+# headers the request came with (what a peer learns about the client).
 logging:
   formats:
     - name: tb
-      format: '%<cqtq> %<ttms> %<chi> %<crc>/%<pssc> %<psql> %<cqhm> %<cquc> %<phr>/%<shn> %<sssc>'
+      format: '%<cqtq> %<ttms> %<chi> %<crc>/%<pssc> %<psql> %<cqhm> %<cquc> %<phr>/%<shn> %<sssc> cip=%<{Client-ip}cqh> xff=%<{X-Forwarded-For}cqh> fwd=%<{Forwarded}cqh>'
   logs:
     - filename: squid
       format: tb
@@ -715,7 +774,7 @@ def make_peer(workspace, certs, port, connect_ports, hosts, name="peer", debug=T
 def make_ingress(workspace, certs, port, plugin, plugin_args, connect_ports, hosts,
                  name="ingress", debug=True, extra_records=None, extra_files=None,
                  client_cert=None, client_key=None, ca_cert=None, ipv6_port=None,
-                 extra_plugin_lines=()):
+                 extra_plugin_lines=(), manager=False):
     """extra_plugin_lines: plugin.config lines loaded before the bridge
     (e.g. "stats_over_http.so")."""
     records = ingress_records(certs, connect_ports, client_cert, client_key, ca_cert)
@@ -725,7 +784,7 @@ def make_ingress(workspace, certs, port, plugin, plugin_args, connect_ports, hos
     # working tunnel to a service on [::1] proves it went through the peer.
     return AtsInstance(name, workspace, port, records=records, hosts=hosts,
                        plugin_lines=list(extra_plugin_lines) + [line], extra_files=extra_files,
-                       debug=debug, ipv6_port=ipv6_port, out_ipv6=False)
+                       debug=debug, ipv6_port=ipv6_port, out_ipv6=False, manager=manager)
 
 
 # --------------------------------------------------------------------------
@@ -1398,6 +1457,8 @@ class Deployment:
         # CONNECT keeps the client's spelling of the host.
         hosts = {SERVICE_HOST: LOOPBACK4, "a.service.test": LOOPBACK4,
                  "a.service.test.": LOOPBACK4, "down.internal": LOOPBACK4}
+        for policy in ("keep", "strip", "fwd"):  # test_yaml_config's identity rules
+            hosts["%s.service.test" % policy] = LOOPBACK4
         if self.ipv6:
             hosts["v6.internal"] = LOOPBACK6
         return hosts

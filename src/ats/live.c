@@ -1,0 +1,323 @@
+/* live: see live.h. */
+#include "live.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ts/ts.h>
+
+#include "stats.h"
+
+#define ERR_MAX 1024
+#define POOL_KEY_MAX (TB_HOST_MAX + 64)
+
+struct tb_live {
+  atomic_int refs;
+  uint64_t generation;
+  struct tb_config *cfg; /* owned */
+  /* owned array, one slot per rule: the rule's pool once looked up, so that
+   * after the first CONNECT a rule finds its pool without a lock */
+  _Atomic(struct tb_pool *) *rule_pools;
+};
+
+/* The current configuration: g_live holds one reference.  The read lock
+ * covers "load the pointer, take a reference", so a reload cannot free it
+ * in between; it is held for a few instructions. */
+static pthread_rwlock_t g_live_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct tb_live *g_live;
+static uint64_t g_generation;                                     /* under g_reload_lock */
+static pthread_mutex_t g_reload_lock = PTHREAD_MUTEX_INITIALIZER; /* one reload at a time */
+
+/* plugin.config's arguments, copied at init, read again on every reload. */
+static int g_argc;
+static char **g_argv;
+
+/* Pools by peer and settings (see live.h), under g_pools_lock. */
+static pthread_mutex_t g_pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pool_entry {
+  char key[POOL_KEY_MAX];
+  struct tb_pool *pool; /* never freed */
+} * g_pools;
+static size_t g_npools, g_pools_cap;
+
+static void live_free(struct tb_live *l) {
+  tb_config_destroy(l->cfg);
+  free(l->rule_pools);
+  free(l);
+}
+
+/* Freeing a large configuration (compiled regexes) takes a while: never on
+ * a net thread in the middle of tunnels. */
+static int on_free(TSCont cont, TSEvent event, void *edata) {
+  (void)event;
+  (void)edata;
+  live_free(TSContDataGet(cont));
+  TSContDestroy(cont);
+  return 0;
+}
+
+void tb_live_release(struct tb_live *l) {
+  if (l == NULL || atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) != 1) {
+    return;
+  }
+  /* TSContScheduleOnPool requires a continuation with a mutex. */
+  TSCont c = TSContCreate(on_free, TSMutexCreate());
+  if (c == NULL) {
+    live_free(l);
+    return;
+  }
+  TSContDataSet(c, l);
+  TSContScheduleOnPool(c, 0, TS_THREAD_POOL_TASK);
+}
+
+struct tb_live *tb_live_acquire(void) {
+  pthread_rwlock_rdlock(&g_live_lock);
+  struct tb_live *l = g_live;
+  if (l != NULL) {
+    atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
+  }
+  pthread_rwlock_unlock(&g_live_lock);
+  return l;
+}
+
+const struct tb_config *tb_live_config(const struct tb_live *l) {
+  return l->cfg;
+}
+
+uint64_t tb_live_generation(const struct tb_live *l) {
+  return l->generation;
+}
+
+/* Room for one more pool entry (under g_pools_lock). */
+static int pools_reserve(void) {
+  if (g_npools < g_pools_cap) {
+    return 0;
+  }
+  size_t cap = g_pools_cap == 0 ? 8 : g_pools_cap * 2;
+  struct pool_entry *e = realloc(g_pools, cap * sizeof *e);
+  if (e == NULL) {
+    return -1;
+  }
+  g_pools = e;
+  g_pools_cap = cap;
+  return 0;
+}
+
+struct tb_pool *tb_live_pool(struct tb_live *l, const struct tb_rule *rule) {
+  const struct tb_config *c = l->cfg;
+  size_t i = (size_t)(rule - c->rules);
+  char peer[TB_HOST_MAX + 16];
+  char key[POOL_KEY_MAX];
+
+  if (c->pool_size == 0 || l->rule_pools == NULL || i >= c->nrules) {
+    return NULL;
+  }
+  struct tb_pool *p = atomic_load_explicit(&l->rule_pools[i], memory_order_acquire);
+  if (p != NULL || tb_peer_format(&rule->peer, peer, sizeof peer) < 0) {
+    return p;
+  }
+  snprintf(key, sizeof key, "%s %u %u %u", peer, c->pool_size, c->pool_max_age_ms, c->connect_timeout_ms);
+  pthread_mutex_lock(&g_pools_lock);
+  for (size_t k = 0; k < g_npools && p == NULL; k++) {
+    if (strcmp(g_pools[k].key, key) == 0) {
+      p = g_pools[k].pool;
+    }
+  }
+  if (p == NULL && pools_reserve() == 0) {
+    p = tb_pool_create(&rule->peer, (int)c->pool_size, c->pool_max_age_ms, c->connect_timeout_ms);
+    if (p != NULL) {
+      snprintf(g_pools[g_npools].key, sizeof g_pools[g_npools].key, "%s", key);
+      g_pools[g_npools++].pool = p;
+    }
+  }
+  pthread_mutex_unlock(&g_pools_lock);
+  if (p != NULL) {
+    atomic_store_explicit(&l->rule_pools[i], p, memory_order_release);
+  }
+  return p;
+}
+
+/* Build a configuration from the saved arguments; NULL with err set. */
+static struct tb_live *build(char *err, size_t errlen) {
+  struct tb_live *l = calloc(1, sizeof *l);
+  if (l == NULL || (l->cfg = tb_config_create()) == NULL) {
+    snprintf(err, errlen, "out of memory");
+    free(l);
+    return NULL;
+  }
+  if (tb_config_load_args(l->cfg, g_argc, (const char *const *)g_argv, TSConfigDirGet(), err, errlen) != 0) {
+    live_free(l);
+    return NULL;
+  }
+  if (l->cfg->nrules == 0) {
+    snprintf(err, errlen, "no rules (expected '<regex> <peer>' pairs, --file PATH or --config PATH)");
+    live_free(l);
+    return NULL;
+  }
+  l->rule_pools = calloc(l->cfg->nrules, sizeof *l->rule_pools);
+  if (l->rule_pools == NULL) {
+    TSError("[%s] out of memory for connection pools: every tunnel opens its own connection", TB_TAG);
+  }
+  atomic_init(&l->refs, 1); /* g_live's */
+  return l;
+}
+
+static void describe_rules(const struct tb_config *c) {
+  if (!TSIsDebugTagSet(TB_TAG)) {
+    return;
+  }
+  for (size_t i = 0; i < c->nrules && i < 20; i++) {
+    char peer[TB_HOST_MAX + 16];
+    const struct tb_rule *r = &c->rules[i];
+    if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
+      snprintf(peer, sizeof peer, "%s", r->peer.host);
+    }
+    TSDebug(TB_TAG, "rule %zu (%s): '%s'%s -> %s", i + 1, r->origin, r->pattern,
+            r->nports > 0 ? " (some ports)" : "", peer);
+  }
+}
+
+/* Put l in force; the old configuration lives on while tunnels hold it. */
+static void install(struct tb_live *l) {
+  pthread_rwlock_wrlock(&g_live_lock);
+  struct tb_live *old = g_live;
+  g_live = l;
+  pthread_rwlock_unlock(&g_live_lock);
+  tb_live_release(old);
+}
+
+int tb_live_init(int argc, const char *argv[], char *err, size_t errlen) {
+  g_argv = calloc((size_t)argc + 1, sizeof *g_argv);
+  if (g_argv == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < argc; i++) {
+    g_argv[i] = argv[i] != NULL ? strdup(argv[i]) : NULL;
+    if (argv[i] != NULL && g_argv[i] == NULL) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+  }
+  g_argc = argc;
+  struct tb_live *l = build(err, errlen);
+  if (l == NULL) {
+    return -1;
+  }
+  pthread_mutex_lock(&g_reload_lock);
+  l->generation = ++g_generation;
+  pthread_mutex_unlock(&g_reload_lock);
+  describe_rules(l->cfg);
+  install(l);
+  const struct tb_config *c = l->cfg;
+  TSNote("[%s] %zu rule%s loaded, set-up timeout %u ms, %u warm connection%s per peer in use, unmatched "
+         "CONNECTs %s",
+         TB_TAG, c->nrules, c->nrules == 1 ? "" : "s", c->connect_timeout_ms, c->pool_size,
+         c->pool_size == 1 ? "" : "s", c->deny_unmatched ? "denied" : "left to Traffic Server");
+  return 0;
+}
+
+int tb_live_reload(const char *why) {
+  char err[ERR_MAX] = "";
+  pthread_mutex_lock(&g_reload_lock);
+  struct tb_live *l = build(err, sizeof err);
+  if (l == NULL) {
+    uint64_t gen = g_generation;
+    pthread_mutex_unlock(&g_reload_lock);
+    tb_stat_add(TB_STAT_RELOADS_FAILED, 1);
+    TSError("[%s] reload (%s) failed, configuration %" PRIu64 " stays in force: %s", TB_TAG, why, gen, err);
+    return -1;
+  }
+  l->generation = ++g_generation;
+  describe_rules(l->cfg);
+  install(l);
+  pthread_mutex_unlock(&g_reload_lock);
+  tb_stat_add(TB_STAT_RELOADS_DONE, 1);
+  TSNote("[%s] reload (%s): configuration %" PRIu64 " in force, %zu rule%s; open tunnels keep the one they "
+         "started with",
+         TB_TAG, why, l->generation, l->cfg->nrules, l->cfg->nrules == 1 ? "" : "s");
+  return 0;
+}
+
+static int on_reload(TSCont cont, TSEvent event, void *edata) {
+  (void)event;
+  (void)edata;
+  char *why = TSContDataGet(cont);
+  tb_live_reload(why != NULL ? why : "request");
+  free(why);
+  TSContDestroy(cont);
+  return 0;
+}
+
+void tb_live_reload_soon(const char *why) {
+  TSCont c = TSContCreate(on_reload, TSMutexCreate());
+  if (c == NULL) {
+    TSError("[%s] out of memory: reload (%s) not done", TB_TAG, why);
+    return;
+  }
+  TSContDataSet(c, strdup(why));
+  TSContScheduleOnPool(c, 0, TS_THREAD_POOL_TASK);
+}
+
+/* "443", "443,8000-8999" or "any" */
+static void format_ports(const struct tb_rule *r, char *buf, size_t len) {
+  size_t used = 0;
+  if (r->nports == 0) {
+    snprintf(buf, len, "any");
+    return;
+  }
+  buf[0] = '\0';
+  for (size_t i = 0; i < r->nports && used < len; i++) {
+    int n = r->ports[i].lo == r->ports[i].hi
+                ? snprintf(buf + used, len - used, "%s%u", i ? "," : "", r->ports[i].lo)
+                : snprintf(buf + used, len - used, "%s%u-%u", i ? "," : "", r->ports[i].lo, r->ports[i].hi);
+    if (n < 0) {
+      break;
+    }
+    used += (size_t)n;
+  }
+}
+
+void tb_live_explain(const char *hostport, size_t len) {
+  char perr[256];
+  struct tb_peer target;
+  if (len == 0 || tb_peer_parse(hostport, len, &target, perr, sizeof perr) != 0) {
+    TSError("[%s] match: expected HOST:PORT, got '%.*s'%s%s", TB_TAG, (int)(len > 200 ? 200 : len), hostport,
+            len ? ": " : "", len ? perr : "");
+    return;
+  }
+  struct tb_live *l = tb_live_acquire();
+  if (l == NULL) {
+    TSError("[%s] match %s:%u: no configuration loaded", TB_TAG, target.host, target.port);
+    return;
+  }
+  const struct tb_config *c = l->cfg;
+  const struct tb_rule *r = NULL;
+  if (tb_config_lookup_port(c, target.host, strlen(target.host), target.port, &r) != 0) {
+    TSNote("[%s] match %s:%u: matching failed (PCRE2 limit or out of memory): a CONNECT would be refused "
+           "(502)",
+           TB_TAG, target.host, target.port);
+  } else if (r == NULL) {
+    TSNote("[%s] match %s:%u: no rule (configuration %" PRIu64 "): %s", TB_TAG, target.host, target.port,
+           l->generation, c->deny_unmatched ? "denied (403)" : "left to Traffic Server");
+  } else {
+    char peer[TB_HOST_MAX + 16];
+    char ports[256];
+    struct tb_settings s;
+    if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
+      snprintf(peer, sizeof peer, "%s", r->peer.host);
+    }
+    format_ports(r, ports, sizeof ports);
+    tb_config_settings(c, r, &s);
+    TSNote("[%s] match %s:%u: rule %zu \"%s\" (host '%s', ports %s, configuration %" PRIu64
+           ") -> peer %s; connect_timeout %u ms, idle_timeout %u ms, max_lifetime %u ms, client_identity %s",
+           TB_TAG, target.host, target.port, (size_t)(r - c->rules) + 1, r->origin, r->pattern, ports,
+           l->generation, peer, s.connect_timeout_ms, s.idle_timeout_ms, s.max_lifetime_ms,
+           tb_identity_name(s.identity));
+  }
+  tb_live_release(l);
+}

@@ -1,0 +1,63 @@
+/*
+ * live: the configuration in force, and its replacement on reload.
+ *
+ * A `struct tb_live` is one loaded configuration (an immutable tb_config) plus
+ * the per-rule cache of warm-connection pools that goes with it.  It is
+ * reference counted: the plugin holds one reference to the current one, each
+ * CONNECT takes one while it is matched, and each tunnel keeps one until it
+ * closes, so a tunnel keeps the rule (and settings) it started with across
+ * any number of reloads.  The last release frees it on a task thread.
+ *
+ * A reload (traffic_ctl config reload, or `traffic_ctl plugin msg tls_bridge
+ * reload`) builds a new configuration from the plugin.config arguments on a
+ * task thread, off the request path, and swaps it in atomically; an invalid
+ * one is reported and the running one stays in force.
+ *
+ * Pools are shared across configurations: they are found by peer and pool
+ * settings, made on first use and never freed (their number is bounded by
+ * the distinct peers and pool settings ever configured; an unused pool holds
+ * no connections after its max age).
+ */
+#ifndef TB_LIVE_H
+#define TB_LIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tb_config.h"
+#include "tunnel.h"
+
+struct tb_live;
+
+/* Load the first configuration from plugin.config's arguments (argv[0] is the
+ * first argument after the plugin path; they are copied for reloads).
+ * Returns 0, or -1 with the reason in err. */
+int tb_live_init(int argc, const char *argv[], char *err, size_t errlen);
+
+/* The configuration in force, with a reference the caller must release;
+ * NULL before tb_live_init succeeded.  Thread-safe, never blocks for long. */
+struct tb_live *tb_live_acquire(void);
+
+/* Drop a reference (NULL is a no-op).  Thread-safe. */
+void tb_live_release(struct tb_live *l);
+
+const struct tb_config *tb_live_config(const struct tb_live *l);
+
+/* Which load this is: 1 for the first, +1 per successful reload. */
+uint64_t tb_live_generation(const struct tb_live *l);
+
+/* The warm-connection pool for rule's peer (rule must be one of l's); NULL
+ * when pools are off or out of memory. */
+struct tb_pool *tb_live_pool(struct tb_live *l, const struct tb_rule *rule);
+
+/* Ask for a reload; it runs soon on a task thread (why: for the log). */
+void tb_live_reload_soon(const char *why);
+
+/* Reload now, in the calling thread (a task thread).  Returns 0 when the new
+ * configuration is in force. */
+int tb_live_reload(const char *why);
+
+/* Describe, in diags.log (TSNote), what a CONNECT to host:port would do. */
+void tb_live_explain(const char *hostport, size_t len);
+
+#endif
