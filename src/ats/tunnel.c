@@ -108,6 +108,7 @@ struct tunnel {
   unsigned idle_timeout_ms; /* 0: none */
   unsigned max_lifetime_ms; /* 0: none */
   unsigned client_status;   /* the status the client was given; 0: none yet */
+  const char *refused_why;  /* static text: why the client got our own answer (the log's close reason) */
   bool client;              /* a client's tunnel (counted in tunnels.active), not a pool connection */
   bool reused;              /* claimed from the pool: the peer connection was opened earlier */
   bool retried;             /* a stale pooled connection was replaced once already */
@@ -318,6 +319,24 @@ static void cancel_timer(struct tunnel *t) {
 static void warm_fail(struct tunnel *t, const char *why);
 static bool retry_fresh(struct tunnel *t);
 
+/* The log's close reason for a refusal of this cause. */
+static const char *cause_text(enum tb_stat cause) {
+  switch (cause) {
+  case TB_STAT_FAIL_PEER_UNREACHABLE:
+    return "refused: peer unreachable";
+  case TB_STAT_FAIL_PEER_CLOSED:
+    return "refused: peer closed before answering";
+  case TB_STAT_FAIL_PEER_REFUSED:
+    return "refused: peer answered non-2xx";
+  case TB_STAT_FAIL_PEER_TIMEOUT:
+    return "refused: peer timeout";
+  case TB_STAT_FAIL_PEER_BAD_RESPONSE:
+    return "refused: bad peer response";
+  default:
+    return "refused: internal error";
+  }
+}
+
 /* Answer the client ourselves and close.  Only before any peer byte went to
  * the client (set-up phases). */
 static void refuse(struct tunnel *t, enum tb_stat cause, unsigned status, const char *reason, const char *fmt,
@@ -339,6 +358,7 @@ static void refuse(struct tunnel *t, enum tb_stat cause, unsigned status, const 
   }
   tb_stat_add(cause, 1);
   t->client_status = status;
+  t->refused_why = cause_text(cause);
   cancel_timer(t);
   if (t->peer != NULL) {
     TSVConnClose(t->peer);
@@ -1074,7 +1094,7 @@ static void on_vio_event(struct tunnel *t, TSEvent event, TSVIO vio) {
   case TS_EVENT_VCONN_WRITE_COMPLETE:
     if (t->phase == PH_REFUSE) {
       if (vio == t->peer_to_ua.write_vio) {
-        tunnel_end(t, "refused");
+        tunnel_end(t, t->refused_why != NULL ? t->refused_why : "refused");
       }
       return;
     }
