@@ -9,6 +9,12 @@ and an ingress ATS running the plugin, waits until a bridged request works,
 prints what runs where and a command that proves it, then waits for Ctrl-C
 or SIGTERM and stops everything.
 
+The ingress reads its rules from a YAML file (--config) and runs under
+traffic_manager, so traffic_ctl works against it: edit the file and
+`traffic_ctl config reload`, or ask `traffic_ctl plugin msg tls_bridge
+"match HOST:PORT"`.  (With the reference plugin, which has neither, the
+rules are plugin.config pairs and traffic_server runs alone.)
+
     scripts/run.py [--plugin PATH] [--check] [--no-debug] [--keep]
 
 --check runs the proof command itself, prints the result, stops everything
@@ -42,10 +48,33 @@ def parse_args():
 
 
 def demo_rules(d):
-    """plugin.config arguments for the demo: service.internal and any
-    *.service.test go to the peer."""
+    """plugin.config arguments for the demo when the plugin cannot read YAML
+    (the reference): service.internal and any *.service.test go to the peer."""
     peer = "%s:%d" % (harness.PEER_HOST, d.ports["peer"])
     return [r"service[.]internal", peer, r".*[.]service[.]test", peer]
+
+
+DEMO_YAML = """\
+# tls_bridge demo configuration (docs/configuration.md).  Edit, then
+# `traffic_ctl config reload`; open tunnels keep the rules they started with.
+unmatched: passthrough
+connect_timeout: 10s
+client_identity: forwarded
+rules:
+  - name: demo-service
+    host: service[.]internal
+    peer: %(peer)s
+  - name: demo-wildcard
+    host: .*[.]service[.]test
+    peer: %(peer)s
+"""
+
+
+def is_reference(plugin):
+    try:
+        return os.path.samefile(plugin, harness.REFERENCE_PLUGIN)
+    except OSError:
+        return False
 
 
 class Stop(Exception):
@@ -67,8 +96,14 @@ def main():
     signal.signal(signal.SIGINT, _raise_stop)
 
     ws = harness.Workspace(prefix="tb-run-", keep=args.keep)
-    d = harness.Deployment(plugin, ws, debug=not args.no_debug, python_origins=False,
-                           rules=demo_rules)
+    if is_reference(plugin):
+        d = harness.Deployment(plugin, ws, debug=not args.no_debug, python_origins=False,
+                               rules=demo_rules)
+    else:
+        d = harness.Deployment(plugin, ws, debug=not args.no_debug, python_origins=False,
+                               rules=lambda d: ["--config", "tls_bridge.yaml"])
+        d.ingress_kw = {"manager": True, "extra_files": {"etc/tls_bridge.yaml": DEMO_YAML % {
+            "peer": "%s:%d" % (harness.PEER_HOST, d.ports["peer"])}}}
     try:
         try:
             print("starting nginx, peer and ingress under %s ..." % ws.path, flush=True)
@@ -104,15 +139,17 @@ def print_summary(d, plugin, argv):
     p = d.ports
     rows = [
         ("plugin", plugin),
-        ("ingress ATS", "127.0.0.1:%d  (pid %d) plain HTTP proxy, runs tls_bridge"
-         % (p["ingress"], d.ingress.pid)),
+        ("ingress ATS", "127.0.0.1:%d  (pid %d) plain HTTP proxy, runs tls_bridge%s"
+         % (p["ingress"], d.ingress.pid,
+            ", under traffic_manager" if d.ingress.manager else "")),
         ("peer ATS", "%s:%d = 127.0.0.1:%d  (pid %d) TLS, requires a client cert"
          % (harness.PEER_HOST, p["peer"], p["peer"], d.peer.pid)),
         ("service", "%s:%d  nginx (pid %d), name known only to the peer"
          % (harness.SERVICE_HOST, p["nginx_http"], d.nginx.process.pid)),
         ("service TLS", "%s:%d  (cert for service.internal, CA %s)"
          % (harness.SERVICE_HOST, p["nginx_https"], d.certs.ca_cert)),
-        ("rules", " ".join(d.rules())),
+        ("rules", os.path.join(d.ingress.etc, "tls_bridge.yaml") if d.ingress.manager
+         else " ".join(d.rules())),
         ("ingress config", d.ingress.etc),
         ("peer config", d.peer.etc),
         ("certificates", d.certs.dir),
@@ -125,10 +162,19 @@ def print_summary(d, plugin, argv):
         print("    %-8s %s  (debug lines)" % (inst.name, inst.stdout_path))
         print("    %-8s %s" % ("", os.path.join(inst.logdir, "diags.log")))
         print("    %-8s %s  (access log)" % ("", os.path.join(inst.logdir, "squid.log")))
+    print("    %-8s %s  (one line per tunnel)" % ("", os.path.join(d.ingress.logdir, "tls_bridge.log")))
     print("\n  try it:\n    %s" % " ".join(shlex.quote(a) for a in argv))
     print("  over TLS to the service:\n    curl -sS -p -x http://127.0.0.1:%d --cacert %s "
           "https://%s:%d/" % (p["ingress"], d.certs.ca_cert, harness.SERVICE_HOST,
                               p["nginx_https"]), flush=True)
+    if d.ingress.manager:
+        ctl = "TS_RUNROOT=%s traffic_ctl" % os.path.join(d.ingress.dir, "runroot.yaml")
+        print("  operate it (output in diags.log):")
+        print("    %s plugin msg tls_bridge 'match %s:%d'" % (ctl, harness.SERVICE_HOST,
+                                                              p["nginx_http"]))
+        print("    %s plugin msg tls_bridge tunnels" % ctl)
+        print("    %s config reload      # after editing the rules file" % ctl)
+        print("    %s metric match tls_bridge" % ctl, flush=True)
 
 
 def check(d, argv, ws):

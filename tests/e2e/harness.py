@@ -1410,8 +1410,9 @@ class Deployment:
     must list them."""
 
     def __init__(self, plugin, workspace=None, debug=True, python_origins=True, ipv6=None,
-                 rules=None):
+                 rules=None, ingress_kw=None):
         self.plugin = plugin
+        self.ingress_kw = dict(ingress_kw or {})  # more make_ingress arguments (manager, extra_files)
         self.custom_rules = rules  # callable(deployment) -> plugin args, or None
         self.ws = workspace or Workspace()
         self.debug = debug
@@ -1516,7 +1517,8 @@ class Deployment:
 
     def start_ingress(self):
         self.ingress = self.new_ingress(port=self.ports["ingress"],
-                                        ipv6_port=self.ports["ingress"] if self.ipv6 else None)
+                                        ipv6_port=self.ports["ingress"] if self.ipv6 else None,
+                                        **self.ingress_kw)
         self.ingress.start()
         self.wait_bridged(self.ingress)
         return self.ingress
