@@ -43,7 +43,7 @@ static int fail_at(const struct walk *w, const yaml_mark_t *m, const char *fmt, 
   char msg[768];
   va_list ap;
   va_start(ap, fmt);
-  (void)vsnprintf(msg, sizeof msg, fmt, ap);
+  (void)vsnprintf(msg, sizeof msg, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
   va_end(ap);
   snprintf(w->err, w->errlen, "%s:%zu:%zu: %s", w->name, m->line + 1, m->column + 1, msg);
   return -1;
