@@ -10,6 +10,7 @@ import pytest
 
 import harness
 from harness import PEER_HOST, open_tunnel
+from test_metrics import wait_stats
 from test_tunnel_log import wait_line
 
 pytestmark = pytest.mark.our_plugin_only
@@ -39,7 +40,11 @@ rules:
        nothing)
     ports = d.ingress_connect_ports() + [hole.port, closer.port, nothing, 443]
     ing = ingress_factory.start(name="ingress-failures", plugin_args=["--config", "tls_bridge.yaml"],
-                                extra_files={"etc/tls_bridge.yaml": text}, connect_ports=ports)
+                                extra_files={"etc/tls_bridge.yaml": text}, connect_ports=ports,
+                                extra_plugin_lines=["stats_over_http.so"],
+                                # Ready when a CONNECT that matches no rule works: no bridged
+                                # probe (early ones fail while hostdb loads) touches the metrics.
+                                ready="direct")
     yield d, ing
     hole.stop()
     closer.stop()
@@ -49,14 +54,16 @@ def line_for(ing, host):
     return wait_line(ing, lambda l: l["target"].startswith(host + ":"))
 
 
-@pytest.mark.parametrize("host,status,rule,close", [
+@pytest.mark.parametrize("host,status,rule,close,metric", [
     # The peer ATS answers 403 for a port outside its connect_ports.
-    ("forbidden.test", 403, "refusing", "refused: peer answered non-2xx"),
-    ("silent.test", 504, "silent", "refused: peer timeout"),
-    ("closing.test", 502, "closing", "refused: peer closed before answering"),
-    ("nodns.test", 502, "nodns", "refused: peer unreachable"),
+    ("forbidden.test", 403, "refusing", "refused: peer answered non-2xx", "failures.peer_refused"),
+    ("silent.test", 504, "silent", "refused: peer timeout", "failures.peer_timeout"),
+    ("closing.test", 502, "closing", "refused: peer closed before answering", "failures.peer_closed"),
+    ("nodns.test", 502, "nodns", "refused: peer unreachable", "failures.peer_unreachable"),
 ])
-def test_log_line_names_the_failure(failing, host, status, rule, close):
+def test_log_line_and_metric_name_the_failure(failing, host, status, rule, close, metric):
+    """The client's answer, the log line and the failure metric (exactly 1
+    on this fresh ingress, the others 0) for each cause."""
     d, ing = failing
     port = d.ports["forbidden"] if host == "forbidden.test" else d.ports["echo"]
     with open_tunnel(ing.port, host, port, timeout=20) as t:
@@ -65,6 +72,9 @@ def test_log_line_names_the_failure(failing, host, status, rule, close):
     line = line_for(ing, host)
     assert (line["status"], line["up"], line["down"], line["rule"], line["close"]) == \
         (str(status), "0", "0", rule, close), line
+    got = wait_stats(ing, {metric: (1,), "tunnels.active": (0,)})
+    failures = {k: v for k, v in got.items() if k.startswith("failures.") and v}
+    assert failures == {metric: 1}, got
 
 
 def test_log_line_for_a_peer_that_is_down(failing):

@@ -11,6 +11,7 @@ import pytest
 
 import harness
 from harness import PEER_HOST, SERVICE_HOST, open_tunnel
+from test_metrics import wait_stats
 from test_tunnel_log import read_until_closed, wait_line
 
 pytestmark = pytest.mark.our_plugin_only
@@ -46,12 +47,16 @@ rules:
     ports: [%d, "%d-%d"]
     name: svc
 """ % (PEER_HOST, p["peer"], p["echo"], p["nginx_http"], p["nginx_http"])
-    ing = start_yaml_ingress(ingress_factory, "ingress-yaml-ports", text)
+    ing = start_yaml_ingress(ingress_factory, "ingress-yaml-ports", text,
+                             extra_plugin_lines=["stats_over_http.so"])
     assert echo_ok(ing, SERVICE_HOST, p["echo"]) == 200
     with open_tunnel(ing.port, SERVICE_HOST, p["source"], timeout=10) as t:
         assert t.status == 403, t.response
     with open_tunnel(ing.port, "direct.test", p["echo"], timeout=10) as t:
         assert t.status == 403, t.response
+    # (The readiness probes were bridged CONNECTs: none is unmatched.)
+    got = wait_stats(ing, {"connects.denied": (2,)})
+    assert (got["connects.denied"], got["connects.unmatched"]) == (2, 2), got
 
 
 def peer_identity(d, target, timeout=15.0):
@@ -147,7 +152,8 @@ rules:
   - {host: 'keep[.]service[.]test', peer: '%s', max_lifetime: 2s, name: short}
   - {host: 'service[.]internal', peer: '%s', name: default}
 """ % (peer, peer, peer)
-    ing = start_yaml_ingress(ingress_factory, "ingress-yaml-limits", text)
+    ing = start_yaml_ingress(ingress_factory, "ingress-yaml-limits", text,
+                             extra_plugin_lines=["stats_over_http.so"])
     with open_tunnel(ing.port, SERVICE_HOST, p["echo"], timeout=10) as keep, \
             open_tunnel(ing.port, "a.service.test", p["echo"], timeout=10) as idle, \
             open_tunnel(ing.port, "keep.service.test", p["echo"], timeout=10) as short:
@@ -172,3 +178,5 @@ rules:
     assert line["close"] == "idle timeout", line
     line = wait_line(ing, lambda l: l["rule"] == "short")
     assert line["close"] == "maximum lifetime reached", line
+    got = wait_stats(ing, {"failures.idle_timeout": (1,), "failures.lifetime_reached": (1,)})
+    assert (got["failures.idle_timeout"], got["failures.lifetime_reached"]) == (1, 1), got
