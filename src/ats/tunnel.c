@@ -439,8 +439,12 @@ static void on_peer_open_answer(struct tunnel *t) {
     become_warm(t);
     return;
   }
-  DBG(t, "peer %s: TCP open, sending the client's CONNECT", t->peer_text);
+  DBG(t, "peer %s: connection open, sending the client's CONNECT", t->peer_text);
   t->phase = PH_PEER_ANSWER;
+  /* ATS may not report a peer that closes before answering (see nudge()):
+   * without the nudge such a CONNECT waited for the connect timeout. */
+  t->nudge_ms = NUDGE_MIN_MS;
+  nudge_schedule(t);
   /* From here on ua_to_peer is a plain shuttle: the client's CONNECT, then
    * its tunnel bytes.  (The internal CONNECT was consumed by the first,
    * bounded write; a second TSVConnWrite replaces it.) */
@@ -462,7 +466,7 @@ static void on_peer_answer(struct tunnel *t, bool eos) {
     if (eos) {
       refuse(t, TB_STAT_FAIL_PEER_CLOSED, 502, NULL,
              "tls_bridge: peer %s closed the connection before answering the CONNECT for %s "
-             "(TLS handshake failed, or the peer dropped the connection)",
+             "(connection refused, TLS handshake failed, or the peer dropped the connection)",
              t->peer_text, t->target);
     } else {
       TSVIOReenable(t->peer_to_ua.read_vio);
@@ -578,15 +582,17 @@ static void nudge_stop(struct tunnel *t) {
 }
 
 /* The same ATS behaviour hides the close of a connection waiting in the
- * pool, or of a pooled connection a client's CONNECT was just sent on: the
+ * pool, or of a peer connection a client's CONNECT was just sent on: the
  * peer read is re-enabled in those phases too (WARM: every NUDGE_WARM_MS;
- * PEER_ANSWER on a reused connection: from NUDGE_MIN_MS, backing off), so
- * that a dead connection is noticed, and a CONNECT sent on one resent. */
+ * PEER_ANSWER, fresh or reused connection: from NUDGE_MIN_MS, backing off to
+ * about NUDGE_WARM_MS), so that a dead connection is noticed, a CONNECT sent
+ * on a stale pooled one resent, and a peer that closes before answering
+ * answered with 502 at once rather than at the connect timeout. */
 static void nudge(struct tunnel *t) {
   if (t->phase == PH_WARM || t->phase == PH_PEER_ANSWER) {
     TSVIOReenable(t->peer_to_ua.read_vio);
-    if (t->phase == PH_PEER_ANSWER && t->nudge_ms < NUDGE_MAX_MS) {
-      t->nudge_ms *= 2;
+    if (t->phase == PH_PEER_ANSWER && t->nudge_ms < NUDGE_WARM_MS) {
+      t->nudge_ms *= 2; /* 20 ms doubling to 320 ms: set-up is short */
     }
     nudge_schedule(t);
     return;
