@@ -109,7 +109,7 @@ e2e: build
 
 test: deps
 	$(MAKE) lint
-	$(MAKE) build unit fuzz-short
+	$(MAKE) build unit fuzz-short valgrind
 	$(MAKE) e2e
 	$(MAKE) e2e-asan
 
@@ -133,7 +133,7 @@ bench-quick: deps
 # and ingress, 100,000 tunnels (echo, aborted set-ups, bulk transfers
 # checked byte for byte, SOAK_CONCURRENCY open at once), then the ingress's
 # descriptors and RSS against a baseline; summary in build/soak.json.
-# About 10-15 minutes; `make soak SOAK_TUNNELS=2000` for a quick run,
+# About 8 minutes here; `make soak SOAK_TUNNELS=2000` for a quick run,
 # SOAK_ARGS for other options (--help).  Not part of `make test`.
 SOAK_TUNNELS     ?= 100000
 SOAK_CONCURRENCY ?= 2000
@@ -145,8 +145,8 @@ soak: deps
 
 # The unit tests under valgrind memcheck, built without sanitizers (they do
 # not mix with valgrind) into build/valgrind/.  No suppression file: PCRE2's
-# JIT code (tb_config) gave no report with valgrind 3.19.  Not part of
-# `make test`.
+# JIT code (tb_config) gave no report with valgrind 3.19.  Part of
+# `make test` (about 40 s).
 VALGRIND := valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
   --error-exitcode=1
 VG_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/valgrind/%,$(UNIT_SRC))

@@ -6,7 +6,7 @@
 set -eu
 PKGS="trafficserver trafficserver-dev trafficserver-experimental-plugins libpcre2-dev
 libyaml-dev libcmocka-dev python3-pytest nginx-light openssl curl make gcc pkg-config
-cppcheck clang-tidy clang-format clang libclang-rt-14-dev"
+cppcheck clang-tidy clang-format clang libclang-rt-14-dev valgrind"
 [ "$#" -eq 0 ] || PKGS="$*"
 missing=""
 for p in $PKGS; do

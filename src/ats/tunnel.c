@@ -588,6 +588,12 @@ static void nudge_stop(struct tunnel *t) {
  * about NUDGE_WARM_MS), so that a dead connection is noticed, a CONNECT sent
  * on a stale pooled one resent, and a peer that closes before answering
  * answered with 502 at once rather than at the connect timeout. */
+static void kick_writer(struct dir *d) {
+  if (d->write_vio != NULL && !d->done && TSIOBufferReaderAvail(d->reader) > 0) {
+    TSVIOReenable(d->write_vio);
+  }
+}
+
 static void nudge(struct tunnel *t) {
   if (t->phase == PH_WARM || t->phase == PH_PEER_ANSWER) {
     TSVIOReenable(t->peer_to_ua.read_vio);
@@ -633,6 +639,11 @@ static void nudge(struct tunnel *t) {
   if (!t->peer_to_ua.eos) {
     TSVIOReenable(t->peer_to_ua.read_vio);
   }
+  /* Bytes already in our buffer move only when their write VIO is
+   * re-enabled; should a READ_READY ever go unanswered, the nudge is what
+   * delivers them rather than the peer's inactivity timeout. */
+  kick_writer(&t->ua_to_peer);
+  kick_writer(&t->peer_to_ua);
   nudge_schedule(t);
 }
 
