@@ -110,8 +110,8 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
 
 /* Read a YAML configuration (docs/configuration.md) into c, which must be
  * empty (no rules).  Returns 0, or -1 with "<path>:<line>:<column>: <what is
- * wrong>" in err; on failure c may hold part of the file and must be
- * destroyed. */
+ * wrong>" (or "<path>: ..." for the file as a whole) in err and c as it was
+ * before the call. */
 int tb_config_load_yaml(struct tb_config *c, const char *path, char *err, size_t errlen);
 
 /* The same from text in memory; name stands for the path in messages. */
