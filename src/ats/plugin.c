@@ -34,39 +34,53 @@ static void refuse_txn(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, TSMLoc url, TS
   TSHttpTxnReenable(txn, TS_EVENT_HTTP_ERROR);
 }
 
-/* The client identity headers a client may send, and ATS may add. */
-static void remove_field(TSMBuffer bufp, TSMLoc hdr, const char *name, int len) {
+/* Remove every field called name; TS_ERROR if one could not be removed. */
+static TSReturnCode remove_field(TSMBuffer bufp, TSMLoc hdr, const char *name, int len) {
   TSMLoc f;
   while ((f = TSMimeHdrFieldFind(bufp, hdr, name, len)) != TS_NULL_MLOC) {
-    TSMimeHdrFieldDestroy(bufp, hdr, f);
+    TSReturnCode rc = TSMimeHdrFieldDestroy(bufp, hdr, f);
     TSHandleMLocRelease(bufp, hdr, f);
+    if (rc != TS_SUCCESS) {
+      return TS_ERROR;
+    }
   }
+  return TS_SUCCESS;
 }
 
 /* Apply the rule's client_identity policy to the CONNECT that goes on to the
  * peer (the client's request as ATS forwards it).  strip and forwarded drop
  * what the client claims and stop ATS from adding its own; forwarded then
- * adds one "Forwarded: for=" with the address the ingress saw. */
-static void apply_identity(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, enum tb_identity id) {
+ * adds one "Forwarded: for=" with the address the ingress saw.  Returns
+ * TS_ERROR when the policy could not be applied: the caller must refuse the
+ * CONNECT rather than let the peer learn what the policy withholds. */
+static TSReturnCode apply_identity(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, enum tb_identity id) {
   if (id != TB_IDENTITY_STRIP && id != TB_IDENTITY_FORWARDED) {
-    return;
+    return TS_SUCCESS;
   }
-  TSHttpTxnConfigIntSet(txn, TS_CONFIG_HTTP_ANONYMIZE_INSERT_CLIENT_IP, 0);
-  TSHttpTxnConfigIntSet(txn, TS_CONFIG_HTTP_INSERT_SQUID_X_FORWARDED_FOR, 0);
-  TSHttpTxnConfigStringSet(txn, TS_CONFIG_HTTP_INSERT_FORWARDED, "none", 4);
-  remove_field(bufp, hdr, TS_MIME_FIELD_CLIENT_IP, TS_MIME_LEN_CLIENT_IP);
-  remove_field(bufp, hdr, TS_MIME_FIELD_X_FORWARDED_FOR, TS_MIME_LEN_X_FORWARDED_FOR);
-  remove_field(bufp, hdr, TS_MIME_FIELD_FORWARDED, TS_MIME_LEN_FORWARDED);
+  if (TSHttpTxnConfigIntSet(txn, TS_CONFIG_HTTP_ANONYMIZE_INSERT_CLIENT_IP, 0) != TS_SUCCESS ||
+      TSHttpTxnConfigIntSet(txn, TS_CONFIG_HTTP_INSERT_SQUID_X_FORWARDED_FOR, 0) != TS_SUCCESS ||
+      TSHttpTxnConfigStringSet(txn, TS_CONFIG_HTTP_INSERT_FORWARDED, "none", 4) != TS_SUCCESS ||
+      remove_field(bufp, hdr, TS_MIME_FIELD_CLIENT_IP, TS_MIME_LEN_CLIENT_IP) != TS_SUCCESS ||
+      remove_field(bufp, hdr, TS_MIME_FIELD_X_FORWARDED_FOR, TS_MIME_LEN_X_FORWARDED_FOR) != TS_SUCCESS ||
+      remove_field(bufp, hdr, TS_MIME_FIELD_FORWARDED, TS_MIME_LEN_FORWARDED) != TS_SUCCESS) {
+    return TS_ERROR;
+  }
+  if (id != TB_IDENTITY_FORWARDED) {
+    return TS_SUCCESS;
+  }
   char value[80];
   int len = tb_http_forwarded_for(value, sizeof value, TSHttpTxnClientAddrGet(txn));
   TSMLoc f = TS_NULL_MLOC;
-  if (id == TB_IDENTITY_FORWARDED && len > 0 &&
-      TSMimeHdrFieldCreateNamed(bufp, hdr, TS_MIME_FIELD_FORWARDED, TS_MIME_LEN_FORWARDED, &f) ==
-          TS_SUCCESS) {
-    TSMimeHdrFieldValueStringSet(bufp, hdr, f, -1, value, len);
-    TSMimeHdrFieldAppend(bufp, hdr, f);
-    TSHandleMLocRelease(bufp, hdr, f);
+  if (len <= 0 || TSMimeHdrFieldCreateNamed(bufp, hdr, TS_MIME_FIELD_FORWARDED, TS_MIME_LEN_FORWARDED, &f) !=
+                      TS_SUCCESS) {
+    return TS_ERROR;
   }
+  TSReturnCode rc = TSMimeHdrFieldValueStringSet(bufp, hdr, f, -1, value, len);
+  if (rc == TS_SUCCESS) {
+    rc = TSMimeHdrFieldAppend(bufp, hdr, f);
+  }
+  TSHandleMLocRelease(bufp, hdr, f);
+  return rc;
 }
 
 /* Bridge this transaction if it is a client's CONNECT to a configured host. */
@@ -125,7 +139,13 @@ static void consider(TSHttpTxn txn) {
   }
   struct tb_settings settings;
   tb_config_settings(config, rule, &settings);
-  apply_identity(txn, bufp, hdr, settings.identity);
+  if (apply_identity(txn, bufp, hdr, settings.identity) != TS_SUCCESS) {
+    TSError("[%s] cannot apply client_identity %s to CONNECT %.*s: refused", TB_TAG,
+            tb_identity_name(settings.identity), host_len, host);
+    tb_live_release(live);
+    refuse_txn(txn, bufp, hdr, url, TS_HTTP_STATUS_BAD_GATEWAY);
+    return;
+  }
   if (tb_tunnel_start(txn, live, rule, &settings, host, host_len, port, tb_live_pool(live, rule)) !=
       TS_SUCCESS) {
     /* Fail closed: never let a matching CONNECT go out directly. */

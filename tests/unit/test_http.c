@@ -4,6 +4,10 @@
 #include "tb_http.h"
 #include "tb_resp.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 static struct tb_peer peer_of(const char *s) {
   struct tb_peer p;
   char err[256];
@@ -156,9 +160,38 @@ static void test_response_bad_status(void **state) {
   }
 }
 
+/* Forwarded: for= (RFC 7239 section 6: an IPv6 node is bracketed and, as
+ * ':' is not a token character, quoted). */
+static void test_forwarded_for(void **state) {
+  (void)state;
+  char buf[64];
+  struct sockaddr_in v4;
+  struct sockaddr_in6 v6;
+  memset(&v4, 0, sizeof v4);
+  memset(&v6, 0, sizeof v6);
+  v4.sin_family = AF_INET;
+  v4.sin_port = htons(4242);
+  assert_int_equal(inet_pton(AF_INET, "192.0.2.7", &v4.sin_addr), 1);
+  v6.sin6_family = AF_INET6;
+  assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", &v6.sin6_addr), 1);
+
+  assert_int_equal(tb_http_forwarded_for(buf, sizeof buf, (struct sockaddr *)&v4), 13);
+  assert_string_equal(buf, "for=192.0.2.7");
+  assert_int_equal(tb_http_forwarded_for(buf, sizeof buf, (struct sockaddr *)&v6), 19);
+  assert_string_equal(buf, "for=\"[2001:db8::7]\"");
+  assert_int_equal(tb_http_forwarded_for(buf, 13, (struct sockaddr *)&v4), -1); /* no room for NUL */
+  assert_int_equal(tb_http_forwarded_for(buf, 14, (struct sockaddr *)&v4), 13);
+  assert_int_equal(tb_http_forwarded_for(buf, sizeof buf, NULL), -1);
+  struct sockaddr other;
+  memset(&other, 0, sizeof other);
+  other.sa_family = AF_UNIX;
+  assert_int_equal(tb_http_forwarded_for(buf, sizeof buf, &other), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_connect),
+      cmocka_unit_test(test_forwarded_for),
       cmocka_unit_test(test_connect_filters),
       cmocka_unit_test(test_response),
       cmocka_unit_test(test_response_bad_status),
