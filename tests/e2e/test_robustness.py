@@ -152,5 +152,6 @@ def test_vanishing_clients_release_resources(ingress_factory, measure):
     measure("vanishing clients: fds %d -> %d, RSS %d -> %d KiB" % (fd_base, fds, rss_base, rss))
     assert ing.alive(), "ingress died (exit %s)" % ing.process.returncode()
     assert fds <= fd_base + 4, "fd count %d, baseline %d: connections leaked" % (fds, fd_base)
-    assert rss - rss_base < 32 * MIB, "RSS grew by %.1f MiB" % ((rss - rss_base) / MIB)
+    limit = (96 if harness.UNDER_ASAN else 32) * MIB  # see harness.UNDER_ASAN
+    assert rss - rss_base < limit, "RSS grew by %.1f MiB" % ((rss - rss_base) / MIB)
     assert d.probe_bridged(ing, timeout=10)
