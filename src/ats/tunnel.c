@@ -1267,10 +1267,20 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, struct tb_live *live, const struct t
 void tb_tunnel_dump(void) {
   int64_t now = now_ms();
   size_t n = 0;
+  int64_t budget_us = 50 * 1000;
   pthread_mutex_lock(&g_reg_lock);
   for (struct tunnel *t = g_reg_head; t != NULL; t = t->reg_next, n++) {
     TSMutex m = TSContMutexGet(t->cont);
-    if (TSMutexLockTry(m) != TS_SUCCESS) {
+    /* A tunnel's own thread holds its mutex only for the few microseconds
+     * of an event; wait that out a little, within a budget for the whole
+     * listing, since tunnel starts and ends wait for g_reg_lock meanwhile. */
+    TSReturnCode locked;
+    while ((locked = TSMutexLockTry(m)) != TS_SUCCESS && budget_us > 0) {
+      struct timespec pause = {0, 100 * 1000};
+      nanosleep(&pause, NULL);
+      budget_us -= 100;
+    }
+    if (locked != TS_SUCCESS) {
       TSNote("[%s] tunnel id=%" PRIu64 " target=%s peer=%s rule=\"%s\" (busy: details skipped)", TB_TAG,
              t->id, t->target, t->peer_text, t->rule_origin != NULL ? t->rule_origin : "-");
       continue;
