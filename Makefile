@@ -22,7 +22,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(BUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps build unit e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak valgrind
+.PHONY: all deps build unit e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short valgrind
 all: build
 
 deps:
@@ -112,6 +112,7 @@ test: deps
 	$(MAKE) build unit fuzz-short valgrind
 	$(MAKE) e2e
 	$(MAKE) e2e-asan
+	$(MAKE) soak-short
 
 run: deps
 	$(MAKE) build
@@ -134,7 +135,7 @@ bench-quick: deps
 # checked byte for byte, SOAK_CONCURRENCY open at once), then the ingress's
 # descriptors and RSS against a baseline; summary in build/soak.json.
 # About 8 minutes here; `make soak SOAK_TUNNELS=2000` for a quick run,
-# SOAK_ARGS for other options (--help).  Not part of `make test`.
+# SOAK_ARGS for other options (--help).  `make test` runs soak-short.
 SOAK_TUNNELS     ?= 100000
 SOAK_CONCURRENCY ?= 2000
 SOAK_ARGS        ?=
@@ -142,6 +143,12 @@ soak: deps
 	$(MAKE) build
 	$(PYTHON) tests/soak/soak.py --plugin $(PLUGIN) --tunnels $(SOAK_TUNNELS) \
 	  --concurrency $(SOAK_CONCURRENCY) --json $(BUILD)/soak.json $(SOAK_ARGS)
+
+# The short form CI runs (part of `make test`, about 2 minutes): the same
+# checks on 2,000 tunnels, 500 open at once.
+soak-short: build
+	$(PYTHON) tests/soak/soak.py --plugin $(PLUGIN) --tunnels 2000 --concurrency 500 \
+	  --json $(BUILD)/soak-short.json
 
 # The unit tests under valgrind memcheck, built without sanitizers (they do
 # not mix with valgrind) into build/valgrind/.  No suppression file: PCRE2's
