@@ -8,12 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ts/ts.h>
-
+#include "glue.h"
+#include "pool.h"
 #include "stats.h"
 
 #define ERR_MAX 1024
-#define POOL_KEY_MAX (TB_HOST_MAX + 64)
 
 struct tb_live {
   atomic_int refs;
@@ -35,14 +34,6 @@ static pthread_mutex_t g_reload_lock = PTHREAD_MUTEX_INITIALIZER; /* one reload 
 /* plugin.config's arguments, copied at init, read again on every reload. */
 static int g_argc;
 static char **g_argv;
-
-/* Pools by peer and settings (see live.h), under g_pools_lock. */
-static pthread_mutex_t g_pools_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pool_entry {
-  char key[POOL_KEY_MAX];
-  struct tb_pool *pool; /* never freed */
-} * g_pools;
-static size_t g_npools, g_pools_cap;
 
 static void live_free(struct tb_live *l) {
   tb_config_destroy(l->cfg);
@@ -92,50 +83,15 @@ uint64_t tb_live_generation(const struct tb_live *l) {
   return l->generation;
 }
 
-/* Room for one more pool entry (under g_pools_lock). */
-static int pools_reserve(void) {
-  if (g_npools < g_pools_cap) {
-    return 0;
-  }
-  size_t cap = g_pools_cap == 0 ? 8 : g_pools_cap * 2;
-  struct pool_entry *e = realloc(g_pools, cap * sizeof *e);
-  if (e == NULL) {
-    return -1;
-  }
-  g_pools = e;
-  g_pools_cap = cap;
-  return 0;
-}
-
 struct tb_pool *tb_live_pool(struct tb_live *l, const struct tb_rule *rule) {
   const struct tb_config *c = l->cfg;
   size_t i = (size_t)(rule - c->rules);
-  char peer[TB_HOST_MAX + 16];
-  char key[POOL_KEY_MAX];
-
   if (c->pool_size == 0 || l->rule_pools == NULL || i >= c->nrules) {
     return NULL;
   }
   struct tb_pool *p = atomic_load_explicit(&l->rule_pools[i], memory_order_acquire);
-  if (p != NULL || tb_peer_format(&rule->peer, peer, sizeof peer) < 0) {
-    return p;
-  }
-  snprintf(key, sizeof key, "%s %u %u %u", peer, c->pool_size, c->pool_max_age_ms, c->connect_timeout_ms);
-  pthread_mutex_lock(&g_pools_lock);
-  for (size_t k = 0; k < g_npools && p == NULL; k++) {
-    if (strcmp(g_pools[k].key, key) == 0) {
-      p = g_pools[k].pool;
-    }
-  }
-  if (p == NULL && pools_reserve() == 0) {
-    p = tb_pool_create(&rule->peer, (int)c->pool_size, c->pool_max_age_ms, c->connect_timeout_ms);
-    if (p != NULL) {
-      snprintf(g_pools[g_npools].key, sizeof g_pools[g_npools].key, "%s", key);
-      g_pools[g_npools++].pool = p;
-    }
-  }
-  pthread_mutex_unlock(&g_pools_lock);
-  if (p != NULL) {
+  if (p == NULL) {
+    p = tb_pool_get(&rule->peer, c->pool_size, c->pool_max_age_ms, c->connect_timeout_ms);
     atomic_store_explicit(&l->rule_pools[i], p, memory_order_release);
   }
   return p;
@@ -171,7 +127,7 @@ static void describe_rules(const struct tb_config *c) {
     return;
   }
   for (size_t i = 0; i < c->nrules && i < 20; i++) {
-    char peer[TB_HOST_MAX + 16];
+    char peer[TB_PEER_TEXT_MAX];
     const struct tb_rule *r = &c->rules[i];
     if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
       snprintf(peer, sizeof peer, "%s", r->peer.host);
@@ -282,6 +238,17 @@ static void format_ports(const struct tb_rule *r, char *buf, size_t len) {
   }
 }
 
+/* "30000 ms", "never", or "unset (Traffic Server's timeouts apply)" */
+static void format_limit(unsigned ms, char *buf, size_t len) {
+  if (ms == TB_UNSET) {
+    snprintf(buf, len, "unset (Traffic Server's timeouts apply)");
+  } else if (ms == 0) {
+    snprintf(buf, len, "never");
+  } else {
+    snprintf(buf, len, "%u ms", ms);
+  }
+}
+
 void tb_live_explain(const char *hostport, size_t len) {
   char perr[256];
   struct tb_peer target;
@@ -305,7 +272,7 @@ void tb_live_explain(const char *hostport, size_t len) {
     TSNote("[%s] match %s:%u: no rule (configuration %" PRIu64 "): %s", TB_TAG, target.host, target.port,
            l->generation, c->deny_unmatched ? "denied (403)" : "left to Traffic Server");
   } else {
-    char peer[TB_HOST_MAX + 16];
+    char peer[TB_PEER_TEXT_MAX];
     char ports[256];
     struct tb_settings s;
     if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
@@ -313,11 +280,14 @@ void tb_live_explain(const char *hostport, size_t len) {
     }
     format_ports(r, ports, sizeof ports);
     tb_config_settings(c, r, &s);
+    char idle[64];
+    char lifetime[64];
+    format_limit(s.idle_timeout_ms, idle, sizeof idle);
+    format_limit(s.max_lifetime_ms, lifetime, sizeof lifetime);
     TSNote("[%s] match %s:%u: rule %zu \"%s\" (host '%s', ports %s, configuration %" PRIu64
-           ") -> peer %s; connect_timeout %u ms, idle_timeout %u ms, max_lifetime %u ms, client_identity %s",
+           ") -> peer %s; connect_timeout %u ms, idle_timeout %s, max_lifetime %s, client_identity %s",
            TB_TAG, target.host, target.port, (size_t)(r - c->rules) + 1, r->origin, r->pattern, ports,
-           l->generation, peer, s.connect_timeout_ms, s.idle_timeout_ms, s.max_lifetime_ms,
-           tb_identity_name(s.identity));
+           l->generation, peer, s.connect_timeout_ms, idle, lifetime, tb_identity_name(s.identity));
   }
   tb_live_release(l);
 }

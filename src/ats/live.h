@@ -13,10 +13,8 @@
  * task thread, off the request path, and swaps it in atomically; an invalid
  * one is reported and the running one stays in force.
  *
- * Pools are shared across configurations: they are found by peer and pool
- * settings, made on first use and never freed (their number is bounded by
- * the distinct peers and pool settings ever configured; an unused pool holds
- * no connections after its max age).
+ * Warm-connection pools are shared across configurations (pool.h); a
+ * configuration only caches, per rule, the pool its rule uses.
  */
 #ifndef TB_LIVE_H
 #define TB_LIVE_H
@@ -25,7 +23,8 @@
 #include <stdint.h>
 
 #include "tb_config.h"
-#include "tunnel.h"
+
+struct tb_pool; /* pool.h */
 
 struct tb_live;
 

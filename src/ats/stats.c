@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include <ts/ts.h>
+#include "glue.h"
 
 static const char *const names[TB_STAT_COUNT] = {
     [TB_STAT_TUNNELS_ACTIVE] = "plugin.tls_bridge.tunnels.active",
@@ -26,6 +26,9 @@ static const char *const names[TB_STAT_COUNT] = {
     [TB_STAT_POOL_STALE_RETRIED] = "plugin.tls_bridge.pool.stale_retried",
     [TB_STAT_RELOADS_DONE] = "plugin.tls_bridge.reloads.done",
     [TB_STAT_RELOADS_FAILED] = "plugin.tls_bridge.reloads.failed",
+    [TB_STAT_POOL_WARM_FAILED] = "plugin.tls_bridge.pool.warm_failed",
+    [TB_STAT_CONNECT_MATCH_FAILED] = "plugin.tls_bridge.connects.match_failed",
+    [TB_STAT_CONNECT_IDENTITY_FAILED] = "plugin.tls_bridge.connects.identity_failed",
 };
 
 static int ids[TB_STAT_COUNT];

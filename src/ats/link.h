@@ -1,0 +1,94 @@
+/*
+ * link: one connection from this ingress to a peer ATS, through which a
+ * tunnel sends the client's CONNECT and then its bytes.
+ *
+ * This is the seam between a tunnel and the way the connection is made.  The
+ * tunnel asks for a link, is told (by a callback) when it is open or why it
+ * failed, then takes its VConn over with tb_link_use and reads and writes it
+ * like any other.  link_ats.c makes links with Traffic Server's own
+ * machinery (an internal transaction that says "CONNECT https://peer"); a
+ * second way of making them would implement these same functions.  pool.c
+ * keeps links open ahead of need.
+ *
+ * Ownership: whoever opened a link owns it (a tunnel, or a pool while the
+ * link is warm) and ends it with tb_link_close; tb_link_adopt hands it to a
+ * new owner.  A link runs under the mutex it was opened with, which is its
+ * owner's too: every callback comes under that mutex, and every call below
+ * must be made under it.  A callback may close the link (the link touches
+ * nothing after calling back).
+ */
+#ifndef TB_LINK_H
+#define TB_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "glue.h"
+
+struct tb_link;
+
+enum tb_link_news {
+  TB_LINK_OPENED,  /* open: the owner may tb_link_use it */
+  TB_LINK_FAILED,  /* could not be opened (why says how): dead, the owner closes it */
+  TB_LINK_LOST,    /* open and unused, it was closed by the far end or broke: dead */
+  TB_LINK_EXPIRED, /* open and unused, its deadline passed: still open */
+};
+
+/* Why an open failed, in the terms of what the client is told. */
+enum tb_link_cause {
+  TB_LINK_UNREACHABLE, /* refused, unresolvable, closed before it was established (502) */
+  TB_LINK_TIMEOUT,     /* the connection attempt timed out (504) */
+  TB_LINK_BROKEN,      /* the connection failed with an error (502) */
+  TB_LINK_INTERNAL,    /* this side could not do it: out of memory, a bad answer from ATS (502) */
+};
+
+struct tb_link_failure {
+  enum tb_link_cause cause;
+  unsigned status; /* what a client should get: 502 or 504 */
+  char text[320];  /* "tls_bridge: cannot reach peer ...": for X-TLS-Bridge-Error and logs */
+};
+
+/* Called with news about link l for owner (under the link's mutex); why is
+ * set for FAILED and LOST, NULL otherwise. */
+typedef void (*tb_link_fn)(void *owner, struct tb_link *l, enum tb_link_news news,
+                           const struct tb_link_failure *why);
+
+struct tb_link_spec {
+  const struct tb_peer *peer;
+  const struct sockaddr *client; /* on whose behalf (ATS logs it as the internal transaction's client) */
+  const char *target;            /* what it is for, in messages: the client's "host:port", or "(pool)" */
+  uint64_t id;                   /* the owner's id, for debug lines */
+  unsigned open_timeout_ms;      /* FAILED (TIMEOUT) when not open by then; 0: no deadline of its own */
+};
+
+/* Start opening a link to spec->peer, owned by owner (news to fn).  mutex is
+ * the owner's.  thread: open on that event thread, soon (the first event
+ * comes from there); NULL: open now, on the calling thread, which must hold
+ * mutex.  Returns NULL (nothing started, nothing to close) when the link
+ * could not be made. */
+struct tb_link *tb_link_open(const struct tb_link_spec *spec, TSMutex mutex, TSEventThread thread,
+                             tb_link_fn fn, void *owner);
+
+/* The mutex the link runs under (a new owner must share it). */
+TSMutex tb_link_mutex(const struct tb_link *l);
+
+/* Hand l to a new owner (under its mutex); cancels its deadline.  Returns
+ * false when l is dead (lost meanwhile): the new owner then just closes it. */
+bool tb_link_adopt(struct tb_link *l, tb_link_fn fn, void *owner);
+
+/* Open and unused: EXPIRED after ms from now (0: never). */
+void tb_link_expire_in(struct tb_link *l, unsigned ms);
+
+/* Take an open link's connection over: from now on cont gets its events.
+ * Bytes the peer sent already go into `in`, and reading continues into it;
+ * writing starts from `out`.  The VIOs are returned in *read_vio and
+ * *write_vio.  Returns the VConn (owned by the link: for shutdowns, never
+ * close it), or NULL when that failed (the link is then dead). */
+TSVConn tb_link_use(struct tb_link *l, TSCont cont, TSIOBuffer in, TSIOBufferReader out, TSVIO *read_vio,
+                    TSVIO *write_vio);
+
+/* Close the connection (if any) and free l.  NULL is a no-op. */
+void tb_link_close(struct tb_link *l);
+
+#endif

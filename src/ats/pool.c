@@ -1,0 +1,251 @@
+/*
+ * pool: see pool.h.
+ *
+ * The pool's lock is a leaf: it is held only to push or pop a pointer and
+ * adjust counters, never while calling into ATS.  A warm link reports to its
+ * slot (link.h's callback, under the link's own mutex).  A link taken by a
+ * tunnel is no longer in the slot's idle list; news of it that reaches the
+ * slot afterwards (it died, or expired, in the moment between the take and
+ * the tunnel's adopt) is ignored here: the tunnel finds out at adopt.
+ */
+#include "pool.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats.h"
+
+#define POOL_THREADS_MAX 64
+#define BACKOFF_MIN_MS 100   /* first wait after a failed warm-up */
+#define BACKOFF_MAX_MS 10000 /* longest wait between warm-ups to a failing peer */
+
+/* The warm links made on one event thread. */
+struct pool_slot {
+  struct tb_pool *pool;
+  TSEventThread thread;
+  struct tb_link *idle[TB_POOL_SIZE_MAX]; /* owned by the pool */
+  int nidle;
+  int warming; /* links being opened for this slot */
+};
+
+struct tb_pool {
+  pthread_mutex_t lock; /* a leaf: see the top */
+  struct pool_slot slots[POOL_THREADS_MAX];
+  int nslots;
+  unsigned size; /* how many to keep ready per event thread */
+  unsigned max_age_ms;
+  unsigned connect_timeout_ms;
+  int64_t last_claim_ms; /* the pool refills only while its peer is in use */
+  int64_t backoff_ms;    /* after a failed warm-up: wait before the next one */
+  int64_t next_try_ms;
+  struct tb_peer peer;
+  char peer_text[TB_PEER_TEXT_MAX];
+  struct tb_pool *next; /* the list of all pools, under g_pools_lock */
+};
+
+static pthread_mutex_t g_pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tb_pool *g_pools;
+
+static void refill(struct tb_pool *p, int i);
+
+/* The slot for event thread th, made if new (under p->lock); -1 if none. */
+static int slot_index(struct tb_pool *p, TSEventThread th, bool make) {
+  if (th == NULL) {
+    return -1;
+  }
+  for (int i = 0; i < p->nslots; i++) {
+    if (p->slots[i].thread == th) {
+      return i;
+    }
+  }
+  if (!make || p->nslots == POOL_THREADS_MAX) {
+    return -1;
+  }
+  p->slots[p->nslots].thread = th;
+  p->slots[p->nslots].pool = p;
+  return p->nslots++;
+}
+
+/* Remove l from sl's idle list (under p->lock); false when it is not there
+ * (a tunnel took it). */
+static bool idle_remove(struct pool_slot *sl, const struct tb_link *l) {
+  for (int i = 0; i < sl->nidle; i++) {
+    if (sl->idle[i] == l) {
+      sl->idle[i] = sl->idle[--sl->nidle];
+      return true;
+    }
+  }
+  return false;
+}
+
+/* News of a warm link (under its mutex). */
+static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
+                    const struct tb_link_failure *why) {
+  struct pool_slot *sl = owner;
+  struct tb_pool *p = sl->pool;
+  int slot = (int)(sl - p->slots);
+  bool mine = false;
+
+  if (news == TB_LINK_OPENED) {
+    tb_link_expire_in(l, p->max_age_ms); /* retired before the peer's idle timeout can close it */
+  }
+  pthread_mutex_lock(&p->lock);
+  switch (news) {
+  case TB_LINK_OPENED:
+    sl->warming--;
+    p->backoff_ms = 0;
+    if ((unsigned)sl->nidle < p->size) {
+      sl->idle[sl->nidle++] = l;
+      mine = true;
+    }
+    break;
+  case TB_LINK_FAILED:
+    sl->warming--;
+    p->backoff_ms = p->backoff_ms == 0
+                        ? BACKOFF_MIN_MS
+                        : (p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2);
+    p->next_try_ms = tb_now_ms() + p->backoff_ms;
+    break;
+  case TB_LINK_LOST:
+  case TB_LINK_EXPIRED:
+  default:
+    mine = idle_remove(sl, l);
+    break;
+  }
+  pthread_mutex_unlock(&p->lock);
+
+  switch (news) {
+  case TB_LINK_OPENED:
+    if (mine) {
+      TB_DEBUG("pool %s: warm connection ready", p->peer_text);
+      return;
+    }
+    tb_link_close(l); /* the slot filled up meanwhile */
+    return;
+  case TB_LINK_FAILED:
+    tb_stat_add(TB_STAT_POOL_WARM_FAILED, 1);
+    TB_DEBUG("pool %s: warm-up failed (%s); next in %" PRId64 " ms at the earliest", p->peer_text,
+             why != NULL ? why->text : "?", p->backoff_ms);
+    tb_link_close(l);
+    refill(p, slot);
+    return;
+  case TB_LINK_LOST:
+  case TB_LINK_EXPIRED:
+  default:
+    if (!mine) {
+      return; /* taken by a tunnel, which will see it at adopt */
+    }
+    TB_DEBUG("pool %s: warm connection %s", p->peer_text,
+             news == TB_LINK_EXPIRED ? "retired at its maximum age" : (why != NULL ? why->text : "lost"));
+    tb_link_close(l);
+    refill(p, slot);
+    return;
+  }
+}
+
+/* Start warming links on slot i's thread until it has the pool's size
+ * (counting those warming), unless the peer is idle or warm-ups back off. */
+static void refill(struct tb_pool *p, int i) {
+  int64_t now = tb_now_ms();
+  struct pool_slot *sl = &p->slots[i];
+  int need;
+
+  pthread_mutex_lock(&p->lock);
+  need = (int)p->size - sl->nidle - sl->warming;
+  if (now < p->next_try_ms || now - p->last_claim_ms > (int64_t)p->max_age_ms) {
+    need = 0;
+  }
+  if (need > 0) {
+    sl->warming += need;
+  }
+  pthread_mutex_unlock(&p->lock);
+
+  /* The internal transaction's client address: loopback, the ingress
+   * itself (TSHttpConnectPlugin asserts a non-zero port). */
+  struct sockaddr_in self = {0};
+  self.sin_family = AF_INET;
+  self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  self.sin_port = htons(1);
+  struct tb_link_spec spec = {&p->peer, (const struct sockaddr *)&self, "(pool)", 0, p->connect_timeout_ms};
+  for (int k = 0; k < need; k++) {
+    TSMutex mutex = TSMutexCreate();
+    spec.id = tb_next_id();
+    struct tb_link *l = mutex != NULL ? tb_link_open(&spec, mutex, sl->thread, on_news, sl) : NULL;
+    if (l == NULL) {
+      pthread_mutex_lock(&p->lock);
+      sl->warming -= need - k;
+      pthread_mutex_unlock(&p->lock);
+      return;
+    }
+  }
+}
+
+void tb_pool_refill_here(struct tb_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  int i = slot_index(p, TSEventThreadSelf(), true);
+  pthread_mutex_unlock(&p->lock);
+  if (i >= 0) {
+    refill(p, i);
+  }
+}
+
+void tb_pool_peer_ok(struct tb_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  bool was_failing = p->backoff_ms != 0;
+  p->backoff_ms = 0;
+  p->next_try_ms = 0;
+  pthread_mutex_unlock(&p->lock);
+  if (was_failing) {
+    tb_pool_refill_here(p);
+  }
+}
+
+struct tb_link *tb_pool_take(struct tb_pool *p) {
+  struct tb_link *l = NULL;
+  pthread_mutex_lock(&p->lock);
+  p->last_claim_ms = tb_now_ms();
+  int i = slot_index(p, TSEventThreadSelf(), false);
+  if (i >= 0 && p->slots[i].nidle > 0) {
+    l = p->slots[i].idle[--p->slots[i].nidle];
+  }
+  pthread_mutex_unlock(&p->lock);
+  return l;
+}
+
+struct tb_pool *tb_pool_get(const struct tb_peer *peer, unsigned size, unsigned max_age_ms,
+                            unsigned connect_timeout_ms) {
+  struct tb_pool *p;
+  if (size > TB_POOL_SIZE_MAX) {
+    size = TB_POOL_SIZE_MAX;
+  }
+  pthread_mutex_lock(&g_pools_lock);
+  for (p = g_pools; p != NULL; p = p->next) {
+    if (p->size == size && p->max_age_ms == max_age_ms && p->connect_timeout_ms == connect_timeout_ms &&
+        p->peer.port == peer->port && strcmp(p->peer.host, peer->host) == 0) {
+      break;
+    }
+  }
+  if (p == NULL && (p = calloc(1, sizeof *p)) != NULL) {
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+      free(p);
+      p = NULL;
+    } else {
+      p->size = size;
+      p->max_age_ms = max_age_ms;
+      p->connect_timeout_ms = connect_timeout_ms;
+      p->peer = *peer;
+      if (tb_peer_format(peer, p->peer_text, sizeof p->peer_text) < 0) {
+        snprintf(p->peer_text, sizeof p->peer_text, "%s", peer->host);
+      }
+      p->next = g_pools;
+      g_pools = p;
+    }
+  }
+  pthread_mutex_unlock(&g_pools_lock);
+  return p;
+}
