@@ -11,6 +11,7 @@
 #include <ts/ts.h>
 
 #include "stats.h"
+#include "tb_args.h"
 
 #define ERR_MAX 1024
 #define POOL_KEY_MAX (TB_HOST_MAX + 64)

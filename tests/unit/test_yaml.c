@@ -7,7 +7,7 @@
  */
 #include "tb_test.h"
 
-#include "tb_config.h"
+#include "tb_yaml.h"
 
 #define ERRLEN 1024
 
@@ -179,46 +179,12 @@ static void test_durations(void **state) {
   tb_config_destroy(c);
 }
 
-/* tb_config_load_args: --config alone loads the file; anything with it is
- * refused; a missing file names the path. */
-static void test_config_argument(void **state) {
+/* A YAML file goes into an empty configuration only. */
+static void test_needs_empty_config(void **state) {
   (void)state;
-  char path[] = "/tmp/tb-yaml-XXXXXX";
-  int fd = mkstemp(path);
   char err[ERRLEN] = "";
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, full, strlen(full)), (ssize_t)strlen(full));
-  assert_int_equal(close(fd), 0);
-
   struct tb_config *c = tb_config_create();
-  const char *one[] = {"--config", path};
-  assert_int_equal(tb_config_load_args(c, 2, one, "/nonexistent", err, sizeof err), 0);
-  assert_int_equal(c->nrules, 2);
-  tb_config_destroy(c);
-
-  c = tb_config_create();
-  const char *mixed[] = {"--config", path, "a", "b"};
-  assert_int_equal(tb_config_load_args(c, 4, mixed, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "argument 1 ('--config'): --config PATH must be the only argument"));
-  const char *after[] = {"a", "b", "--config", path};
-  assert_int_equal(tb_config_load_args(c, 4, after, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "argument 3 ('--config')"));
-  assert_int_equal(c->nrules, 0);
-  const char *bare[] = {"--config"};
-  assert_int_equal(tb_config_load_args(c, 1, bare, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "must be the only argument"));
-  tb_config_destroy(c);
-  assert_int_equal(unlink(path), 0);
-
-  c = tb_config_create();
-  assert_int_equal(tb_config_load_args(c, 2, one, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, path));
-  assert_non_null(strstr(err, "cannot open"));
-  assert_int_equal(c->nrules, 0);
-  tb_config_destroy(c);
-
-  /* A YAML file goes into an empty configuration only. */
-  c = tb_config_create();
+  assert_non_null(c);
   assert_int_equal(tb_config_add_rule(c, "a", "b", "x", err, sizeof err), 0);
   assert_int_equal(tb_config_load_yaml_text(c, full, strlen(full), "t.yaml", err, sizeof err), -1);
   assert_non_null(strstr(err, "cannot be added to rules from elsewhere"));
@@ -226,24 +192,24 @@ static void test_config_argument(void **state) {
   tb_config_destroy(c);
 }
 
-static void test_client_identity_argument(void **state) {
+/* tb_config_load_yaml: a file by path; a missing one names the path. */
+static void test_load_path(void **state) {
   (void)state;
+  char path[64];
   char err[ERRLEN] = "";
   struct tb_config *c = tb_config_create();
-  const char *good[] = {"--client-identity", "forwarded", "a", "b"};
-  assert_int_equal(tb_config_load_args(c, 4, good, NULL, err, sizeof err), 0);
-  assert_int_equal(c->identity, TB_IDENTITY_FORWARDED);
+  assert_non_null(c);
+  tb_tmpfile(path, sizeof path, full, strlen(full));
+  assert_int_equal(tb_config_load_yaml(c, path, err, sizeof err), 0);
+  assert_int_equal(c->nrules, 2);
   tb_config_destroy(c);
+  assert_int_equal(unlink(path), 0);
   c = tb_config_create();
-  const char *bad[] = {"--client-identity", "hide", "a", "b"};
-  assert_int_equal(tb_config_load_args(c, 4, bad, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "argument 2 ('hide'): --client-identity takes 'keep', 'strip' or 'forwarded'"));
-  assert_int_equal(c->identity, TB_IDENTITY_KEEP);
-  const char *missing[] = {"--client-identity"};
-  assert_int_equal(tb_config_load_args(c, 1, missing, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "argument 1"));
+  assert_non_null(c);
+  assert_int_equal(tb_config_load_yaml(c, path, err, sizeof err), -1);
+  assert_non_null(strstr(err, path));
+  assert_non_null(strstr(err, ": cannot open: "));
   tb_config_destroy(c);
-  assert_string_equal(tb_identity_name(TB_IDENTITY_UNSET), "default");
 }
 
 /* ---- every error path ------------------------------------------------- */
@@ -432,8 +398,8 @@ int main(void) {
       cmocka_unit_test(test_defaults_when_absent),
       cmocka_unit_test(test_ports_in_matching),
       cmocka_unit_test(test_durations),
-      cmocka_unit_test(test_config_argument),
-      cmocka_unit_test(test_client_identity_argument),
+      cmocka_unit_test(test_needs_empty_config),
+      cmocka_unit_test(test_load_path),
       cmocka_unit_test(test_syntax_errors),
       cmocka_unit_test(test_document_shape),
       cmocka_unit_test(test_keys),
