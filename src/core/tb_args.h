@@ -17,7 +17,8 @@
  * plugin path): "--file PATH" (relative PATH resolved against confdir, or
  * used as is when confdir is NULL; see tb_rulefile.h), "--connect-timeout
  * SECONDS" (1..3600), "--pool N", "--pool-max-age SECONDS", "--idle-timeout
- * SECONDS" and "--max-lifetime SECONDS" (0: never), "--unmatched passthrough|deny", "--client-identity
+ * SECONDS" and "--max-lifetime SECONDS" (0: never; absent: unset, see
+ * struct tb_settings), "--unmatched passthrough|deny", "--client-identity
  * keep|strip|forwarded", and "<regex> <peer>" pairs, in order; or "--config
  * PATH" alone (a YAML file, see tb_yaml.h).  Returns 0, or -1 with
  * "plugin.config argument N ...: <what is wrong>" (or the file's message) in

@@ -28,6 +28,8 @@ struct tb_config *tb_config_create(void) {
   c->connect_timeout_ms = TB_DEFAULT_CONNECT_TIMEOUT_MS;
   c->pool_size = TB_DEFAULT_POOL_SIZE;
   c->pool_max_age_ms = TB_DEFAULT_POOL_MAX_AGE_MS;
+  c->idle_timeout_ms = TB_UNSET;
+  c->max_lifetime_ms = TB_UNSET;
   c->identity = TB_IDENTITY_KEEP;
   return c;
 }

@@ -32,10 +32,12 @@ struct tb_index;
  * The settings a rule may override, and what each means when unset:
  *   connect_timeout_ms: the set-up deadline per tunnel (until the peer's
  *     answer).  Always set in a configuration (default 10 s).
- *   idle_timeout_ms: end a tunnel with no bytes either way for this long
- *     (0: never, the configuration's default).
- *   max_lifetime_ms: end a tunnel this long after it started, busy or not
- *     (0: never, the configuration's default).
+ *   idle_timeout_ms: end a tunnel with no bytes either way for this long.
+ *   max_lifetime_ms: end a tunnel this long after it started, busy or not.
+ *     For these two, TB_UNSET means the plugin sets no limit and ATS's own
+ *     transaction timeouts apply; a set value, 0 ("never") included, means
+ *     the plugin governs and ATS's transaction timeouts are lifted.  Both
+ *     start unset in a configuration.
  *   identity: the client identity policy.  Always set in a configuration
  *     (default keep).
  * In a rule or a tb_rule_spec, TB_UNSET / TB_IDENTITY_UNSET mean "the
@@ -59,8 +61,8 @@ struct tb_config {
   unsigned connect_timeout_ms; /* set-up deadline per tunnel (peer answer) */
   unsigned pool_size;          /* warm connections kept per peer (0: none) */
   unsigned pool_max_age_ms;    /* age at which a warm connection is replaced */
-  unsigned idle_timeout_ms;    /* 0 (at first): never, else ms: see struct tb_settings */
-  unsigned max_lifetime_ms;    /* 0 (at first): never, else ms: see struct tb_settings */
+  unsigned idle_timeout_ms;    /* TB_UNSET (at first), 0: never, else ms: see struct tb_settings */
+  unsigned max_lifetime_ms;    /* TB_UNSET (at first), 0: never, else ms: see struct tb_settings */
   enum tb_identity identity;   /* client identity policy (never UNSET here) */
   int deny_unmatched;          /* CONNECTs that match no rule: 0 left to ATS, 1 answered 403 */
   struct tb_index *index;      /* owned: lookup tables over the rules; NULL: lost (out of memory) */
@@ -102,7 +104,8 @@ void tb_config_set_defaults(struct tb_config *c, const struct tb_settings *s);
  * nrules and option fields are read. */
 void tb_config_undo(struct tb_config *c, const struct tb_config *saved);
 
-/* A rule's effective settings: its overrides, else the defaults of c. */
+/* A rule's effective settings: its overrides, else the defaults of c (so
+ * idle_timeout_ms and max_lifetime_ms may be TB_UNSET, see above). */
 void tb_config_settings(const struct tb_config *c, const struct tb_rule *r, struct tb_settings *out);
 
 /* Find the first rule of c taking host[0..len) and port, as

@@ -1,8 +1,8 @@
 /*
  * Unit tests for tb_args, the plugin.config arguments: every option and
  * its range, pairs, "--file" (paths against confdir, order with pairs),
- * "--config" alone, and a negative case for every rule, each leaving the
- * configuration as it was.
+ * "--config" alone, the idle and lifetime limits unset, 0 and N, and a
+ * negative case for every rule, each leaving the configuration as it was.
  */
 #include "tb_test.h"
 
@@ -264,8 +264,8 @@ static void test_pool_options(void **state) {
   assert_int_equal(tb_config_load_args(c, 4, ok, NULL, err, sizeof err), 0);
   assert_int_equal(c->pool_size, 5);
   assert_int_equal(c->pool_max_age_ms, 7000);
-  assert_int_equal(c->idle_timeout_ms, 0); /* off unless asked for */
-  assert_int_equal(c->max_lifetime_ms, 0);
+  assert_int_equal(c->idle_timeout_ms, TB_UNSET); /* unset unless asked for */
+  assert_int_equal(c->max_lifetime_ms, TB_UNSET);
   assert_int_equal(c->deny_unmatched, 0);
   {
     static const char *const deny[] = {"--unmatched", "deny"};
@@ -430,17 +430,59 @@ static void test_word_options(void **state) {
   }
 }
 
+/* --idle-timeout and --max-lifetime: unset unless given; 0 (never) and N
+ * seconds are values; a rule without its own gets the configuration's. */
+static void test_limits_unset_zero_n(void **state) {
+  static const struct {
+    const char *argv[6];
+    int argc;
+    unsigned idle_ms, lifetime_ms;
+  } cases[] = {
+      {{"a", "p"}, 2, TB_UNSET, TB_UNSET},
+      {{"--idle-timeout", "0", "a", "p"}, 4, 0, TB_UNSET},
+      {{"--max-lifetime", "0", "a", "p"}, 4, TB_UNSET, 0},
+      {{"--idle-timeout", "30", "a", "p"}, 4, 30000, TB_UNSET},
+      {{"--max-lifetime", "2000000", "a", "p"}, 4, TB_UNSET, 2000000000u},
+      {{"--idle-timeout", "5", "--max-lifetime", "0", "a", "p"}, 6, 5000, 0},
+      {{"--idle-timeout", "5", "--idle-timeout", "0", "a", "p"}, 6, 0, TB_UNSET}, /* the last one counts */
+  };
+
+  (void)state;
+  for (size_t i = 0; i < TB_NELEM(cases); i++) {
+    struct tb_config *c = tb_config_create();
+    struct tb_settings s;
+    char err[ERRLEN];
+
+    assert_non_null(c);
+    assert_int_equal(tb_config_load_args(c, cases[i].argc, cases[i].argv, NULL, err, sizeof err), 0);
+    assert_int_equal(c->idle_timeout_ms, cases[i].idle_ms);
+    assert_int_equal(c->max_lifetime_ms, cases[i].lifetime_ms);
+    tb_config_settings(c, &c->rules[0], &s);
+    assert_int_equal(s.idle_timeout_ms, cases[i].idle_ms);
+    assert_int_equal(s.max_lifetime_ms, cases[i].lifetime_ms);
+    assert_int_equal(s.connect_timeout_ms, TB_DEFAULT_CONNECT_TIMEOUT_MS);
+    tb_config_destroy(c);
+  }
+  /* A failed load puts them back to unset. */
+  {
+    static const char *const bad[] = {"--idle-timeout", "5", "--max-lifetime", "1", "--bogus"};
+    struct tb_config *c = tb_config_create();
+    char err[ERRLEN];
+    assert_non_null(c);
+    assert_int_equal(tb_config_load_args(c, 5, bad, NULL, err, sizeof err), -1);
+    assert_int_equal(c->idle_timeout_ms, TB_UNSET);
+    assert_int_equal(c->max_lifetime_ms, TB_UNSET);
+    tb_config_destroy(c);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_args_table),
-      cmocka_unit_test(test_err_truncation),
-      cmocka_unit_test(test_pair_origins),
-      cmocka_unit_test(test_word_options),
-      cmocka_unit_test(test_pool_options),
-      cmocka_unit_test(test_file_confdir),
-      cmocka_unit_test(test_order),
-      cmocka_unit_test(test_config_argument),
-      cmocka_unit_test(test_client_identity_argument),
+      cmocka_unit_test(test_args_table),          cmocka_unit_test(test_err_truncation),
+      cmocka_unit_test(test_pair_origins),        cmocka_unit_test(test_word_options),
+      cmocka_unit_test(test_limits_unset_zero_n), cmocka_unit_test(test_pool_options),
+      cmocka_unit_test(test_file_confdir),        cmocka_unit_test(test_order),
+      cmocka_unit_test(test_config_argument),     cmocka_unit_test(test_client_identity_argument),
   };
   return cmocka_run_group_tests_name("tb_args", tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * Unit tests for tb_config, the rule store: defaults, adding a rule (from
  * pattern and peer, and from a full tb_rule_spec: ports copied, name, its
- * own settings), a negative case for every check, the defaults, and undo.
+ * own settings), a negative case for every check, the settings a rule gets
+ * (unset, 0 and N at the configuration and at the rule), and undo.
  */
 #include "tb_test.h"
 
@@ -14,8 +15,8 @@ static void assert_defaults(const struct tb_config *c) {
   assert_int_equal(c->connect_timeout_ms, TB_DEFAULT_CONNECT_TIMEOUT_MS);
   assert_int_equal(c->pool_size, TB_DEFAULT_POOL_SIZE);
   assert_int_equal(c->pool_max_age_ms, TB_DEFAULT_POOL_MAX_AGE_MS);
-  assert_int_equal(c->idle_timeout_ms, 0); /* never */
-  assert_int_equal(c->max_lifetime_ms, 0);
+  assert_int_equal(c->idle_timeout_ms, TB_UNSET); /* no limit of the plugin's: ATS's timeouts apply */
+  assert_int_equal(c->max_lifetime_ms, TB_UNSET);
   assert_int_equal(c->identity, TB_IDENTITY_KEEP);
   assert_int_equal(c->deny_unmatched, 0);
 }
@@ -182,6 +183,43 @@ static void test_add_refuses(void **state) {
   tb_config_destroy(c);
 }
 
+/* idle_timeout and max_lifetime: unset, 0 (never) or N at the
+ * configuration, each under a rule that leaves it unset, sets 0 or sets N.
+ * The rule's own wins; else the configuration's, which may be unset. */
+static void test_settings_levels(void **state) {
+  static const unsigned values[] = {TB_UNSET, 0, 7000};
+  char err[ERRLEN];
+
+  (void)state;
+  for (size_t top = 0; top < TB_NELEM(values); top++) {
+    for (size_t own = 0; own < TB_NELEM(values); own++) {
+      struct tb_config *c = tb_config_create();
+      const struct tb_rule_spec spec = {
+          .pattern = "a",
+          .peer = "p",
+          .origin = "here",
+          .settings = {TB_UNSET, values[own], values[own], TB_IDENTITY_UNSET},
+      };
+      const struct tb_settings defaults = {TB_UNSET, values[top], values[(top + 1) % 3], TB_IDENTITY_UNSET};
+      struct tb_settings s;
+      unsigned want_idle = values[own] != TB_UNSET ? values[own] : values[top];
+      unsigned want_life = values[own] != TB_UNSET ? values[own] : values[(top + 1) % 3];
+
+      assert_non_null(c);
+      tb_config_set_defaults(c, &defaults);
+      assert_int_equal(tb_config_add(c, &spec, err, sizeof err), 0);
+      tb_config_settings(c, &c->rules[0], &s);
+      if (s.idle_timeout_ms != want_idle || s.max_lifetime_ms != want_life) {
+        fail_msg("config %u/%u, rule %u: got %u/%u, want %u/%u", values[top], values[(top + 1) % 3],
+                 values[own], s.idle_timeout_ms, s.max_lifetime_ms, want_idle, want_life);
+      }
+      assert_int_equal(s.connect_timeout_ms, TB_DEFAULT_CONNECT_TIMEOUT_MS); /* never unset */
+      assert_int_equal(s.identity, TB_IDENTITY_KEEP);
+      tb_config_destroy(c);
+    }
+  }
+}
+
 /* Unset fields leave the defaults alone; set ones replace them. */
 static void test_set_defaults(void **state) {
   const struct tb_settings none = TB_SETTINGS_UNSET;
@@ -194,18 +232,18 @@ static void test_set_defaults(void **state) {
   assert_non_null(c);
   tb_config_set_defaults(c, &none);
   assert_int_equal(c->connect_timeout_ms, TB_DEFAULT_CONNECT_TIMEOUT_MS);
-  assert_int_equal(c->idle_timeout_ms, 0);
+  assert_int_equal(c->idle_timeout_ms, TB_UNSET);
   assert_int_equal(c->identity, TB_IDENTITY_KEEP);
   tb_config_set_defaults(c, &some);
   assert_int_equal(c->connect_timeout_ms, 5000);
   assert_int_equal(c->idle_timeout_ms, 0);
-  assert_int_equal(c->max_lifetime_ms, 0);
+  assert_int_equal(c->max_lifetime_ms, TB_UNSET);
   assert_int_equal(c->identity, TB_IDENTITY_STRIP);
   assert_int_equal(tb_config_add_rule(c, "a", "p", "here", err, sizeof err), 0);
   tb_config_settings(c, &c->rules[0], &s);
   assert_int_equal(s.connect_timeout_ms, 5000);
   assert_int_equal(s.idle_timeout_ms, 0);
-  assert_int_equal(s.max_lifetime_ms, 0);
+  assert_int_equal(s.max_lifetime_ms, TB_UNSET);
   assert_int_equal(s.identity, TB_IDENTITY_STRIP);
   tb_config_destroy(c);
 }
@@ -252,9 +290,13 @@ static void test_undo(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_create_destroy), cmocka_unit_test(test_add_rule),
-      cmocka_unit_test(test_add_spec),       cmocka_unit_test(test_add_refuses),
-      cmocka_unit_test(test_set_defaults),   cmocka_unit_test(test_undo),
+      cmocka_unit_test(test_create_destroy),
+      cmocka_unit_test(test_add_rule),
+      cmocka_unit_test(test_add_spec),
+      cmocka_unit_test(test_add_refuses),
+      cmocka_unit_test(test_settings_levels),
+      cmocka_unit_test(test_set_defaults),
+      cmocka_unit_test(test_undo),
   };
   return cmocka_run_group_tests_name("tb_config", tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /*
  * Unit tests for the YAML configuration loader (tb_yaml.c): a full file and
- * what it sets, per-rule settings over the defaults, port lists in matching
+ * what it sets, per-rule settings over the defaults (idle_timeout and
+ * max_lifetime unset, 0 and N at both levels), port lists in matching
  * (including rules that share a host and differ in ports), and one test per
  * error path, each checking the line, the column and the words of the
  * message, and that a failed load leaves the configuration as it was.
@@ -113,8 +114,10 @@ static void test_defaults_when_absent(void **state) {
   struct tb_settings s;
   tb_config_settings(c, &c->rules[0], &s);
   assert_int_equal(s.connect_timeout_ms, TB_DEFAULT_CONNECT_TIMEOUT_MS);
-  assert_int_equal(s.idle_timeout_ms, 0);
-  assert_int_equal(s.max_lifetime_ms, 0);
+  assert_int_equal(s.idle_timeout_ms, TB_UNSET); /* no limit of the plugin's: ATS's timeouts apply */
+  assert_int_equal(s.max_lifetime_ms, TB_UNSET);
+  assert_int_equal(c->idle_timeout_ms, TB_UNSET);
+  assert_int_equal(c->max_lifetime_ms, TB_UNSET);
   assert_int_equal(s.identity, TB_IDENTITY_KEEP);
   assert_int_equal(c->deny_unmatched, 0);
   assert_int_equal(c->pool_size, TB_DEFAULT_POOL_SIZE);
@@ -177,6 +180,47 @@ static void test_durations(void **state) {
   assert_int_equal(c->idle_timeout_ms, 0);
   assert_int_equal(c->max_lifetime_ms, 0);
   tb_config_destroy(c);
+}
+
+/* idle_timeout and max_lifetime, top level and rule: absent (unset), 0
+ * (never) and a duration.  A rule's own wins, 0 included; without one the
+ * top level's, which may be unset. */
+static void test_limits_levels(void **state) {
+  static const struct {
+    const char *text; /* "" (absent) or the value */
+    unsigned ms;
+  } values[] = {{"", TB_UNSET}, {"0", 0}, {"90s", 90000}};
+
+  (void)state;
+  for (size_t top = 0; top < TB_NELEM(values); top++) {
+    for (size_t own = 0; own < TB_NELEM(values); own++) {
+      char text[512];
+      char tops[128] = "";
+      char owns[128] = "";
+      struct tb_settings s;
+      if (values[top].text[0] != '\0') {
+        snprintf(tops, sizeof tops, "idle_timeout: %s\nmax_lifetime: %s\n", values[top].text,
+                 values[top].text);
+      }
+      if (values[own].text[0] != '\0') {
+        snprintf(owns, sizeof owns, ", idle_timeout: %s, max_lifetime: %s", values[own].text,
+                 values[own].text);
+      }
+      snprintf(text, sizeof text, "%srules:\n- {host: a, peer: p%s}\n- {host: b, peer: p}\n", tops, owns);
+      struct tb_config *c = load_ok(text);
+      unsigned want = values[own].ms != TB_UNSET ? values[own].ms : values[top].ms;
+      assert_int_equal(c->idle_timeout_ms, values[top].ms);
+      assert_int_equal(c->max_lifetime_ms, values[top].ms);
+      tb_config_settings(c, &c->rules[0], &s);
+      if (s.idle_timeout_ms != want || s.max_lifetime_ms != want) {
+        fail_msg("%s: got %u/%u, want %u", text, s.idle_timeout_ms, s.max_lifetime_ms, want);
+      }
+      tb_config_settings(c, &c->rules[1], &s); /* no settings of its own */
+      assert_int_equal(s.idle_timeout_ms, values[top].ms);
+      assert_int_equal(s.max_lifetime_ms, values[top].ms);
+      tb_config_destroy(c);
+    }
+  }
 }
 
 /* A YAML file goes into an empty configuration only. */
@@ -398,6 +442,7 @@ int main(void) {
       cmocka_unit_test(test_defaults_when_absent),
       cmocka_unit_test(test_ports_in_matching),
       cmocka_unit_test(test_durations),
+      cmocka_unit_test(test_limits_levels),
       cmocka_unit_test(test_needs_empty_config),
       cmocka_unit_test(test_load_path),
       cmocka_unit_test(test_syntax_errors),
