@@ -152,7 +152,7 @@ soak-short: build
 
 # The unit tests under valgrind memcheck, built without sanitizers (they do
 # not mix with valgrind) into build/valgrind/.  No suppression file: PCRE2's
-# JIT code (tb_config) gave no report with valgrind 3.19.  Part of
+# JIT code (tb_index) gave no report with valgrind 3.19.  Part of
 # `make test` (about 40 s).
 VALGRIND := valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
   --error-exitcode=1

@@ -11,6 +11,7 @@
 #include "glue.h"
 #include "pool.h"
 #include "stats.h"
+#include "tb_args.h"
 
 #define ERR_MAX 1024
 

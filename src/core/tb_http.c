@@ -64,7 +64,7 @@ static int finish(const struct out *o) {
 }
 
 int tb_http_format_connect(char *buf, size_t buflen, const struct tb_peer *peer) {
-  char hostport[TB_HOST_MAX + sizeof "[]:65535"];
+  char hostport[TB_PEER_TEXT_MAX];
   struct out o = {buf, buflen, 0, false};
 
   if (tb_peer_format(peer, hostport, sizeof hostport) < 0) {

@@ -14,6 +14,7 @@
 
 #define TB_PEER_DEFAULT_PORT 443
 #define TB_HOST_MAX 253 /* longest DNS name in text form (RFC 1035 2.3.4) */
+#define TB_PEER_TEXT_MAX (TB_HOST_MAX + sizeof "[]:65535") /* bytes for any tb_peer_format text */
 
 struct tb_peer {
   char host[TB_HOST_MAX + 1]; /* NUL-terminated; IPv6 without brackets; no trailing dot */
@@ -26,7 +27,8 @@ struct tb_peer {
 int tb_peer_parse(const char *s, size_t len, struct tb_peer *out, char *err, size_t errlen);
 
 /* Write "host:port" or "[v6]:port" into buf; returns the length written
- * (excluding NUL), or -1 when it does not fit. */
+ * (excluding NUL), or -1 when it does not fit (TB_PEER_TEXT_MAX bytes always
+ * do). */
 int tb_peer_format(const struct tb_peer *p, char *buf, size_t buflen);
 
 #endif

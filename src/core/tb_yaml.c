@@ -1,6 +1,5 @@
 /*
- * tb_yaml: the YAML configuration file (docs/configuration.md) read into a
- * tb_config.  See tb_config.h for the interface.
+ * tb_yaml: the YAML configuration file.  See tb_yaml.h.
  *
  * libyaml's document loader builds the node tree; this file walks it against
  * a fixed schema.  Every error names the file, the line and the column of
@@ -12,12 +11,17 @@
  * such a number of seconds or "<digits><unit>" with unit ms, s, m or h.  Anchors and aliases are refused:
  * with the document loader an alias is the anchored node itself, so a small file could make the walk visit
  * one large list many times over.  Each node may be visited once.
+ *
+ * The settings a rule may override (struct tb_settings) are written the same
+ * way at the top level, where they are the defaults, and in a rule: one
+ * table (settings[]) reads them in both places into a struct tb_settings.
  */
-#include "tb_config.h"
-#include "tb_config_private.h"
+#include "tb_yaml.h"
+#include "tb_file.h"
 #include "tb_text.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,13 @@
 #define KEY_MAX 64
 #define QUOTE_MAX 64
 #define NAME_MAX_LEN 100
+#define FOUND_SIZE (TB_QUOTE_SIZE(QUOTE_MAX) + 2)
+
+#if defined(__GNUC__)
+#define TB_PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TB_PRINTFLIKE(f, a)
+#endif
 
 struct walk {
   yaml_document_t *doc;
@@ -73,6 +84,22 @@ static const char *kind_name(const yaml_node_t *n) {
   }
 }
 
+static const char *scalar(const yaml_node_t *n) {
+  return (const char *)n->data.scalar.value;
+}
+
+/* What a message says was found instead: a scalar quoted ("'5x'", into buf
+ * of FOUND_SIZE bytes), else the kind of node ("a list"). */
+static const char *found(const yaml_node_t *n, char *buf) {
+  char q[TB_QUOTE_SIZE(QUOTE_MAX)];
+  if (n->type != YAML_SCALAR_NODE) {
+    return kind_name(n);
+  }
+  tb_text_quote(q, sizeof q, scalar(n), n->data.scalar.length, QUOTE_MAX);
+  snprintf(buf, FOUND_SIZE, "'%s'", q);
+  return buf;
+}
+
 /* Node id of the document, marked as visited; NULL (with err set) when it
  * was visited before, i.e. reached again through an alias. */
 static yaml_node_t *take(struct walk *w, int id) {
@@ -91,10 +118,6 @@ static yaml_node_t *take(struct walk *w, int id) {
     w->seen[i] = 1;
   }
   return n;
-}
-
-static const char *scalar(const yaml_node_t *n) {
-  return (const char *)n->data.scalar.value;
 }
 
 /* A scalar that holds a real string: not empty, no NUL inside. */
@@ -132,13 +155,9 @@ static int want_uint(const struct walk *w, const yaml_node_t *n, const char *wha
   uint64_t v = 0;
   if (n->type != YAML_SCALAR_NODE || digits_value(scalar(n), n->data.scalar.length, max, &v) != 0 ||
       v < min) {
-    char q[TB_QUOTE_SIZE(QUOTE_MAX)] = "";
-    if (n->type == YAML_SCALAR_NODE) {
-      tb_text_quote(q, sizeof q, scalar(n), n->data.scalar.length, QUOTE_MAX);
-    }
-    return fail_at(w, &n->start_mark, "%s must be a whole number from %u to %u, found %s%s%s", what, min, max,
-                   n->type == YAML_SCALAR_NODE ? "'" : "", n->type == YAML_SCALAR_NODE ? q : kind_name(n),
-                   n->type == YAML_SCALAR_NODE ? "'" : "");
+    char buf[FOUND_SIZE];
+    return fail_at(w, &n->start_mark, "%s must be a whole number from %u to %u, found %s", what, min, max,
+                   found(n, buf));
   }
   *out = (unsigned)v;
   return 0;
@@ -176,15 +195,11 @@ static int want_duration(const struct walk *w, const yaml_node_t *n, const char 
     }
   }
   if (!ok || v < min_ms || v > max_ms) {
-    char q[TB_QUOTE_SIZE(QUOTE_MAX)] = "";
-    if (n->type == YAML_SCALAR_NODE) {
-      tb_text_quote(q, sizeof q, scalar(n), n->data.scalar.length, QUOTE_MAX);
-    }
-    return fail_at(w, &n->start_mark,
-                   "%s must be a duration from %ums to %us (seconds, or a number with ms, s, m or h), found "
-                   "%s%s%s",
-                   what, min_ms, max_ms / 1000, n->type == YAML_SCALAR_NODE ? "'" : "",
-                   n->type == YAML_SCALAR_NODE ? q : kind_name(n), n->type == YAML_SCALAR_NODE ? "'" : "");
+    char buf[FOUND_SIZE];
+    return fail_at(
+        w, &n->start_mark,
+        "%s must be a duration from %ums to %us (seconds, or a number with ms, s, m or h), found %s", what,
+        min_ms, max_ms / 1000, found(n, buf));
   }
   *out = (unsigned)v;
   return 0;
@@ -196,6 +211,35 @@ static int want_identity(const struct walk *w, const yaml_node_t *n, enum tb_ide
                    n->type == YAML_SCALAR_NODE ? scalar(n) : kind_name(n));
   }
   return 0;
+}
+
+/* The settings a rule may override, in the order of SETTING_KEYS: how each
+ * is read and where it goes. */
+#define SETTING_KEYS "connect_timeout", "idle_timeout", "max_lifetime", "client_identity"
+#define NSETTINGS 4
+
+static const struct setting {
+  enum { DURATION, IDENTITY } kind;
+  unsigned min_ms, max_ms; /* a DURATION's range */
+  size_t offset;           /* of a DURATION's field in struct tb_settings */
+} settings[] = {
+    {DURATION, 1, TB_TIMEOUT_MAX_S * 1000u, offsetof(struct tb_settings, connect_timeout_ms)},
+    {DURATION, 0, TB_LIFETIME_MAX_S * 1000u, offsetof(struct tb_settings, idle_timeout_ms)},
+    {DURATION, 0, TB_LIFETIME_MAX_S * 1000u, offsetof(struct tb_settings, max_lifetime_ms)},
+    {IDENTITY, 0, 0, offsetof(struct tb_settings, identity)},
+};
+_Static_assert(sizeof settings / sizeof settings[0] == NSETTINGS &&
+                   sizeof((const char *[]){SETTING_KEYS}) == NSETTINGS * sizeof(const char *),
+               "one entry of settings[] per key of SETTING_KEYS");
+
+/* Setting number which, under key k, from v into *out. */
+static int want_setting(const struct walk *w, size_t which, const yaml_node_t *k, const yaml_node_t *v,
+                        struct tb_settings *out) {
+  const struct setting *s = &settings[which];
+  if (s->kind == IDENTITY) {
+    return want_identity(w, v, &out->identity);
+  }
+  return want_duration(w, v, scalar(k), s->min_ms, s->max_ms, (unsigned *)((char *)out + s->offset));
 }
 
 /* One port "443" or range "8000-8999". */
@@ -216,14 +260,9 @@ static int port_item(const struct walk *w, const yaml_node_t *n, struct tb_port_
     }
   }
   if (!ok || lo == 0 || hi == 0) {
-    char q[TB_QUOTE_SIZE(QUOTE_MAX)] = "";
-    if (n->type == YAML_SCALAR_NODE) {
-      tb_text_quote(q, sizeof q, scalar(n), n->data.scalar.length, QUOTE_MAX);
-    }
-    return fail_at(w, &n->start_mark,
-                   "a port must be a number 1-65535 or a range like 8000-8999, found %s%s%s",
-                   n->type == YAML_SCALAR_NODE ? "'" : "", n->type == YAML_SCALAR_NODE ? q : kind_name(n),
-                   n->type == YAML_SCALAR_NODE ? "'" : "");
+    char buf[FOUND_SIZE];
+    return fail_at(w, &n->start_mark, "a port must be a number 1-65535 or a range like 8000-8999, found %s",
+                   found(n, buf));
   }
   if (lo > hi) {
     return fail_at(w, &n->start_mark, "port range %s runs backwards", scalar(n));
@@ -269,8 +308,20 @@ static int want_ports(struct walk *w, const yaml_node_t *n, struct tb_port_range
  * string and call one(w, index in keys, key node, value node, arg). */
 typedef int (*pair_fn)(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg);
 
+static int unknown_key(const struct walk *w, const yaml_node_t *k, const char *what, const char *const *keys,
+                       size_t nkeys) {
+  char q[TB_QUOTE_SIZE(KEY_MAX)];
+  char expected[512] = ""; /* the keys, ", " between them */
+  for (size_t i = 0; i < nkeys; i++) {
+    size_t used = strlen(expected);
+    snprintf(expected + used, sizeof expected - used, "%s%s", i == 0 ? "" : ", ", keys[i]);
+  }
+  tb_text_quote(q, sizeof q, scalar(k), k->data.scalar.length, KEY_MAX);
+  return fail_at(w, &k->start_mark, "unknown key '%s' in %s (expected %s)", q, what, expected);
+}
+
 static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *what, const char *const *keys,
-                        size_t nkeys, const char *expected, pair_fn one, void *arg) {
+                        size_t nkeys, pair_fn one, void *arg) {
   const yaml_node_t *first[16] = {NULL};
   if (n->type != YAML_MAPPING_NODE) {
     return fail_at(w, &n->start_mark, "%s must be a mapping (key: value lines), found %s", what,
@@ -289,9 +340,7 @@ static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *what, 
     for (i = 0; i < nkeys && strcmp(scalar(k), keys[i]) != 0; i++) {
     }
     if (i == nkeys || strlen(scalar(k)) != k->data.scalar.length) {
-      char q[TB_QUOTE_SIZE(KEY_MAX)];
-      tb_text_quote(q, sizeof q, scalar(k), k->data.scalar.length, KEY_MAX);
-      return fail_at(w, &k->start_mark, "unknown key '%s' in %s (expected %s)", q, what, expected);
+      return unknown_key(w, k, what, keys, nkeys);
     }
     if (first[i] != NULL) {
       return fail_at(w, &k->start_mark, "key '%s' appears twice in %s (first at line %zu)", keys[i], what,
@@ -307,32 +356,22 @@ static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *what, 
 
 /* ---- one rule ---------------------------------------------------------- */
 
-enum rule_key {
-  RK_HOST,
-  RK_PEER,
-  RK_PORTS,
-  RK_NAME,
-  RK_CONNECT,
-  RK_IDLE,
-  RK_LIFETIME,
-  RK_IDENTITY,
-  RK_COUNT
-};
-static const char *const rule_keys[RK_COUNT] = {
-    "host", "peer", "ports", "name", "connect_timeout", "idle_timeout", "max_lifetime", "client_identity"};
+enum rule_key { RK_HOST, RK_PEER, RK_PORTS, RK_NAME, RK_SETTING, RK_COUNT = RK_SETTING + NSETTINGS };
+static const char *const rule_keys[RK_COUNT] = {"host", "peer", "ports", "name", SETTING_KEYS};
 
 struct rule_in {
   const yaml_node_t *node[RK_COUNT]; /* value nodes as found */
-  struct tb_port_range *ports;       /* owned until handed to the rule */
+  struct tb_port_range *ports;       /* owned */
   size_t nports;
-  unsigned connect_ms, idle_ms, lifetime_ms;
-  enum tb_identity identity;
+  struct tb_settings settings; /* the rule's own */
 };
 
 static int rule_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
   struct rule_in *in = arg;
-  (void)k;
   in->node[key] = v;
+  if (key >= RK_SETTING) {
+    return want_setting(w, key - RK_SETTING, k, v, &in->settings);
+  }
   switch ((enum rule_key)key) {
   case RK_HOST:
     return want_string(w, v, "host");
@@ -353,14 +392,7 @@ static int rule_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node
     return 0;
   case RK_PORTS:
     return want_ports(w, v, &in->ports, &in->nports);
-  case RK_CONNECT:
-    return want_duration(w, v, "connect_timeout", 1, TB_TIMEOUT_MAX_S * 1000u, &in->connect_ms);
-  case RK_IDLE:
-    return want_duration(w, v, "idle_timeout", 0, TB_LIFETIME_MAX_S * 1000u, &in->idle_ms);
-  case RK_LIFETIME:
-    return want_duration(w, v, "max_lifetime", 0, TB_LIFETIME_MAX_S * 1000u, &in->lifetime_ms);
-  case RK_IDENTITY:
-    return want_identity(w, v, &in->identity);
+  case RK_SETTING:
   case RK_COUNT:
   default:
     return -1;
@@ -368,58 +400,54 @@ static int rule_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node
 }
 
 static int one_rule(struct walk *w, const yaml_node_t *n, size_t number) {
-  struct rule_in in;
+  struct rule_in in = {.settings = TB_SETTINGS_UNSET};
   char what[48];
   char origin[TB_ORIGIN_MAX];
+  char where[TB_ORIGIN_MAX];
   char perr[512];
   struct tb_peer peer;
+  int rc = -1;
 
-  memset(&in, 0, sizeof in);
   snprintf(what, sizeof what, "rule %zu", number);
-  if (walk_mapping(w, n, what, rule_keys, RK_COUNT,
-                   "host, peer, ports, name, connect_timeout, idle_timeout, max_lifetime, client_identity",
-                   rule_pair, &in) != 0) {
-    goto fail;
+  if (walk_mapping(w, n, what, rule_keys, RK_COUNT, rule_pair, &in) != 0) {
+    goto done;
   }
   if (in.node[RK_HOST] == NULL || in.node[RK_PEER] == NULL) {
     fail_at(w, &n->start_mark, "rule %zu has no '%s'", number, in.node[RK_HOST] == NULL ? "host" : "peer");
-    goto fail;
+    goto done;
   }
+  /* The peer is checked here first so that its message points at it; the
+   * store checks it again. */
   const yaml_node_t *pn = in.node[RK_PEER];
   if (tb_peer_parse(scalar(pn), pn->data.scalar.length, &peer, perr, sizeof perr) != 0) {
     fail_at(w, &pn->start_mark, "%s", perr);
-    goto fail;
+    goto done;
   }
-  /* tb_config_add_rule prefixes its messages (a bad regex) with origin. */
+  /* The store prefixes its messages (a bad regex) with origin; a rule
+   * without a name is known by the line it starts on. */
   const yaml_node_t *hn = in.node[RK_HOST];
   snprintf(origin, sizeof origin, "%s:%zu:%zu", w->name, hn->start_mark.line + 1, hn->start_mark.column + 1);
-  if (tb_config_add_rule(w->c, scalar(hn), scalar(pn), origin, w->err, w->errlen) != 0) {
-    goto fail;
-  }
-  struct tb_rule *r = &w->c->rules[w->c->nrules - 1];
-  if (in.node[RK_NAME] != NULL) {
-    snprintf(r->origin, sizeof r->origin, "%s", scalar(in.node[RK_NAME]));
-  } else {
-    snprintf(r->origin, sizeof r->origin, "%s:%zu", w->name, n->start_mark.line + 1);
-  }
-  r->ports = in.ports;
-  r->nports = in.nports;
-  r->connect_timeout_ms = in.node[RK_CONNECT] != NULL ? in.connect_ms : TB_UNSET;
-  r->idle_timeout_ms = in.node[RK_IDLE] != NULL ? in.idle_ms : TB_UNSET;
-  r->max_lifetime_ms = in.node[RK_LIFETIME] != NULL ? in.lifetime_ms : TB_UNSET;
-  r->identity = in.node[RK_IDENTITY] != NULL ? in.identity : TB_IDENTITY_UNSET;
-  return 0;
+  snprintf(where, sizeof where, "%s:%zu", w->name, n->start_mark.line + 1);
+  const struct tb_rule_spec spec = {
+      .pattern = scalar(hn),
+      .peer = scalar(pn),
+      .origin = origin,
+      .name = in.node[RK_NAME] != NULL ? scalar(in.node[RK_NAME]) : where,
+      .ports = in.ports,
+      .nports = in.nports,
+      .settings = in.settings,
+  };
+  rc = tb_config_add(w->c, &spec, w->err, w->errlen);
 
-fail:
+done:
   free(in.ports);
-  return -1;
+  return rc;
 }
 
 /* ---- the top level ----------------------------------------------------- */
 
-enum top_key { TK_RULES, TK_UNMATCHED, TK_CONNECT, TK_IDLE, TK_LIFETIME, TK_IDENTITY, TK_POOL, TK_COUNT };
-static const char *const top_keys[TK_COUNT] = {
-    "rules", "unmatched", "connect_timeout", "idle_timeout", "max_lifetime", "client_identity", "pool"};
+enum top_key { TK_RULES, TK_UNMATCHED, TK_SETTING, TK_POOL = TK_SETTING + NSETTINGS, TK_COUNT };
+static const char *const top_keys[TK_COUNT] = {"rules", "unmatched", SETTING_KEYS, "pool"};
 
 enum pool_key { PK_SIZE, PK_MAX_AGE, PK_COUNT };
 static const char *const pool_keys[PK_COUNT] = {"size", "max_age"};
@@ -434,9 +462,10 @@ static int pool_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node
 }
 
 static int top_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
-  struct tb_config *c = w->c;
-  (void)k;
-  (void)arg;
+  struct tb_settings *defaults = arg;
+  if (key >= TK_SETTING && key < TK_POOL) {
+    return want_setting(w, key - TK_SETTING, k, v, defaults);
+  }
   switch ((enum top_key)key) {
   case TK_RULES:
     if (v->type != YAML_SEQUENCE_NODE) {
@@ -459,18 +488,11 @@ static int top_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_
       return fail_at(w, &v->start_mark, "unmatched must be passthrough or deny, found %s",
                      v->type == YAML_SCALAR_NODE ? scalar(v) : kind_name(v));
     }
-    c->deny_unmatched = strcmp(scalar(v), "deny") == 0;
+    w->c->deny_unmatched = strcmp(scalar(v), "deny") == 0;
     return 0;
-  case TK_CONNECT:
-    return want_duration(w, v, "connect_timeout", 1, TB_TIMEOUT_MAX_S * 1000u, &c->connect_timeout_ms);
-  case TK_IDLE:
-    return want_duration(w, v, "idle_timeout", 0, TB_LIFETIME_MAX_S * 1000u, &c->idle_timeout_ms);
-  case TK_LIFETIME:
-    return want_duration(w, v, "max_lifetime", 0, TB_LIFETIME_MAX_S * 1000u, &c->max_lifetime_ms);
-  case TK_IDENTITY:
-    return want_identity(w, v, &c->identity);
   case TK_POOL:
-    return walk_mapping(w, v, "pool", pool_keys, PK_COUNT, "size, max_age", pool_pair, NULL);
+    return walk_mapping(w, v, "pool", pool_keys, PK_COUNT, pool_pair, NULL);
+  case TK_SETTING:
   case TK_COUNT:
   default:
     return -1;
@@ -478,6 +500,7 @@ static int top_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_
 }
 
 static int walk_document(struct walk *w) {
+  struct tb_settings defaults = TB_SETTINGS_UNSET;
   yaml_node_t *root = yaml_document_get_root_node(w->doc);
   if (root == NULL) {
     snprintf(w->err, w->errlen, "%s: empty file: expected a mapping with a 'rules' list", w->name);
@@ -486,14 +509,13 @@ static int walk_document(struct walk *w) {
   if ((root = take(w, 1)) == NULL) {
     return -1;
   }
-  if (walk_mapping(w, root, "the top level", top_keys, TK_COUNT,
-                   "rules, unmatched, connect_timeout, idle_timeout, max_lifetime, client_identity, pool",
-                   top_pair, NULL) != 0) {
+  if (walk_mapping(w, root, "the top level", top_keys, TK_COUNT, top_pair, &defaults) != 0) {
     return -1;
   }
   if (w->c->nrules == 0) {
     return fail_at(w, &root->start_mark, "no 'rules': the bridge needs at least one rule");
   }
+  tb_config_set_defaults(w->c, &defaults);
   return 0;
 }
 
@@ -567,7 +589,7 @@ int tb_config_load_yaml_text(struct tb_config *c, const char *text, size_t len, 
 
 int tb_config_load_yaml(struct tb_config *c, const char *path, char *err, size_t errlen) {
   size_t len = 0;
-  char *text = tb_read_file(path, &len, err, errlen);
+  char *text = tb_file_read(path, &len, err, errlen);
   if (text == NULL) {
     return -1;
   }

@@ -5,7 +5,8 @@
  * is also written to a temporary file (one per process, truncated each time)
  * and loaded as a rule file.  Inputs over 4096 bytes are skipped.
  */
-#include "tb_config.h"
+#include "tb_args.h"
+#include "tb_rulefile.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -3,10 +3,10 @@
  * a configuration file (inputs over 64 KiB are skipped).  Checks: the error
  * message is NUL-terminated and starts with the file name; a failed load
  * leaves the configuration empty; a successful one has rules whose settings
- * are in range, and a few hosts and ports taken from the input are looked up
- * without a crash.
+ * are in range (idle timeout and lifetime unset or in range), and a few
+ * hosts and ports taken from the input are looked up without a crash.
  */
-#include "tb_config.h"
+#include "tb_yaml.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,7 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     for (size_t i = 0; i < c->nrules; i++) {
       tb_config_settings(c, &c->rules[i], &s);
-      if (s.connect_timeout_ms == 0 || s.identity == TB_IDENTITY_UNSET) {
+      if (s.connect_timeout_ms == 0 || s.identity == TB_IDENTITY_UNSET ||
+          (s.idle_timeout_ms != TB_UNSET && s.idle_timeout_ms > TB_LIFETIME_MAX_S * 1000u) ||
+          (s.max_lifetime_ms != TB_UNSET && s.max_lifetime_ms > TB_LIFETIME_MAX_S * 1000u)) {
         abort();
       }
       for (size_t k = 0; k < c->rules[i].nports; k++) {

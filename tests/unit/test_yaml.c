@@ -1,13 +1,14 @@
 /*
  * Unit tests for the YAML configuration loader (tb_yaml.c): a full file and
- * what it sets, per-rule settings over the defaults, port lists in matching
+ * what it sets, per-rule settings over the defaults (idle_timeout and
+ * max_lifetime unset, 0 and N at both levels), port lists in matching
  * (including rules that share a host and differ in ports), and one test per
  * error path, each checking the line, the column and the words of the
  * message, and that a failed load leaves the configuration as it was.
  */
 #include "tb_test.h"
 
-#include "tb_config.h"
+#include "tb_yaml.h"
 
 #define ERRLEN 1024
 
@@ -113,8 +114,10 @@ static void test_defaults_when_absent(void **state) {
   struct tb_settings s;
   tb_config_settings(c, &c->rules[0], &s);
   assert_int_equal(s.connect_timeout_ms, TB_DEFAULT_CONNECT_TIMEOUT_MS);
-  assert_int_equal(s.idle_timeout_ms, 0);
-  assert_int_equal(s.max_lifetime_ms, 0);
+  assert_int_equal(s.idle_timeout_ms, TB_UNSET); /* no limit of the plugin's: ATS's timeouts apply */
+  assert_int_equal(s.max_lifetime_ms, TB_UNSET);
+  assert_int_equal(c->idle_timeout_ms, TB_UNSET);
+  assert_int_equal(c->max_lifetime_ms, TB_UNSET);
   assert_int_equal(s.identity, TB_IDENTITY_KEEP);
   assert_int_equal(c->deny_unmatched, 0);
   assert_int_equal(c->pool_size, TB_DEFAULT_POOL_SIZE);
@@ -179,46 +182,53 @@ static void test_durations(void **state) {
   tb_config_destroy(c);
 }
 
-/* tb_config_load_args: --config alone loads the file; anything with it is
- * refused; a missing file names the path. */
-static void test_config_argument(void **state) {
+/* idle_timeout and max_lifetime, top level and rule: absent (unset), 0
+ * (never) and a duration.  A rule's own wins, 0 included; without one the
+ * top level's, which may be unset. */
+static void test_limits_levels(void **state) {
+  static const struct {
+    const char *text; /* "" (absent) or the value */
+    unsigned ms;
+  } values[] = {{"", TB_UNSET}, {"0", 0}, {"90s", 90000}};
+
   (void)state;
-  char path[] = "/tmp/tb-yaml-XXXXXX";
-  int fd = mkstemp(path);
+  for (size_t top = 0; top < TB_NELEM(values); top++) {
+    for (size_t own = 0; own < TB_NELEM(values); own++) {
+      char text[512];
+      char tops[128] = "";
+      char owns[128] = "";
+      struct tb_settings s;
+      if (values[top].text[0] != '\0') {
+        snprintf(tops, sizeof tops, "idle_timeout: %s\nmax_lifetime: %s\n", values[top].text,
+                 values[top].text);
+      }
+      if (values[own].text[0] != '\0') {
+        snprintf(owns, sizeof owns, ", idle_timeout: %s, max_lifetime: %s", values[own].text,
+                 values[own].text);
+      }
+      snprintf(text, sizeof text, "%srules:\n- {host: a, peer: p%s}\n- {host: b, peer: p}\n", tops, owns);
+      struct tb_config *c = load_ok(text);
+      unsigned want = values[own].ms != TB_UNSET ? values[own].ms : values[top].ms;
+      assert_int_equal(c->idle_timeout_ms, values[top].ms);
+      assert_int_equal(c->max_lifetime_ms, values[top].ms);
+      tb_config_settings(c, &c->rules[0], &s);
+      if (s.idle_timeout_ms != want || s.max_lifetime_ms != want) {
+        fail_msg("%s: got %u/%u, want %u", text, s.idle_timeout_ms, s.max_lifetime_ms, want);
+      }
+      tb_config_settings(c, &c->rules[1], &s); /* no settings of its own */
+      assert_int_equal(s.idle_timeout_ms, values[top].ms);
+      assert_int_equal(s.max_lifetime_ms, values[top].ms);
+      tb_config_destroy(c);
+    }
+  }
+}
+
+/* A YAML file goes into an empty configuration only. */
+static void test_needs_empty_config(void **state) {
+  (void)state;
   char err[ERRLEN] = "";
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, full, strlen(full)), (ssize_t)strlen(full));
-  assert_int_equal(close(fd), 0);
-
   struct tb_config *c = tb_config_create();
-  const char *one[] = {"--config", path};
-  assert_int_equal(tb_config_load_args(c, 2, one, "/nonexistent", err, sizeof err), 0);
-  assert_int_equal(c->nrules, 2);
-  tb_config_destroy(c);
-
-  c = tb_config_create();
-  const char *mixed[] = {"--config", path, "a", "b"};
-  assert_int_equal(tb_config_load_args(c, 4, mixed, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "argument 1 ('--config'): --config PATH must be the only argument"));
-  const char *after[] = {"a", "b", "--config", path};
-  assert_int_equal(tb_config_load_args(c, 4, after, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "argument 3 ('--config')"));
-  assert_int_equal(c->nrules, 0);
-  const char *bare[] = {"--config"};
-  assert_int_equal(tb_config_load_args(c, 1, bare, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "must be the only argument"));
-  tb_config_destroy(c);
-  assert_int_equal(unlink(path), 0);
-
-  c = tb_config_create();
-  assert_int_equal(tb_config_load_args(c, 2, one, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, path));
-  assert_non_null(strstr(err, "cannot open"));
-  assert_int_equal(c->nrules, 0);
-  tb_config_destroy(c);
-
-  /* A YAML file goes into an empty configuration only. */
-  c = tb_config_create();
+  assert_non_null(c);
   assert_int_equal(tb_config_add_rule(c, "a", "b", "x", err, sizeof err), 0);
   assert_int_equal(tb_config_load_yaml_text(c, full, strlen(full), "t.yaml", err, sizeof err), -1);
   assert_non_null(strstr(err, "cannot be added to rules from elsewhere"));
@@ -226,24 +236,24 @@ static void test_config_argument(void **state) {
   tb_config_destroy(c);
 }
 
-static void test_client_identity_argument(void **state) {
+/* tb_config_load_yaml: a file by path; a missing one names the path. */
+static void test_load_path(void **state) {
   (void)state;
+  char path[64];
   char err[ERRLEN] = "";
   struct tb_config *c = tb_config_create();
-  const char *good[] = {"--client-identity", "forwarded", "a", "b"};
-  assert_int_equal(tb_config_load_args(c, 4, good, NULL, err, sizeof err), 0);
-  assert_int_equal(c->identity, TB_IDENTITY_FORWARDED);
+  assert_non_null(c);
+  tb_tmpfile(path, sizeof path, full, strlen(full));
+  assert_int_equal(tb_config_load_yaml(c, path, err, sizeof err), 0);
+  assert_int_equal(c->nrules, 2);
   tb_config_destroy(c);
+  assert_int_equal(unlink(path), 0);
   c = tb_config_create();
-  const char *bad[] = {"--client-identity", "hide", "a", "b"};
-  assert_int_equal(tb_config_load_args(c, 4, bad, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "argument 2 ('hide'): --client-identity takes 'keep', 'strip' or 'forwarded'"));
-  assert_int_equal(c->identity, TB_IDENTITY_KEEP);
-  const char *missing[] = {"--client-identity"};
-  assert_int_equal(tb_config_load_args(c, 1, missing, NULL, err, sizeof err), -1);
-  assert_non_null(strstr(err, "argument 1"));
+  assert_non_null(c);
+  assert_int_equal(tb_config_load_yaml(c, path, err, sizeof err), -1);
+  assert_non_null(strstr(err, path));
+  assert_non_null(strstr(err, ": cannot open: "));
   tb_config_destroy(c);
-  assert_string_equal(tb_identity_name(TB_IDENTITY_UNSET), "default");
 }
 
 /* ---- every error path ------------------------------------------------- */
@@ -432,8 +442,9 @@ int main(void) {
       cmocka_unit_test(test_defaults_when_absent),
       cmocka_unit_test(test_ports_in_matching),
       cmocka_unit_test(test_durations),
-      cmocka_unit_test(test_config_argument),
-      cmocka_unit_test(test_client_identity_argument),
+      cmocka_unit_test(test_limits_levels),
+      cmocka_unit_test(test_needs_empty_config),
+      cmocka_unit_test(test_load_path),
       cmocka_unit_test(test_syntax_errors),
       cmocka_unit_test(test_document_shape),
       cmocka_unit_test(test_keys),

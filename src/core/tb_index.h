@@ -1,0 +1,57 @@
+/*
+ * tb_index: which rule takes a CONNECT host.  It compiles each rule's regex
+ * (PCRE2, anchored at both ends, caseless, JITed where that pays) and keeps
+ * an index over the rules so that a lookup seldom runs a regex: exact names
+ * ("svc[.]example[.]com") and dot suffixes (".*[.]example[.]com") are found
+ * in hash tables, and only the remaining rules that come before the best
+ * indexed match are tried as regexes.  The answer is always the one trying
+ * every rule's regex in order would give: the first rule that matches.
+ *
+ * A struct tb_index owns its tables (copies of the literals), not the rules
+ * it indexes: those stay in the caller's array, which must not move or
+ * change under a lookup.  Building (create, add) is not thread-safe; once
+ * built, any number of threads may look up at once (each thread keeps its
+ * own PCRE2 match data, made on first use, freed when the thread ends).
+ * All of PCRE2 is here: no other module includes pcre2.h.
+ */
+#ifndef TB_INDEX_H
+#define TB_INDEX_H
+
+#include <stddef.h>
+
+#include "tb_rule.h"
+
+struct tb_index;
+
+/* Compile pattern as a rule's regex: a pcre2_code * to put in a rule's re,
+ * or NULL with "empty regex" or "bad regex '<pattern>' at offset N: <why>"
+ * in err. */
+void *tb_index_compile(const char *pattern, char *err, size_t errlen);
+
+/* Free what tb_index_compile returned.  NULL is a no-op. */
+void tb_index_free_regex(void *re);
+
+/* An empty index; NULL when out of memory. */
+struct tb_index *tb_index_create(void);
+
+/* Free ix and its tables (not the rules).  NULL is a no-op. */
+void tb_index_destroy(struct tb_index *ix);
+
+/* Enter rule number i, whose regex text is pattern; i must be the number of
+ * rules entered so far.  Returns 0, or -1 when out of memory, after which ix
+ * may only be destroyed. */
+int tb_index_add(struct tb_index *ix, const char *pattern, size_t i);
+
+/* Find the first of rules[0..nrules) taking host[0..len) and port: the
+ * whole host matches its regex (anchored at both ends, case-insensitive,
+ * one trailing dot dropped) and tb_rule_port_ok(port) holds (port 0:
+ * unknown, only rules without a port list apply).  Sets *rule to it, or to
+ * NULL when no rule matches, and returns 0.  Returns -1 (and *rule NULL)
+ * when matching itself failed (out of memory, a PCRE2 resource limit hit by
+ * a pathological regex): not "no rule".  ix holds rules 0..nrules-1, or is
+ * NULL: then every rule is tried as a regex, in order (same answers,
+ * slower).  Thread-safe. */
+int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size_t nrules, const char *host,
+                    size_t len, unsigned port, const struct tb_rule **rule);
+
+#endif
