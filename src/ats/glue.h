@@ -17,10 +17,6 @@
 
 #define TB_TAG "tls_bridge"
 
-#ifndef TB_PEER_TEXT_MAX
-#define TB_PEER_TEXT_MAX (TB_HOST_MAX + 16) /* "host:port" or "[v6]:port" */
-#endif
-
 /* Milliseconds on a monotonic clock. */
 int64_t tb_now_ms(void);
 

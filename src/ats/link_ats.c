@@ -13,9 +13,9 @@
  * States: STARTING (scheduled onto another thread) -> OPENING (internal
  * CONNECT written, waiting for ATS's answer) -> OPEN (unused; watched) ->
  * USED (the owner reads and writes it), or DEAD (failed or lost).  One
- * continuation takes the internal transaction's events and the link's one
- * timer, whose meaning the state gives: the start (STARTING), the open
- * deadline (OPENING), the watch tick (OPEN).
+ * continuation takes the internal transaction's events; the link's one
+ * timer has its own, and its meaning is the state's: the start (STARTING),
+ * the open deadline (OPENING), the watch tick (OPEN).
  */
 #include "link.h"
 
@@ -39,10 +39,10 @@ struct tb_link {
   uint32_t magic;
   enum link_state state;
   uint64_t id;
-  TSCont cont;    /* owned: the VConn's events and the one timer */
-  TSAction timer; /* what it means depends on state (see the top) */
-  TSVConn vc;     /* owned: the internal transaction; NULL when dead */
-  TSIOBuffer in;  /* owned until used: ATS's answer (and anything after it) */
+  TSCont cont;           /* owned: the VConn's events */
+  struct tb_timer timer; /* owned: what it means depends on the state (see the top) */
+  TSVConn vc;            /* owned: the internal transaction; NULL when dead */
+  TSIOBuffer in;         /* owned until used: ATS's answer (and anything after it) */
   TSIOBufferReader in_reader;
   TSIOBuffer msg; /* owned until used: the internal CONNECT */
   TSIOBufferReader msg_reader;
@@ -64,18 +64,6 @@ static void set_state(struct tb_link *l, enum link_state s) {
   l->state = s;
 }
 
-static void timer_cancel(struct tb_link *l) {
-  if (l->timer != NULL) {
-    TSActionCancel(l->timer);
-    l->timer = NULL;
-  }
-}
-
-static void timer_arm(struct tb_link *l, int64_t ms) {
-  timer_cancel(l);
-  l->timer = TSContScheduleOnPool(l->cont, (TSHRTime)(ms < 0 ? 0 : ms), TS_THREAD_POOL_NET);
-}
-
 static void buffers_free(struct tb_link *l) {
   if (l->in != NULL) {
     TSIOBufferDestroy(l->in); /* frees its reader too */
@@ -91,7 +79,7 @@ static void buffers_free(struct tb_link *l) {
 
 /* The connection is over: close it, keep the object for the owner to close. */
 static void die(struct tb_link *l) {
-  timer_cancel(l);
+  tb_timer_stop(&l->timer);
   if (l->vc != NULL) {
     TSVConnClose(l->vc);
     l->vc = NULL;
@@ -111,8 +99,8 @@ static void fail(struct tb_link *l, enum tb_link_cause cause, unsigned status, c
   struct tb_link_failure why = {cause, status, ""};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(why.text, sizeof why.text, fmt,
-            ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
+  /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started above */
+  vsnprintf(why.text, sizeof why.text, fmt, ap);
   va_end(ap);
   TB_DEBUG("[%" PRIu64 "] link to %s failed: %s", l->id, l->peer_text, why.text);
   die(l);
@@ -155,7 +143,7 @@ static bool start(struct tb_link *l) {
   /* Bounded to the internal CONNECT: the owner's own write replaces it. */
   TSVConnWrite(l->vc, l->cont, l->msg_reader, len);
   if (l->open_timeout_ms != 0) {
-    timer_arm(l, l->open_timeout_ms);
+    tb_timer_arm(&l->timer, l->open_timeout_ms, NULL);
   }
   return true;
 }
@@ -183,39 +171,46 @@ static void on_answer(struct tb_link *l) {
   }
   TSIOBufferReaderConsume(l->in_reader, l->parsed);
   l->parsed = 0;
-  timer_cancel(l);
+  tb_timer_stop(&l->timer);
   set_state(l, L_OPEN);
-  timer_arm(l, WATCH_MS);
+  tb_timer_arm(&l->timer, WATCH_MS, NULL);
   tell(l, TB_LINK_OPENED, NULL); /* may free l */
 }
 
 /* The timer: what it means depends on the state. */
-static void on_timer(struct tb_link *l) {
-  l->timer = NULL;
+static int on_timer(TSCont cont, TSEvent event, void *edata) {
+  (void)event;
+  (void)edata;
+  struct tb_link *l = TSContDataGet(cont);
+  if (l == NULL || l->magic != LINK_MAGIC) {
+    TSError("[%s] timer of a link that is gone (%p): ignored", TB_TAG, (void *)l);
+    return 0;
+  }
+  l->timer.action = NULL;
   switch (l->state) {
   case L_STARTING:
     if (!start(l)) {
       fail(l, TB_LINK_INTERNAL, 502, "tls_bridge: could not open a transaction towards peer %s",
            l->peer_text);
     }
-    return;
+    return 0;
   case L_OPENING:
     fail(l, TB_LINK_TIMEOUT, 504, "tls_bridge: peer %s did not answer in time", l->peer_text);
-    return;
+    return 0;
   case L_OPEN:
     /* ATS may not report a close of an idle connection (see the nudge in
      * tunnel.c): a read pass with nothing new is what reports it. */
     TSVIOReenable(l->read_vio);
-    timer_arm(l, WATCH_MS);
+    tb_timer_arm(&l->timer, WATCH_MS, NULL);
     if (l->expire_at != 0 && tb_now_ms() >= l->expire_at) {
       l->expire_at = 0;
       tell(l, TB_LINK_EXPIRED, NULL); /* may free l */
     }
-    return;
+    return 0;
   case L_USED:
   case L_DEAD:
   default:
-    return; /* cancelled when the state changed; nothing to do */
+    return 0; /* cancelled when the state changed; nothing to do */
   }
 }
 
@@ -266,10 +261,6 @@ static int on_event(TSCont cont, TSEvent event, void *edata) {
     return 0;
   }
   switch (event) {
-  case TS_EVENT_IMMEDIATE:
-  case TS_EVENT_TIMEOUT:
-    on_timer(l); /* may free l */
-    return 0;
   case TS_EVENT_VCONN_READ_READY:
   case TS_EVENT_VCONN_READ_COMPLETE:
   case TS_EVENT_VCONN_EOS:
@@ -319,15 +310,12 @@ struct tb_link *tb_link_open(const struct tb_link_spec *spec, TSMutex mutex, TSE
   }
   snprintf(l->target, sizeof l->target, "%s", spec->target != NULL ? spec->target : "-");
   l->cont = TSContCreate(on_event, mutex);
-  if (l->cont == NULL) {
-    free(l);
-    return NULL;
-  }
   TSContDataSet(l->cont, l);
+  tb_timer_init(&l->timer, on_timer, mutex, l);
   if (thread != NULL) {
     /* The first step runs on thread, under mutex (STARTING's timer). */
     TSMutexLock(mutex);
-    l->timer = TSContScheduleOnThread(l->cont, 0, thread);
+    tb_timer_arm(&l->timer, 0, thread);
     TSMutexUnlock(mutex);
     return l;
   }
@@ -363,7 +351,7 @@ TSVConn tb_link_use(struct tb_link *l, TSCont cont, TSIOBuffer in, TSIOBufferRea
     die(l);
     return NULL;
   }
-  timer_cancel(l);
+  tb_timer_stop(&l->timer);
   set_state(l, L_USED);
   /* New VIOs replace the link's: from here on cont gets the events. */
   *read_vio = TSVConnRead(l->vc, cont, in, INT64_MAX);
@@ -377,7 +365,7 @@ void tb_link_close(struct tb_link *l) {
   if (l == NULL) {
     return;
   }
-  timer_cancel(l);
+  tb_timer_fini(&l->timer);
   if (l->vc != NULL) {
     TSVConnClose(l->vc); /* before freeing the buffers its VIOs point into */
     l->vc = NULL;

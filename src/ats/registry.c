@@ -55,14 +55,14 @@ void tb_registry_dump(void) {
   int64_t now = tb_now_ms();
   size_t n = 0;
   pthread_mutex_lock(&g_lock);
-  struct row *rows = g_count > 0 ? calloc(g_count, sizeof *rows) : NULL;
-  if (rows == NULL && g_count > 0) {
-    size_t count = g_count;
+  size_t count = g_count;
+  struct row *rows = calloc(count > 0 ? count : 1, sizeof *rows);
+  if (rows == NULL) {
     pthread_mutex_unlock(&g_lock);
     TSError("[%s] out of memory listing %zu open tunnels", TB_TAG, count);
     return;
   }
-  for (const struct tb_reg_entry *e = g_head; e != NULL; e = e->next, n++) {
+  for (const struct tb_reg_entry *e = g_head; e != NULL && n < count; e = e->next, n++) {
     struct row *r = &rows[n];
     r->id = e->id;
     r->generation = e->generation;

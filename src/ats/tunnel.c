@@ -58,8 +58,7 @@ static void start_peer_answer(struct tb_tunnel *t) {
                      "tls_bridge: could not take over the connection to peer %s", t->peer_text);
     return;
   }
-  TB_TDEBUG(t, "peer %s: connection open, sending the CONNECT for %s%s", t->peer_text, t->target,
-            t->reused ? " (warm connection)" : "");
+  TB_TDEBUG(t, "peer %s: connection open, sending the CONNECT for %s", t->peer_text, t->target);
   tb_tunnel_set_phase(t, TB_PH_PEER_ANSWER);
   /* ATS may not report a peer that closes before answering (see nudge()):
    * without the nudge such a CONNECT would wait for the connect timeout. */
@@ -86,6 +85,7 @@ static void on_accept(struct tb_tunnel *t, TSVConn ua) {
    * in case the link turns out stale (see retry_fresh). */
   t->reused = true;
   t->replay = TSIOBufferReaderClone(t->pump.up.reader);
+  TB_TDEBUG(t, "accepted; sending the CONNECT for %s over a warm connection to %s", t->target, t->peer_text);
   start_peer_answer(t);
 }
 

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 import harness
-from harness import SERVICE_HOST, DEAD_PEER_HOST, open_tunnel
+from harness import DEAD_PEER_HOST, PEER_HOST, SERVICE_HOST, open_tunnel
 
 PREFIX = "plugin.tls_bridge."
 
@@ -75,3 +75,27 @@ def test_metrics_move_with_events(ingress_factory):
     got = wait_stats(ing, {"connects.unmatched": (unmatched0 + 1,), "tunnels.active": (0,)})
     assert got["connects.unmatched"] == unmatched0 + 1, got
     assert got["tunnels.active"] == 0, got
+
+
+@pytest.mark.our_plugin_only
+def test_fail_closed_refusals_and_failed_warmups_are_counted(ingress_factory):
+    """A CONNECT whose matching hits PCRE2's match limit (a rule `(x+)+`
+    against 60 x's) is refused with 502 and counted in connects.match_failed,
+    never passed through; with --pool 2, warm-ups to a dead peer (in use
+    after one CONNECT to it) fail and are counted in pool.warm_failed."""
+    d = ingress_factory.d
+    ing = ingress_factory.start(name="ingress-failclosed", ready="direct",
+                                extra_plugin_lines=["stats_over_http.so"],
+                                plugin_args=["--pool", "2", "(x+)+", "%s:%d" % (PEER_HOST, d.ports["peer"])]
+                                + d.rules())
+    with open_tunnel(ing.port, "x" * 60 + ".test", d.ports["echo"], timeout=20) as t:
+        assert t.status == 502, t.response
+    got = wait_stats(ing, {"connects.match_failed": (1,)})
+    assert got["connects.match_failed"] == 1, got
+    assert got["tunnels.started"] == 0 and got["connects.unmatched"] == 0, got
+
+    with open_tunnel(ing.port, "x." + DEAD_PEER_HOST, d.ports["echo"], timeout=10) as t:
+        assert t.status == 502, t.response
+    got = wait_stats(ing, {"pool.warm_failed": 1})
+    assert got["pool.warm_failed"] >= 1, got
+    assert got["connects.identity_failed"] == 0, got
