@@ -1,47 +1,95 @@
 # tls_bridge: build, test and run.  `make run` and `make test` do all set-up.
-# Paths come from tsxs so the plugin matches the installed Traffic Server.
+#
+# Which Traffic Server the plugin is built for (src/ats/ts_api.h):
+#   make                     the installed ATS: 9.2 through tsxs, or, with no
+#                            tsxs, a 10.x found by traffic_layout on the PATH
+#   make ATS=/opt/ats-10.2.0 the ATS installed under that prefix
+# The version comes from the headers (TS_VERSION_MAJOR).  9.2 builds into
+# build/ as always; 10.x into build/ats10/ (plus the C++17 shim
+# src/ats/ts_api10.cc), so both variants can sit side by side.
 
 CC        ?= cc
+CXX       ?= g++
 BUILD     := build
 PYTHON    := /usr/bin/python3
-TSXS      := $(shell command -v tsxs 2>/dev/null)
-TS_INC    := $(if $(TSXS),$(shell tsxs -q INCLUDEDIR),/usr/include)
+ATS       ?=
+TSXS      := $(if $(ATS),,$(shell command -v tsxs 2>/dev/null))
+LAYOUT_INC = $(shell $(1) info --json 2>/dev/null | sed -n 's/.*"INCLUDEDIR": *"\([^"]*\)".*/\1/p')
+ifneq ($(ATS),)
+TS_INC    := $(if $(wildcard $(ATS)/include/ts/ts.h),$(ATS)/include,$(call LAYOUT_INC,$(ATS)/bin/traffic_layout))
+else ifneq ($(TSXS),)
+TS_INC    := $(shell tsxs -q INCLUDEDIR)
+else
+TS_INC    := $(or $(call LAYOUT_INC,traffic_layout),/usr/include)
+endif
+ifneq ($(ATS),)
+ifeq ($(wildcard $(TS_INC)/ts/ts.h),)
+$(error ATS=$(ATS): no Traffic Server headers found (looked for $(ATS)/include/ts/ts.h and traffic_layout))
+endif
+endif
+ATS_MAJOR := $(shell sed -n 's/^\#define TS_VERSION_MAJOR *\([0-9][0-9]*\).*/\1/p' $(TS_INC)/ts/apidefs.h 2>/dev/null)
+ATS10     := $(shell [ "0$(ATS_MAJOR)" -ge 10 ] && echo yes)
+
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
 CORE_CFLAGS := -std=c11 -pedantic -D_POSIX_C_SOURCE=200809L -O2 -g -fPIC $(WARN)
+ifeq ($(ATS10),yes)
+# The glue sees only ts_api.h's C declarations, never ATS 10's C++ headers;
+# the shim is the one file that does.
+VBUILD    := $(BUILD)/ats$(ATS_MAJOR)
+GLUE_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(WARN) -DTB_ATS_MAJOR=$(ATS_MAJOR) -Isrc/core
+SHIM_CXXFLAGS := -std=c++17 -O2 -g -fPIC -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-declarations -Werror \
+  -DTB_ATS_MAJOR=$(ATS_MAJOR) -I$(TS_INC) -Isrc/ats
+SHIM_OBJ  := $(VBUILD)/ats/ts_api10.o
+# C++ objects inside: link as C++ (libstdc++).  The ATS symbols (libtsapi,
+# DbgCtl, libswoc) resolve from traffic_server when it loads the plugin.
+LINK      := $(CXX)
+else
+VBUILD    := $(BUILD)
 GLUE_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(WARN) -Wno-strict-prototypes -I$(TS_INC) -Isrc/core
+SHIM_OBJ  :=
+LINK      := $(CC)
+endif
 SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LIBS      := -lpcre2-8 -lyaml
 
 CORE_SRC  := $(wildcard src/core/*.c)
 GLUE_SRC  := $(wildcard src/ats/*.c)
-CORE_OBJ  := $(patsubst src/core/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
-GLUE_OBJ  := $(patsubst src/ats/%.c,$(BUILD)/ats/%.o,$(GLUE_SRC))
+CORE_OBJ  := $(patsubst src/core/%.c,$(VBUILD)/core/%.o,$(CORE_SRC))
+GLUE_OBJ  := $(patsubst src/ats/%.c,$(VBUILD)/ats/%.o,$(GLUE_SRC))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 
-PLUGIN    ?= $(abspath $(BUILD)/tls_bridge.so)
+PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps build unit e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short valgrind
+.PHONY: all deps ats-info smoke-ats10 build unit e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short valgrind
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-build: $(BUILD)/tls_bridge.so
+# Which ATS `make` would build for, and where.
+ats-info:
+	@echo "ATS headers: $(TS_INC) (major $(ATS_MAJOR)); plugin: $(VBUILD)/tls_bridge.so"
 
-$(BUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+build: $(VBUILD)/tls_bridge.so
+
+$(VBUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) -c $< -o $@
 
-$(BUILD)/ats/%.o: src/ats/%.c $(wildcard src/ats/*.h src/core/*.h)
+$(VBUILD)/ats/%.o: src/ats/%.c $(wildcard src/ats/*.h src/core/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(GLUE_CFLAGS) -c $< -o $@
 
+$(VBUILD)/ats/%.o: src/ats/%.cc src/ats/ts_api.h
+	@mkdir -p $(@D)
+	$(CXX) $(SHIM_CXXFLAGS) -c $< -o $@
+
 # Link to a temporary name and rename: overwriting a .so in place can crash
 # a traffic_server that has it loaded.
-$(BUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ)
-	$(CC) -shared -o $@.tmp $^ $(LIBS)
+$(VBUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ) $(SHIM_OBJ)
+	$(LINK) -shared -o $@.tmp $^ $(LIBS)
 	mv -f $@.tmp $@
 
 # Unit tests: the core alone, rebuilt with sanitizers, one binary per module.
@@ -114,6 +162,12 @@ test: deps
 	$(MAKE) e2e-asan
 	$(MAKE) soak-short
 
+# The ATS 10.x smoke (tests/e2e/ats10_smoke.py) against the 10.x build:
+# make smoke-ats10 ATS=/opt/ats-10.2.0
+smoke-ats10: build
+	@[ "$(ATS10)" = yes ] || { echo "smoke-ats10: needs an ATS 10.x (make smoke-ats10 ATS=PREFIX)"; exit 1; }
+	$(PYTHON) tests/e2e/ats10_smoke.py --plugin $(PLUGIN) --prefix $(or $(ATS),$(patsubst %/include,%,$(TS_INC)))
+
 run: deps
 	$(MAKE) build
 	$(PYTHON) scripts/run.py
@@ -173,10 +227,12 @@ lint:
 	  --suppress=missingIncludeSystem --inline-suppr -Isrc/core src/core src/ats
 	clang-tidy --quiet $(CORE_SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc/core
 	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE -I$(TS_INC) -Isrc/core
-	clang-format --dry-run --Werror src/core/*.[ch] src/ats/*.[ch] tests/unit/*.[ch]
+	@# The glue as built for ATS 10 (ts_api.h's C view: needs no ATS 10 headers).
+	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE -DTB_ATS_MAJOR=10 -Isrc/core
+	clang-format --dry-run --Werror src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc tests/unit/*.[ch]
 
 format:
-	clang-format -i src/core/*.[ch] src/ats/*.[ch] tests/unit/*.[ch]
+	clang-format -i src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc tests/unit/*.[ch]
 
 clean:
 	rm -rf $(BUILD)

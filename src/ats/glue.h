@@ -1,7 +1,7 @@
 /*
- * glue: what every file of the ATS glue shares: the Traffic Server API, the
- * plugin's tag, ids, a monotonic clock in milliseconds, event names for
- * messages, and debug output that costs a format only when the tag is on.
+ * glue: what every file of the ATS glue shares: the Traffic Server API (as
+ * ts_api.h gives it, for ATS 9.2 or 10), the plugin's tag, ids, a monotonic clock in milliseconds, event
+ * names for messages, and debug output that costs a format only when the tag is on.
  *
  * No state but an id counter; everything here is thread-safe.
  */
@@ -10,12 +10,9 @@
 
 #include <stdint.h>
 
-#include <ts/ts.h>
-
 #include "tb_peer.h"
 #include "tb_resp.h"
-
-#define TB_TAG "tls_bridge"
+#include "ts_api.h"
 
 /* Milliseconds on a monotonic clock. */
 int64_t tb_now_ms(void);
@@ -49,11 +46,11 @@ void tb_timer_fini(struct tb_timer *tm);
 
 /* Debug lines: formatted only when `proxy.config.diags.debug.tags` has the
  * plugin's tag. */
-#define TB_DEBUG_ON() TSIsDebugTagSet(TB_TAG)
+#define TB_DEBUG_ON() TB_DEBUG_ENABLED()
 #define TB_DEBUG(...)                                                                                        \
   do {                                                                                                       \
-    if (TSIsDebugTagSet(TB_TAG)) {                                                                           \
-      TSDebug(TB_TAG, __VA_ARGS__);                                                                          \
+    if (TB_DEBUG_ENABLED()) {                                                                                \
+      tb_debug(__VA_ARGS__);                                                                                 \
     }                                                                                                        \
   } while (0)
 

@@ -20,6 +20,7 @@
 #include "link.h"
 
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

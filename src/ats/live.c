@@ -124,7 +124,7 @@ static struct tb_live *build(char *err, size_t errlen) {
 }
 
 static void describe_rules(const struct tb_config *c) {
-  if (!TSIsDebugTagSet(TB_TAG)) {
+  if (!TB_DEBUG_ON()) {
     return;
   }
   for (size_t i = 0; i < c->nrules && i < 20; i++) {
@@ -133,8 +133,8 @@ static void describe_rules(const struct tb_config *c) {
     if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
       snprintf(peer, sizeof peer, "%s", r->peer.host);
     }
-    TSDebug(TB_TAG, "rule %zu (%s): '%s'%s -> %s", i + 1, r->origin, r->pattern,
-            r->nports > 0 ? " (some ports)" : "", peer);
+    tb_debug("rule %zu (%s): '%s'%s -> %s", i + 1, r->origin, r->pattern,
+             r->nports > 0 ? " (some ports)" : "", peer);
   }
 }
 

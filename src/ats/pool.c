@@ -83,7 +83,19 @@ static bool idle_remove(struct pool_slot *sl, const struct tb_link *l) {
   return false;
 }
 
-/* News of a warm link (under its mutex). */
+/* After a failed warm-up: wait before the next (under p->lock). */
+static void back_off(struct tb_pool *p) {
+  p->backoff_ms = p->backoff_ms == 0
+                      ? BACKOFF_MIN_MS
+                      : (p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2);
+  p->next_try_ms = tb_now_ms() + p->backoff_ms;
+}
+
+/* News of a warm link (under its mutex).  A link the peer closes before
+ * any use counts as a failed warm-up, like one that never opened: ATS
+ * answers its internal CONNECT as soon as TCP is up, so a peer that is
+ * down or refusing TLS shows up as exactly that, and refilling at once
+ * would open and lose links in a tight loop. */
 static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
                     const struct tb_link_failure *why) {
   struct pool_slot *sl = owner;
@@ -98,7 +110,6 @@ static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
   switch (news) {
   case TB_LINK_OPENED:
     sl->warming--;
-    p->backoff_ms = 0;
     if ((unsigned)sl->nidle < p->size) {
       sl->idle[sl->nidle++] = l;
       mine = true;
@@ -106,12 +117,14 @@ static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
     break;
   case TB_LINK_FAILED:
     sl->warming--;
-    p->backoff_ms = p->backoff_ms == 0
-                        ? BACKOFF_MIN_MS
-                        : (p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2);
-    p->next_try_ms = tb_now_ms() + p->backoff_ms;
+    back_off(p);
     break;
   case TB_LINK_LOST:
+    mine = idle_remove(sl, l);
+    if (mine) {
+      back_off(p);
+    }
+    break;
   case TB_LINK_EXPIRED:
   default:
     mine = idle_remove(sl, l);
@@ -119,33 +132,24 @@ static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
   }
   pthread_mutex_unlock(&p->lock);
 
-  switch (news) {
-  case TB_LINK_OPENED:
-    if (mine) {
-      TB_DEBUG("pool %s: warm connection ready", p->peer_text);
-      return;
+  if (news == TB_LINK_OPENED) {
+    if (!mine) {
+      tb_link_close(l); /* the slot filled up meanwhile */
     }
-    tb_link_close(l); /* the slot filled up meanwhile */
     return;
-  case TB_LINK_FAILED:
+  }
+  if (news != TB_LINK_FAILED && !mine) {
+    return; /* taken by a tunnel, which will see it at adopt */
+  }
+  if (news == TB_LINK_EXPIRED) {
+    TB_DEBUG("pool %s: warm connection retired at its maximum age", p->peer_text);
+  } else {
     tb_stat_add(TB_STAT_POOL_WARM_FAILED, 1);
     TB_DEBUG("pool %s: warm-up failed (%s); next in %" PRId64 " ms at the earliest", p->peer_text,
              why != NULL ? why->text : "?", p->backoff_ms);
-    tb_link_close(l);
-    refill(p, slot);
-    return;
-  case TB_LINK_LOST:
-  case TB_LINK_EXPIRED:
-  default:
-    if (!mine) {
-      return; /* taken by a tunnel, which will see it at adopt */
-    }
-    TB_DEBUG("pool %s: warm connection %s", p->peer_text,
-             news == TB_LINK_EXPIRED ? "retired at its maximum age" : (why != NULL ? why->text : "lost"));
-    tb_link_close(l);
-    refill(p, slot);
-    return;
   }
+  tb_link_close(l);
+  refill(p, slot);
 }
 
 /* Start warming links on slot i's thread until it has the pool's size

@@ -264,7 +264,8 @@ static void nudge(struct tb_tunnel *t) {
   }
   if (t->max_lifetime_ms != 0 && now - t->started_ms >= (int64_t)t->max_lifetime_ms) {
     tb_stat_add(TB_STAT_FAIL_LIFETIME, 1);
-    tb_tunnel_end(t, "maximum lifetime reached");
+    tb_tunnel_end(t, t->lifetime_is_ats ? "Traffic Server's transaction_active_timeout_in reached"
+                                        : "maximum lifetime reached");
     return;
   }
   int64_t seen = tb_pump_read(&t->pump);

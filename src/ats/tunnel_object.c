@@ -2,6 +2,7 @@
 #include "tunnel_object.h"
 
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,7 +37,21 @@ struct tb_tunnel *tb_tunnel_create(TSMutex mutex, TSEventFunc on_event, TSEventF
   t->peer_addr = rule->peer;
   t->connect_timeout_ms = s->connect_timeout_ms;
   t->idle_timeout_ms = s->idle_timeout_ms != TB_UNSET ? s->idle_timeout_ms : 0;
-  t->max_lifetime_ms = s->max_lifetime_ms != TB_UNSET ? s->max_lifetime_ms : 0;
+  t->max_lifetime_ms = s->max_lifetime_ms;
+  if (s->max_lifetime_ms == TB_UNSET) {
+    /* Left to Traffic Server: its active timeout for this transaction
+     * (overridable per transaction, so read it from txn) ends the tunnel.
+     * Its own timers do not reliably end a blind tunnel once the bridge
+     * governs the internal transaction (request.c), so the tunnel applies
+     * the value itself. */
+    TSMgmtInt secs = 0;
+    t->max_lifetime_ms = 0;
+    if (TSHttpTxnConfigIntGet(txn, TS_CONFIG_HTTP_TRANSACTION_ACTIVE_TIMEOUT_IN, &secs) == TS_SUCCESS &&
+        secs > 0) {
+      t->max_lifetime_ms = secs >= (TSMgmtInt)(UINT32_MAX / 1000) ? UINT32_MAX - 1 : (unsigned)secs * 1000u;
+      t->lifetime_is_ats = true;
+    }
+  }
   t->started_ms = tb_now_ms();
   t->live = live;
   if (tb_peer_format(&rule->peer, t->peer_text, sizeof t->peer_text) < 0) {

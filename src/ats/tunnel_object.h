@@ -64,7 +64,8 @@ struct tb_tunnel {
   int handover_ready;      /* WRITE_READYs seen in HANDOVER (see start_handover) */
   unsigned connect_timeout_ms;
   unsigned idle_timeout_ms; /* 0: no limit of the plugin's */
-  unsigned max_lifetime_ms; /* 0: no limit of the plugin's */
+  unsigned max_lifetime_ms; /* 0: no limit */
+  bool lifetime_is_ats;     /* max_lifetime_ms is Traffic Server's transaction_active_timeout_in */
   unsigned client_status;   /* the status the client was given; 0: none yet */
   const char *refused_why;  /* static text: why the client got our own answer (the log's close reason) */
   bool reused;              /* the link came from the pool */

@@ -106,7 +106,8 @@ def test_quiet_tunnel_outlives_stock_no_activity_timeout(ingress_factory, long_p
 def test_busy_tunnel_outlives_short_active_timeout(ingress_factory, long_peer):
     """max_lifetime: 0 (never): with transaction_active_timeout_in at 6 s, a
     tunnel echoing a byte every 0.5 s goes on for 12 s; the control tunnel
-    doing the same is cut at about 6 s."""
+    doing the same is cut at about 6 s, by the bridge applying ATS's value
+    (its log line says so; failures.lifetime_reached counts it)."""
     d = ingress_factory.d
     ing = start_ingress(ingress_factory, long_peer, "max_lifetime: 0",
                         {"proxy.config.http.transaction_active_timeout_in": ("INT", "6")})
@@ -123,7 +124,11 @@ def test_busy_tunnel_outlives_short_active_timeout(ingress_factory, long_peer):
                 control_cut = time.monotonic() - t0
             time.sleep(0.5)
     assert control_cut is not None, "the control tunnel outlived ATS's 6 s active timeout"
-    print("control tunnel cut by ATS after %.1f s" % control_cut)
+    print("control tunnel cut at ATS's active timeout after %.1f s" % control_cut)
+    line = wait_line(ing, lambda l: l["rule"] == "control")
+    assert line["close"] == "Traffic Server's transaction_active_timeout_in reached", line
+    got = wait_stats(ing, {"failures.lifetime_reached": (1,)})
+    assert got["failures.lifetime_reached"] == 1, got
 
 
 def test_idle_timeout_ends_a_quiet_tunnel(ingress_factory, long_peer):
@@ -138,7 +143,9 @@ def test_idle_timeout_ends_a_quiet_tunnel(ingress_factory, long_peer):
         quiet = read_until_closed(t, 40)
     print("closed after %.1f s of silence" % quiet)
     assert 5 <= quiet < 25, quiet
-    line = wait_line(ing, lambda l: l["rule"] == "governed")
-    assert line["close"] == "idle timeout", line
+    # (The readiness probes were tunnels of this rule too; wait_line fails,
+    # listing every line, if none of the rule's lines says idle timeout.)
+    line = wait_line(ing, lambda l: l["rule"] == "governed" and l["close"] == "idle timeout")
+    assert line["status"] == "200", line
     got = wait_stats(ing, {"failures.idle_timeout": (1,)})
     assert got["failures.idle_timeout"] == 1, got
