@@ -38,11 +38,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 sys.path.insert(0, HERE)
-import harness  # noqa: E402
+import harness  # noqa: E402 (puts tests/lib on sys.path)
 import load  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
 import stats  # noqa: E402
+from tbtest import proc  # noqa: E402
+from tbtest.net import close_rst  # noqa: E402
+from tbtest.wait import WaitTimeout, wait_until  # noqa: E402
 
 OURS = harness.DEFAULT_PLUGIN
 REFERENCE = harness.REFERENCE_PLUGIN
@@ -222,27 +225,19 @@ class Slot:
                 return False
             t.sendall(b"ping\n")
             ok = t.recv_exact(5) == b"ping\n"
-            load.close_rst(t.sock)
+            close_rst(t.sock)
             return ok
 
     def wait_ready(self, timeout=60.0):
         deadline = time.monotonic() + timeout
-        last = None
         if not harness.wait_for_port(self.port, timeout=timeout, proc_alive=self.alive):
             raise harness.StartupError("%s: not listening on %d\n%s"
                                        % (self.kind, self.port, self.inst.log_tail()))
-        while time.monotonic() < deadline:
-            if not self.alive():
-                break
-            try:
-                if self.probe():
-                    return
-            except Exception as e:
-                last = e
-            time.sleep(0.2)
-        raise harness.StartupError("%s: no bridged echo within %.0f s (alive=%s, last %r)\n%s"
-                                   % (self.kind, timeout, self.alive(), last,
-                                      self.inst.log_tail()))
+        try:
+            wait_until(self.probe, max(0.0, deadline - time.monotonic()), "a bridged echo",
+                       retry=(Exception,), stop_if=lambda: not self.alive() and "it exited")
+        except WaitTimeout as e:
+            raise harness.StartupError("%s: %s\n%s" % (self.kind, e, self.inst.log_tail()))
 
     def restart(self, why, planned=True):
         self.restarts += 1
@@ -426,7 +421,7 @@ class Bench:
             f.write(PEER_IP_ALLOW)
         self.wait_peer()
         time.sleep(0.5)
-        self.peer_fds = harness.proc_fd_count(self.peer.pid)
+        self.peer_fds = proc.fd_count(self.peer.pid)
         self.slots = [Slot(self, k) for k in INGRESSES if k in a.ingresses]
         restart_all(self.slots, BASE_RULES, why="start")
         for s in self.slots:
@@ -450,20 +445,9 @@ class Bench:
         """Start the peer and wait until it answers a CONNECT (its hosts
         file is loaded a moment after it starts listening)."""
         self.peer.start()
-        self.peer.wait_listening()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                st = harness.peer_connect_status(self.ports["peer"], self.certs, SERVICE,
-                                                 self.ports["echo"], timeout=3)
-                if st[0] == 200:
-                    return
-            except Exception:
-                st = None
-            if time.monotonic() > deadline:
-                raise harness.StartupError("peer never answered 200: %r\n%s"
-                                           % (st, self.peer.log_tail()))
-            time.sleep(0.2)
+        self.peer.wait_ready(lambda: harness.peer_connect_status(
+            self.ports["peer"], self.certs, SERVICE, self.ports["echo"], timeout=3)[0] == 200,
+            timeout=60, what="the peer answering 200 to a CONNECT")
 
     def cleanup(self, s, why):
         """Restart an ingress right after its measurement: whatever it still
@@ -481,7 +465,7 @@ class Bench:
         come back to what it was after start-up, else restart it (and say so)."""
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            n = harness.proc_fd_count(self.peer.pid)
+            n = proc.fd_count(self.peer.pid)
             if n <= self.peer_fds + 64:
                 return
             time.sleep(0.5)
@@ -515,28 +499,28 @@ class Bench:
         for rnd in range(c["rounds"]):
             for s in self.slots:
                 def dl():
-                    c0 = load.cpu_seconds(s.pid)
+                    c0 = proc.cpu_seconds(s.pid)
                     el = load.download(s.port, SERVICE, p["nginx_http"], "/bulk.bin", size,
                                        timeout)
-                    c1 = load.cpu_seconds(s.pid)
+                    c1 = proc.cpu_seconds(s.pid)
                     return {"dl_mibps": c["bulk_mib"] / el, "dl_cpu_s_per_gib": (c1 - c0) / gib}
                 self.guarded(s, rnd, keys_dl, dl)
             for s in self.slots:
                 def ul():
-                    c0 = load.cpu_seconds(s.pid)
+                    c0 = proc.cpu_seconds(s.pid)
                     el = load.upload(s.port, SERVICE, p["sink"], size, timeout)
-                    c1 = load.cpu_seconds(s.pid)
+                    c1 = proc.cpu_seconds(s.pid)
                     return {"ul_mibps": c["bulk_mib"] / el, "ul_cpu_s_per_gib": (c1 - c0) / gib}
                 self.guarded(s, rnd, keys_ul, ul)
             log("bulk round %d/%d done" % (rnd + 1, c["rounds"]))
 
     def _fresh(self, s, host, n, prefix):
         """n sequential fresh tunnels through slot s; {prefix_*: value}."""
-        c0 = load.cpu_seconds(s.pid)
+        c0 = proc.cpu_seconds(s.pid)
         deadline = time.monotonic() + max(60.0, n * 0.5)
         ready, fb, fails = load.fresh_tunnels(s.port, host, self.ports["echo"], n, 10.0,
                                               deadline)
-        c1 = load.cpu_seconds(s.pid)
+        c1 = proc.cpu_seconds(s.pid)
         if len(ready) < max(1, n // 2):
             raise load.BenchError("%d of %d tunnels failed; first: %s"
                                   % (len(fails), n, fails[0] if fails else "?"))
@@ -575,14 +559,14 @@ class Bench:
                     self.peer_clean(s)
                     def run():
                         time.sleep(0.5)
-                        base = load.rss_kib(s.pid)
-                        peer_fds = harness.proc_fd_count(self.peer.pid)
-                        base_fds = harness.proc_fd_count(s.pid)
+                        base = proc.rss_kib(s.pid)
+                        peer_fds = proc.fd_count(self.peer.pid)
+                        base_fds = proc.fd_count(s.pid)
 
                         def sample(opened):
                             time.sleep(0.5)
-                            return {"rss_kib": load.rss_kib(s.pid),
-                                    "fds": harness.proc_fd_count(s.pid), "opened": opened}
+                            return {"rss_kib": proc.rss_kib(s.pid),
+                                    "fds": proc.fd_count(s.pid), "opened": opened}
                         r = load.concurrent_tunnels(
                             n, s.port, SERVICE, self.ports["echo"], sample,
                             in_flight=256, timeout=60.0,
@@ -594,7 +578,7 @@ class Bench:
                         # Descriptors the ingress still holds a few seconds after every
                         # client reset its tunnel (tunnels it failed to end).
                         time.sleep(c["fds_left_wait_s"])
-                        r["ingress_fds_left"] = max(0, harness.proc_fd_count(s.pid) - base_fds)
+                        r["ingress_fds_left"] = max(0, proc.fd_count(s.pid) - base_fds)
                         r.update({"ingress": s.kind, "round": rnd + 1, "rss_base_kib": base,
                                   "rss_open_kib": smp["rss_kib"], "fds_open": smp["fds"],
                                   "peer_fds_before": peer_fds})
@@ -627,8 +611,8 @@ class Bench:
                 self.peer_clean(s)
                 def run():
                     time.sleep(0.5)
-                    base = load.rss_kib(s.pid)
-                    peer_base = load.rss_kib(self.peer.pid)
+                    base = proc.rss_kib(s.pid)
+                    peer_base = proc.rss_kib(self.peer.pid)
                     q0 = self.origin.stats()["source_queued"]
                     socks = load.stalled_readers(s.port, SERVICE, self.ports["source"], k, 10.0)
                     series = []
@@ -639,9 +623,9 @@ class Bench:
                             time.sleep(0.25)
                             if not s.alive():
                                 raise load.BenchError("ingress died with stalled readers")
-                            g = (load.rss_kib(s.pid) - base) / 1024.0
+                            g = (proc.rss_kib(s.pid) - base) / 1024.0
                             off = (self.origin.stats()["source_queued"] - q0) / float(1 << 20)
-                            pg = (load.rss_kib(self.peer.pid) - peer_base) / 1024.0
+                            pg = (proc.rss_kib(self.peer.pid) - peer_base) / 1024.0
                             series.append((round(time.monotonic() - t0, 2), round(g, 2),
                                            round(off, 2), round(pg, 2)))
                             if g > c["slow_cap_mib"]:
@@ -649,7 +633,7 @@ class Bench:
                                 break
                     finally:
                         for so in socks:
-                            load.close_rst(so)
+                            close_rst(so)
                     self.extra["slow"]["series"].append({"ingress": s.kind, "round": rnd + 1,
                                                          "capped": capped,
                                                          "t_growth_offered_peer": series})

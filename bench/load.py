@@ -5,48 +5,20 @@ All on loopback, every wait bounded by a timeout or a deadline."""
 import asyncio
 import os
 import socket
-import struct
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "e2e"))
-import harness  # noqa: E402
+import harness  # noqa: E402 (puts tests/lib on sys.path)
+from tbtest.net import RST_LINGER, close_rst  # noqa: E402
 
 LOOP = "127.0.0.1"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-RST_LINGER = struct.pack("ii", 1, 0)
 
-
-# --------------------------------------------------------------------------
-# /proc readings.
-
-
-def cpu_seconds(pid):
-    """utime + stime of the whole process (all threads), in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()
-    # fields[0] is field 3 (state); utime is field 14, stime field 15.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_kib(pid):
-    return harness.proc_rss_kib(pid)
-
-
-def close_rst(sock):
-    """Abortive close (RST): the tunnel ends at once in every ingress, so
-    tunnels that a plugin would leave half-closed do not pile up between
-    measurements (how closes propagate is the e2e suite's business)."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RST_LINGER)
-    except OSError:
-        pass
-    try:
-        sock.close()
-    except OSError:
-        pass
+# Tunnels are ended by an abortive close (close_rst): the tunnel ends at
+# once in every ingress, so tunnels that a plugin would leave half-closed do
+# not pile up between measurements (how closes propagate is the e2e suite's
+# business).
 
 
 class BenchError(RuntimeError):

@@ -11,45 +11,26 @@ tunnels cost one process and no threads), on 127.0.0.1:
   --stats PORT   answers one JSON line of counters and closes (bytes the
                  source has handed to the kernel: 'offered')
 
-Started by bench/bench.py as a subprocess; stopped with SIGTERM.
+Started by bench/bench.py as a subprocess; stopped with SIGTERM.  The echo
+and stats ports and the serving loop are tests/lib/tbtest/aio_origin.py's
+(shared with the soak's origin).
 """
 
 import argparse
 import asyncio
-import json
-import resource
-import signal
+import os
 import socket
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "lib"))
+from tbtest import aio_origin  # noqa: E402
+from tbtest.aio_origin import STATS  # noqa: E402
 
 PATTERN = bytes(range(256)) * 4096  # 1 MiB
-STATS = {"echo_conns": 0, "echo_open": 0, "sink_conns": 0, "sink_bytes": 0,
-         "source_conns": 0, "source_open": 0, "source_queued": 0}
+STATS.update({"sink_conns": 0, "sink_bytes": 0, "source_conns": 0, "source_open": 0,
+              "source_queued": 0})
 SOURCES = set()
-
-
-def raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 200000
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
-    except (ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-class Echo(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.t = transport
-        STATS["echo_conns"] += 1
-        STATS["echo_open"] += 1
-
-    def data_received(self, data):
-        self.t.write(data)
-
-    def eof_received(self):
-        return False  # close
-
-    def connection_lost(self, exc):
-        STATS["echo_open"] -= 1
 
 
 class Sink(asyncio.BufferedProtocol):
@@ -152,30 +133,8 @@ def offered():
     return n
 
 
-class Stats(asyncio.Protocol):
-    def connection_made(self, transport):
-        d = dict(STATS)
-        d["source_offered_open"] = offered()
-        transport.write((json.dumps(d) + "\n").encode())
-        transport.close()
-
-
-async def main(args):
-    loop = asyncio.get_running_loop()
-    stop = loop.create_future()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    Source.cap = args.source_cap
-    servers = []
-    for port, proto in ((args.echo, Echo), (args.sink, Sink), (args.source, Source),
-                        (args.stats, Stats)):
-        if port:
-            servers.append(await loop.create_server(proto, "127.0.0.1", port, backlog=4096,
-                                                    reuse_address=True))
-    print("origin: listening", flush=True)
-    await stop
-    for s in servers:
-        s.close()
+def extra_stats():
+    return {"source_offered_open": offered()}
 
 
 if __name__ == "__main__":
@@ -185,6 +144,9 @@ if __name__ == "__main__":
     ap.add_argument("--source", type=int, default=0)
     ap.add_argument("--stats", type=int, default=0)
     ap.add_argument("--source-cap", type=int, default=1 << 30)
-    raise_nofile()
+    args = ap.parse_args()
+    aio_origin.raise_nofile(200000)
     socket.setdefaulttimeout(None)
-    asyncio.run(main(ap.parse_args()))
+    Source.cap = args.source_cap
+    aio_origin.run([(args.echo, aio_origin.Echo), (args.sink, Sink), (args.source, Source),
+                    (args.stats, lambda: aio_origin.StatsPort(extra_stats))])

@@ -3,17 +3,16 @@ the asyncio origin, redis-server, PostgreSQL and socat adapters.  Each is a
 harness.ManagedProcess (own session, stopped by pid, registered so that
 harness.stop_all() at exit stops it even after an error)."""
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "e2e"))
-import harness  # noqa: E402
+import harness  # noqa: E402 (puts tests/lib on sys.path)
+from tbtest import aio_origin  # noqa: E402
 
 SQUID = shutil.which("squid") or "/usr/sbin/squid"
 PYTHON = "/usr/bin/python3"
@@ -155,14 +154,7 @@ class Origin:
         return self
 
     def stats(self):
-        with socket.create_connection(("127.0.0.1", self.ports["stats"]), timeout=5) as s:
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        return json.loads(data)
+        return aio_origin.read_stats(self.ports["stats"], timeout=5)
 
     def stop(self):
         self.process.stop()

@@ -32,6 +32,12 @@ the test chose:
                        FIN without close_notify, the default; 'close_notify';
                        'rst')
 
+Any mode also takes close_if_idle=S: a connection whose CONNECT comes more
+than S seconds after its TLS handshake is closed (TCP FIN) without an
+answer, as by a peer whose idle timeout fired just as the CONNECT arrived.
+So a pooled connection that waited longer than S is stale when claimed,
+and a new one (whose CONNECT comes at once) is served by the mode.
+
 "holds" means: keeps the connection open, reading and discarding, until the
 ingress closes it (or hold_timeout).  So a test sees whether and when the
 ingress dropped the connection (FakeConn.end, .ended_at).
@@ -45,14 +51,15 @@ API: FakePeer(certs) listens at once on 127.0.0.1:.port; set_mode(mode,
 .line, .method, .target, .version, .headers as sent, .header(name), .raw);
 wait_requests(n), .conns (FakeConn per connection: handshake result, SNI,
 client certificate CN, request, bytes sent, how and when it ended),
-open_count(), wait_idle(), reset() (forget the records) and stop().
+open_count(), warm_count() (open, TLS up, no CONNECT yet: pooled
+connections), wait_idle(), reset() (forget the records) and stop().
 
-Only the standard library; one thread per connection; stop() ends them all.
+Built on harness.TcpServer (listening socket, accept loop, one thread per
+connection, stop() ends them all); only the standard library.
 """
 
 import socket
 import ssl
-import threading
 import time
 
 import harness
@@ -102,10 +109,7 @@ class ConnectRequest:
 
     def header(self, name):
         """The first value of header `name` (case-insensitive), or None."""
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
+        return harness.header_value(self.headers, name)
 
     def __repr__(self):
         return "<ConnectRequest %r %r>" % (self.line, self.headers)
@@ -119,6 +123,7 @@ class FakeConn:
         self.accepted_at = time.monotonic()
         self.mode = None
         self.handshake = None      # 'ok', 'not answered' (tls_stall) or 'failed: ...'
+        self.handshake_at = None   # time.monotonic() when the handshake completed
         self.sni = None            # the server name the client sent
         self.client_cert_cn = None  # CN of the client certificate presented
         self.request = None        # ConnectRequest, once read
@@ -132,15 +137,16 @@ class FakeConn:
                    self.request.line if self.request else None, self.sent, self.end))
 
 
-class FakePeer:
+class FakePeer(harness.TcpServer):
     """The fake peer.  FakePeer(certs) listens on a free 127.0.0.1 port
     (.port); set_mode(mode, **params) chooses the behaviour; .requests lists
     the CONNECTs received (ConnectRequest), .conns every connection
-    (FakeConn); stop() closes everything."""
+    (FakeConn); stop() closes everything.  A harness.TcpServer whose
+    connections run serve() below (the TLS handshake, the CONNECT, the mode)
+    instead of a handler."""
 
     def __init__(self, certs, host=harness.LOOPBACK4, mode=OK, require_client_cert=True,
                  hold_timeout=60.0, name="fakepeer"):
-        self.name = name
         self.certs = certs
         self.hold_timeout = hold_timeout
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -149,23 +155,16 @@ class FakePeer:
             self.ctx.verify_mode = ssl.CERT_REQUIRED
             self.ctx.load_verify_locations(cafile=certs.ca_cert)
         self.ctx.sni_callback = self._sni
-        self.lock = threading.Condition()
         self.mode = mode
         self.params = {}
         self.conns = []
         self.requests = []
-        self.socks = set()
-        self.threads = []
-        self.closed = False
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
-        self.sock.listen(128)
-        self.host = host
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._accept_loop, name=name, daemon=True)
-        self.thread.start()
-        harness._register(self)  # stopped at exit like every harness server
+        super().__init__(host=host, name=name, backlog=128)
+
+    @property
+    def lock(self):
+        """TcpServer's condition; it guards mode, params, conns and requests."""
+        return self.cond
 
     # -- control
     def set_mode(self, mode, **params):
@@ -190,48 +189,22 @@ class FakePeer:
         with self.lock:
             return sum(1 for c in self.conns if c.ended_at is None)
 
+    def warm_count(self):
+        """Connections open with TLS up and no CONNECT yet: the ingress's
+        warm (pooled) connections."""
+        with self.lock:
+            return sum(1 for c in self.conns
+                       if c.ended_at is None and c.handshake == "ok" and c.request is None)
+
     def wait_requests(self, n=1, timeout=10.0):
         """The first n CONNECTs received (fewer if they do not come in time)."""
-        deadline = time.monotonic() + timeout
+        self.wait_for(lambda: len(self.requests) >= n, timeout)
         with self.lock:
-            while len(self.requests) < n and not self.closed:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.lock.wait(left)
             return list(self.requests)
 
     def wait_idle(self, timeout=10.0):
         """Wait until every accepted connection has ended; True if so."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while any(c.ended_at is None for c in self.conns):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.lock.wait(min(left, 0.1))
-            return True
-
-    def stop(self):
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        with self.lock:
-            socks = list(self.socks)
-            self.lock.notify_all()
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in self.threads:
-            t.join(timeout=2)
-
-    close = stop
+        return self.wait_for(lambda: all(c.ended_at is not None for c in self.conns), timeout)
 
     # -- machinery
     def _sni(self, sslobj, server_name, ctx):
@@ -241,23 +214,10 @@ class FakePeer:
             pass
         return None
 
-    def _accept_loop(self):
-        while not self.closed:
-            try:
-                raw, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                if self.closed:
-                    raw.close()
-                    return
-                rec = FakeConn(len(self.conns) + 1)
-                self.conns.append(rec)
-                self.socks.add(raw)
-            t = threading.Thread(target=self._run, args=(raw, rec), daemon=True,
-                                 name="%s-conn" % self.name)
-            self.threads.append(t)
-            t.start()
+    def on_accept(self, raw):
+        rec = FakeConn(len(self.conns) + 1)
+        self.conns.append(rec)
+        return rec
 
     def _finish(self, rec, end):
         with self.lock:
@@ -266,7 +226,7 @@ class FakePeer:
                 rec.ended_at = time.monotonic()
             self.lock.notify_all()
 
-    def _run(self, raw, rec):
+    def serve(self, raw, rec):
         sock = raw
         try:
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -278,8 +238,7 @@ class FakePeer:
                 self._finish(rec, self._hold(raw, rec))
                 return
             sock = self.ctx.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
-            with self.lock:
-                self.socks.add(sock)
+            self.track(sock)
             try:
                 sock.do_handshake()
             except (ssl.SSLError, OSError) as e:
@@ -287,6 +246,7 @@ class FakePeer:
                 self._finish(rec, "handshake failed")
                 return
             rec.handshake = "ok"
+            rec.handshake_at = time.monotonic()
             rec.sni = getattr(sock, "tb_sni", None)
             cert = sock.getpeercert() or {}
             for rdn in cert.get("subject", ()):
@@ -303,22 +263,25 @@ class FakePeer:
             with self.lock:
                 self.requests.append(req)
                 self.lock.notify_all()
-            end = getattr(self, "_mode_" + mode)(sock, rec, params, extra)
+            idle = req.time - rec.handshake_at
+            if params.get("close_if_idle") is not None and idle > params["close_if_idle"]:
+                end = "stale (CONNECT %.2f s after the handshake): %s" % (
+                    idle, self._mode_close_mid_header(sock, rec, {"payload": b""}, extra))
+            else:
+                end = getattr(self, "_mode_" + mode)(sock, rec, params, extra)
             self._finish(rec, end)
         except socket.timeout:
             self._finish(rec, "timeout")
         except Exception as e:  # OSError, ValueError; AttributeError when stop() shuts a TLS socket
             self._finish(rec, "error: %r" % (e,))
         finally:
-            with self.lock:
-                self.socks.discard(raw)
-                self.socks.discard(sock)
-            for s in (sock, raw):
+            if sock is not raw:
+                self.untrack(sock)
                 try:
-                    s.close()
+                    sock.close()
                 except OSError:
                     pass
-            self._finish(rec, "closed")
+            self._finish(rec, "closed")  # the raw socket is closed by TcpServer
 
     def _read_request(self, sock, limit=65536):
         """Read up to the end of the request header.  Returns

@@ -1,9 +1,12 @@
 """End-to-end harness for tls_bridge: certificates, Traffic Server instances,
 origins (nginx and small Python servers) and a CONNECT client, all on loopback.
 
-Used by the pytest suite in this directory and by scripts/run.py.  Only the
-standard library.  Every process it starts is registered and stopped at
-teardown (fixtures) and, as a last resort, at interpreter exit (atexit).
+Used by the pytest suite in this directory, by scripts/run.py, the soak
+(tests/soak) and the benchmark (bench/).  Only the standard library and
+tests/lib/tbtest (put on sys.path here, so importing the harness is enough;
+tests take wait_until and WaitTimeout from here).  Every process it starts
+is registered and stopped at teardown (fixtures) and, as a last resort, at
+interpreter exit (atexit).
 
 The topology under test:
 
@@ -23,12 +26,17 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "lib"))
+from tbtest import metrics, proc  # noqa: E402
+from tbtest.wait import WaitTimeout, wait_until  # noqa: E402
+
 REFERENCE_PLUGIN = "/usr/lib/trafficserver/modules/tls_bridge.so"
 DEFAULT_PLUGIN = os.path.join(REPO_ROOT, "build", "tls_bridge.so")
 STOCK_CONFIG_DIR = "/etc/trafficserver"
@@ -164,16 +172,15 @@ def ipv6_loopback_available():
 def wait_for_port(port, host=LOOPBACK4, timeout=15.0, proc_alive=None):
     """Wait until host:port accepts a TCP connection; False on timeout or
     when proc_alive() says the owning process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc_alive is not None and not proc_alive():
-            return False
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+    def accepts():
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    try:
+        return wait_until(accepts, timeout, "%s to accept" % hostport(host, port),
+                          interval=0.05, retry=(OSError,),
+                          stop_if=lambda: proc_alive is not None and not proc_alive())
+    except WaitTimeout:
+        return False
 
 
 def hostport(host, port):
@@ -275,18 +282,6 @@ def _pid_alive(pid):
     except PermissionError:
         return True
     return True
-
-
-def proc_fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def proc_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def tail_file(path, lines=80, max_bytes=256 * 1024):
@@ -536,25 +531,37 @@ class AtsInstance:
                                % (" ".join(args), r.returncode, r.stdout, r.stderr))
         return r.stdout
 
-    def diags(self):
-        """diags.log so far (TSNote/TSError lines land there)."""
-        try:
-            with open(os.path.join(self.logdir, "diags.log"), "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+    def metrics(self):
+        """The plugin's metrics now, {short name: int} (tbtest.metrics):
+        through stats_over_http when it is in plugin.config, else through
+        traffic_ctl (manager=True)."""
+        if any(l.split()[0].endswith("stats_over_http.so") for l in self.plugin_lines if l):
+            return metrics.from_stats_over_http(self.port)
+        if self.manager:
+            return metrics.from_traffic_ctl(lambda *args: self.ctl(*args, check=False))
+        raise ValueError("%s: no way to read metrics: load stats_over_http.so "
+                         "(extra_plugin_lines) or run it under traffic_manager" % self.name)
 
-    def wait_diags(self, needle, timeout=15.0, after=0):
-        """Poll diags.log until needle appears past offset `after`; returns
-        the text from `after` on, or None."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.diags()[after:]
-            if needle in text:
-                return text
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.2)
+    def wait_metrics(self, want, timeout=15.0):
+        """Poll metrics() until they satisfy want ({name: at least n} or
+        {name: (exactly n,)}); the last reading, for the caller to assert on
+        (tbtest.metrics.wait_metrics)."""
+        return metrics.wait_metrics(self.metrics, want, timeout)
+
+    def wait_log(self, needle, timeout=20.0, source="logs"):
+        """Poll the instance's logs (source "logs": all of them, as logs();
+        "access": the access log) until needle appears; returns their text.
+        WaitTimeout, with the logs' tails, if it never does."""
+        read = self.access_log if source == "access" else self.logs
+
+        def text_with_needle():
+            text = read()
+            return text if needle in text else None
+        try:
+            return wait_until(text_with_needle, timeout,
+                              "%r in %s's %s" % (needle, self.name, source))
+        except WaitTimeout as e:
+            raise WaitTimeout("%s\n%s" % (e, self.log_tail(40))) from None
 
     def start(self):
         env = self.env()
@@ -611,10 +618,10 @@ class AtsInstance:
         return None
 
     def fd_count(self):
-        return proc_fd_count(self.server_pid())
+        return proc.fd_count(self.server_pid())
 
     def rss_kib(self):
-        return proc_rss_kib(self.server_pid())
+        return proc.rss_kib(self.server_pid())
 
     def wait_listening(self, timeout=20.0):
         if not wait_for_port(self.port, timeout=timeout, proc_alive=self.alive):
@@ -623,21 +630,15 @@ class AtsInstance:
 
     def wait_ready(self, probe, timeout=45.0, what="probe"):
         """Call probe() (which should use a short timeout) until it returns
-        True; raise StartupError with the logs when it never does."""
+        True; raise StartupError with the logs when it never does (or the
+        process exits)."""
         self.wait_listening()
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            if not self.alive():
-                break
-            try:
-                if probe():
-                    return
-            except Exception as e:  # retried until the deadline
-                last = e
-            time.sleep(0.2)
-        raise StartupError("%s: %s never succeeded within %.0f s (alive=%s, last error: %r)\n%s"
-                           % (self.name, what, timeout, self.alive(), last, self.log_tail()))
+        def exited():
+            return not self.alive() and "exited (%s)" % self.process.returncode()
+        try:
+            wait_until(probe, timeout, what, retry=(Exception,), stop_if=exited)
+        except WaitTimeout as e:
+            raise StartupError("%s: %s\n%s" % (self.name, e, self.log_tail())) from None
 
     # -- logs
     def log_paths(self):
@@ -885,23 +886,31 @@ class TcpServer:
     """A threaded TCP server on host:port (port 0 = any free port).
 
     handler(conn, server) runs in a thread per connection.  results holds
-    whatever handlers record(); wait_results(n) waits for n of them."""
+    whatever handlers record(); wait_results(n) waits for n of them.
 
-    def __init__(self, handler, host=LOOPBACK4, port=0, name="server"):
+    A subclass (fakepeer.FakePeer) changes what happens per connection:
+    on_accept(conn) runs under self.cond as a connection is accepted and
+    what it returns goes to serve(conn, state), which runs in the
+    connection's thread; track(sock) lets stop() shut down a socket made
+    from conn (a TLS wrapper) too.  self.cond guards the server's records;
+    wait_for(pred) waits on it."""
+
+    def __init__(self, handler=None, host=LOOPBACK4, port=0, name="server", backlog=256):
         self.name = name
         self.handler = handler
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
-        self.sock.listen(256)
+        self.sock.listen(backlog)
         self.host = host
         self.port = self.sock.getsockname()[1]
         self.accepted = 0
+        self.open = 0  # connections accepted whose serve() has not returned
         self.sent = 0  # bytes sent by handlers that count them (source), all connections
         self.results = []
         self.cond = threading.Condition()
-        self.conns = set()
+        self.socks = set()  # open connections' sockets, shut down by stop()
         self.threads = []
         self.closed = False
         self.thread = threading.Thread(target=self._accept_loop, name=name, daemon=True)
@@ -919,24 +928,50 @@ class TcpServer:
                     conn.close()
                     return
                 self.accepted += 1
-                self.conns.add(conn)
-            t = threading.Thread(target=self._run, args=(conn,), daemon=True,
+                self.open += 1
+                self.socks.add(conn)
+                state = self.on_accept(conn)
+            t = threading.Thread(target=self._run, args=(conn, state), daemon=True,
                                  name="%s-conn" % self.name)
             self.threads.append(t)
             t.start()
 
-    def _run(self, conn):
+    def on_accept(self, conn):
+        """Per-connection state for serve(); called under self.cond."""
+        return None
+
+    def serve(self, conn, state):
+        """One connection, in its own thread: the handler."""
         try:
             self.handler(conn, self)
         except Exception as e:
             self.record({"error": repr(e)})
+
+    def _run(self, conn, state):
+        try:
+            self.serve(conn, state)
         finally:
-            with self.cond:
-                self.conns.discard(conn)
             try:
                 conn.close()
             except OSError:
                 pass
+            with self.cond:
+                self.socks.discard(conn)
+                self.open -= 1
+                self.cond.notify_all()
+
+    def open_count(self):
+        """Connections accepted and not yet ended (closed by us)."""
+        with self.cond:
+            return self.open
+
+    def track(self, sock):
+        with self.cond:
+            self.socks.add(sock)
+
+    def untrack(self, sock):
+        with self.cond:
+            self.socks.discard(sock)
 
     def record(self, result):
         with self.cond:
@@ -949,15 +984,23 @@ class TcpServer:
             self.accepted = 0
             self.sent = 0
 
-    def wait_results(self, n=1, timeout=30.0):
-        """The first n recorded results, waiting up to timeout (may return fewer)."""
+    def wait_for(self, pred, timeout):
+        """Wait until pred() (called under self.cond) is true, at most
+        timeout seconds (less if the server stops); returns pred's last
+        value.  Woken by notify_all on self.cond, and every 0.1 s anyway."""
         deadline = time.monotonic() + timeout
         with self.cond:
-            while len(self.results) < n:
+            while True:
+                value = pred()
                 left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.cond.wait(left)
+                if value or self.closed or left <= 0:
+                    return value
+                self.cond.wait(min(left, 0.1))
+
+    def wait_results(self, n=1, timeout=30.0):
+        """The first n recorded results, waiting up to timeout (may return fewer)."""
+        self.wait_for(lambda: len(self.results) >= n, timeout)
+        with self.cond:
             return list(self.results)
 
     def stop(self):
@@ -969,8 +1012,9 @@ class TcpServer:
         except OSError:
             pass
         with self.cond:
-            conns = list(self.conns)
-        for c in conns:
+            socks = list(self.socks)
+            self.cond.notify_all()
+        for c in socks:
             try:
                 c.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -1123,6 +1167,15 @@ def blackhole_handler(conn, server):
 # The CONNECT client.
 
 
+def header_value(headers, name):
+    """The first value of header `name` (case-insensitive) in a list of
+    (name, value), or None."""
+    for k, v in headers:
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
 class ConnectResponse:
     def __init__(self, status, reason, headers, body, raw):
         self.status = status
@@ -1134,10 +1187,7 @@ class ConnectResponse:
         self.header_time = None  # time.monotonic() when the header was complete
 
     def header(self, name):
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
+        return header_value(self.headers, name)
 
     def __repr__(self):
         return "<%d %s %r body=%r>" % (self.status, self.reason, self.headers, self.body[:200])
@@ -1584,15 +1634,3 @@ def peer_connect_status(peer_port, certs, host, port, timeout=10.0):
             s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target)).encode())
             resp, _ = read_response(s, time.monotonic() + timeout)
             return resp.status, resp.reason
-
-
-def wait_for_log(instance, needle, timeout=10.0, which="access"):
-    """Poll an instance's access log (or all logs) until needle appears."""
-    deadline = time.monotonic() + timeout
-    while True:
-        text = instance.access_log() if which == "access" else instance.logs()
-        if needle in text:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)

@@ -2,8 +2,6 @@
 service missing behind the peer, TLS between ingress and peer failing, and a
 peer that never answers."""
 
-import time
-
 import pytest
 
 import harness

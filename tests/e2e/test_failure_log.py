@@ -4,13 +4,11 @@ rule and peer, and a close reason naming the cause (docs/operations.md has
 the runbook for each)."""
 
 import socket
-import time
 
 import pytest
 
 import harness
-from harness import PEER_HOST, open_tunnel
-from test_metrics import wait_stats
+from harness import PEER_HOST, open_tunnel, wait_until
 from test_tunnel_log import wait_line
 
 pytestmark = pytest.mark.our_plugin_only
@@ -18,7 +16,9 @@ pytestmark = pytest.mark.our_plugin_only
 
 @pytest.fixture
 def failing(ingress_factory):
-    """An ingress whose rules lead to each kind of failing peer."""
+    """An ingress whose rules lead to each kind of failing peer: (the
+    deployment, the ingress, the blackhole server behind the silent and
+    leaving rules)."""
     d = ingress_factory.d
     hole = harness.TcpServer(harness.blackhole_handler, name="blackhole")
     # A peer that accepts TCP and closes at once (TLS never completes).
@@ -45,7 +45,7 @@ rules:
                                 # Ready when a CONNECT that matches no rule works: no bridged
                                 # probe (early ones fail while hostdb loads) touches the metrics.
                                 ready="direct")
-    yield d, ing
+    yield d, ing, hole
     hole.stop()
     closer.stop()
 
@@ -64,7 +64,7 @@ def line_for(ing, host):
 def test_log_line_and_metric_name_the_failure(failing, host, status, rule, close, metric):
     """The client's answer, the log line and the failure metric (exactly 1
     on this fresh ingress, the others 0) for each cause."""
-    d, ing = failing
+    d, ing, _ = failing
     port = d.ports["forbidden"] if host == "forbidden.test" else d.ports["echo"]
     with open_tunnel(ing.port, host, port, timeout=20) as t:
         assert t.status == status, t.response
@@ -72,7 +72,7 @@ def test_log_line_and_metric_name_the_failure(failing, host, status, rule, close
     line = line_for(ing, host)
     assert (line["status"], line["up"], line["down"], line["rule"], line["close"]) == \
         (str(status), "0", "0", rule, close), line
-    got = wait_stats(ing, {metric: (1,), "tunnels.active": (0,)})
+    got = ing.wait_metrics({metric: (1,), "tunnels.active": (0,)})
     failures = {k: v for k, v in got.items() if k.startswith("failures.") and v}
     assert failures == {metric: 1}, got
 
@@ -81,7 +81,7 @@ def test_log_line_for_a_peer_that_is_down(failing):
     """Nothing listens at the peer's port: 502, and the log says refused:
     peer unreachable or peer closed (which one depends on whether ATS tells
     the plugin that TCP failed before it reports the connection open)."""
-    d, ing = failing
+    d, ing, _ = failing
     with open_tunnel(ing.port, "down.test", d.ports["echo"], timeout=20) as t:
         assert t.status == 502, t.response
     line = line_for(ing, "down.test")
@@ -92,16 +92,18 @@ def test_log_line_for_a_peer_that_is_down(failing):
 
 
 def test_log_line_for_a_client_that_leaves_during_set_up(failing):
-    """The client sends CONNECT to a silent peer's rule and leaves before
-    any answer.  ATS 9.2 does not pass that close on to the intercept
-    before the response, so the tunnel ends at its connect timeout (1 s
-    here) rather than at once: a log line for the rule appears, either as
-    client gone or as the peer timeout, and nothing stays open."""
-    d, ing = failing
+    """The client sends CONNECT to a silent peer's rule and leaves, once
+    the ingress has connected to that peer, before any answer.  ATS 9.2
+    does not pass that close on to the intercept before the response, so
+    the tunnel ends at its connect timeout (1 s here) rather than at once: a
+    log line for the rule appears, either as client gone or as the peer
+    timeout, and nothing stays open."""
+    d, ing, hole = failing
+    contacted = hole.accepted
     s = socket.create_connection((harness.LOOPBACK4, ing.port), timeout=5)
     target = "leaving.test:%d" % d.ports["echo"]
     s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target)).encode())
-    time.sleep(0.3)
+    wait_until(lambda: hole.accepted > contacted, 10, "the ingress to connect to the silent peer")
     s.close()
     line = line_for(ing, "leaving.test")
     assert line["rule"] == "leaving" and line["up"] == "0" and line["down"] == "0", line

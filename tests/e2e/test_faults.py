@@ -53,7 +53,8 @@ import pytest
 
 import fakepeer
 import harness
-from harness import LOOPBACK4, PEER_HOST, SERVICE_HOST, open_tunnel
+from harness import LOOPBACK4, PEER_HOST, SERVICE_HOST, WaitTimeout, open_tunnel, wait_until
+from tbtest.wait import poll, wait_steady
 
 try:
     from conftest import note_instances, plugin_is_reference
@@ -94,23 +95,8 @@ def steady_fds(inst, window=2.0, timeout=8.0):
     closed, checked on a timer, and ATS closes some sockets late); the lowest
     count seen if it never settles within timeout."""
     idle = _IDLE_FDS.get(inst.pid)
-    t0 = time.monotonic()
-    last = low = inst.fd_count()
-    since = t0
-    result = None
-    while result is None:
-        if idle is not None and last <= idle:
-            result = last
-        elif time.monotonic() - since >= window:
-            result = last
-        elif time.monotonic() - t0 >= timeout:
-            result = low
-        else:
-            time.sleep(0.2)
-            now = inst.fd_count()
-            low = min(low, now)
-            if now != last:
-                last, since = now, time.monotonic()
+    result = wait_steady(inst.fd_count, window, timeout,
+                         good=lambda n: idle is not None and n <= idle)
     _IDLE_FDS[inst.pid] = result if idle is None else min(idle, result)
     return result
 
@@ -120,13 +106,9 @@ def fds_back(inst, base, timeout=8.0, exact_for=3.0):
     giving up on exactly base after exact_for seconds and then waiting only
     until it is within FD_SLACK of base; returns the last count."""
     t0 = time.monotonic()
-    fds = inst.fd_count()
-    while time.monotonic() - t0 < timeout:
-        if fds <= base or (fds <= base + FD_SLACK and time.monotonic() - t0 >= exact_for):
-            break
-        time.sleep(0.2)
-        fds = inst.fd_count()
-    return fds
+    return poll(inst.fd_count, lambda n: n <= base or (n <= base + FD_SLACK
+                                                       and time.monotonic() - t0 >= exact_for),
+                timeout)
 
 
 class Scenario:
@@ -663,15 +645,19 @@ def test_faults_over_warm_connections(ingress_factory, measure):
     """The same bad answers when the CONNECT goes over a warm pooled
     connection (--pool 2): statuses only (see the module docstring for why
     fds are not compared here).  After a first good tunnel has put the peer
-    in use, each fault gets the same answer as without the pool, at least 3
-    of them over a warm connection, and a good tunnel works afterwards."""
+    in use, each fault gets the same answer as without the pool, each case
+    sent once the fake peer holds 2 warm connections, and a good tunnel
+    works afterwards; at least 3 of these 9 tunnels went over a warm
+    connection (pool.warm_used: the ingress is declared ready by a CONNECT
+    that matches no rule, so only this test's tunnels count)."""
     d = ingress_factory.d
     fake = fakepeer.FakePeer(d.certs, name="fakepeer-pool")
     try:
         args = ["--pool", "2", "--connect-timeout", str(CONNECT_TIMEOUT),
                 r"fault[.]test", "%s:%d" % (PEER_HOST, fake.port)] + d.rules()
         ing = ingress_factory.start(name="ingress-faults-pool", plugin_args=args,
-                                    connect_ports=d.ingress_connect_ports() + [fake.port])
+                                    connect_ports=d.ingress_connect_ports() + [fake.port],
+                                    extra_plugin_lines=["stats_over_http.so"], ready="direct")
         rig = FaultRig(d, fake, ing)
         rig.good_tunnel()
         cases = [(fakepeer.MALFORMED_STATUS, {}, 502), (fakepeer.NOT_HTTP, {}, 502),
@@ -682,7 +668,8 @@ def test_faults_over_warm_connections(ingress_factory, measure):
                       resources=False) as sc:
             seen = []
             for mode, params, want in cases:
-                time.sleep(0.3)  # let the pool refill
+                wait_until(lambda: fake.warm_count() >= 2, 10,
+                           "2 warm connections at the fake peer")
                 fake.set_mode(mode, **params)
                 resp, secs = rig.answer()
                 seen.append("%s%s %d %.2fs" % (mode, " (no byte)" if "payload" in params else "",
@@ -691,10 +678,13 @@ def test_faults_over_warm_connections(ingress_factory, measure):
                        % (resp.status, mode), note=", ".join(seen))
                 check_own_answer(resp, want, rig.peer_name)
                 assert secs < (QUICK if want != 504 else CONNECT_TIMEOUT + 3), seen
-            warm = ing.logs().count("over a warm connection")
-            sc.note += "; %d tunnels used a warm connection" % warm
             rig.good_tunnel()
-            assert warm >= 3, "only %d tunnels used a warm connection" % warm
+            got = ing.wait_metrics({"tunnels.started": (len(cases) + 2,),
+                                    "tunnels.active": (0,)})
+            warm = got.get("pool.warm_used", 0)
+            sc.note += "; %d tunnels used a warm connection" % warm
+            assert got.get("tunnels.started") == len(cases) + 2, got
+            assert warm >= 3, "only %d tunnels used a warm connection: %r" % (warm, got)
     finally:
         fake.stop()
 
@@ -762,16 +752,13 @@ class PeerRig:
     def wait_tunnels_work(self, timeout=20.0):
         """Seconds until a tunnel through the own peer echoes (polling)."""
         t0 = time.monotonic()
-        last = None
-        while time.monotonic() - t0 < timeout:
-            try:
-                if self.echo_once(b"back\n", timeout=3):
-                    return time.monotonic() - t0
-            except (OSError, harness.ProtocolError) as e:
-                last = e
-            time.sleep(0.2)
-        pytest.fail("no tunnel through the restarted peer within %.0f s (last: %r)\n%s"
-                    % (timeout, last, self.peer.log_tail(30)))
+        try:
+            wait_until(lambda: self.echo_once(b"back\n", timeout=3), timeout,
+                       "a tunnel through the peer %s to echo" % self.peer.name,
+                       retry=(OSError, harness.ProtocolError))
+        except WaitTimeout as e:
+            pytest.fail("%s\n%s" % (e, self.peer.log_tail(30)))
+        return time.monotonic() - t0
 
     def ensure_peer(self):
         if not self.peer.alive():

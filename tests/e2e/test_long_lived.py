@@ -17,7 +17,6 @@ import pytest
 
 import harness
 from harness import PEER_HOST, SERVICE_HOST, open_tunnel
-from test_metrics import wait_stats
 from test_tunnel_log import read_until_closed, wait_line
 
 try:
@@ -127,7 +126,7 @@ def test_busy_tunnel_outlives_short_active_timeout(ingress_factory, long_peer):
     print("control tunnel cut at ATS's active timeout after %.1f s" % control_cut)
     line = wait_line(ing, lambda l: l["rule"] == "control")
     assert line["close"] == "Traffic Server's transaction_active_timeout_in reached", line
-    got = wait_stats(ing, {"failures.lifetime_reached": (1,)})
+    got = ing.wait_metrics({"failures.lifetime_reached": (1,)})
     assert got["failures.lifetime_reached"] == 1, got
 
 
@@ -147,5 +146,5 @@ def test_idle_timeout_ends_a_quiet_tunnel(ingress_factory, long_peer):
     # listing every line, if none of the rule's lines says idle timeout.)
     line = wait_line(ing, lambda l: l["rule"] == "governed" and l["close"] == "idle timeout")
     assert line["status"] == "200", line
-    got = wait_stats(ing, {"failures.idle_timeout": (1,)})
+    got = ing.wait_metrics({"failures.idle_timeout": (1,)})
     assert got["failures.idle_timeout"] == 1, got

@@ -1,35 +1,13 @@
 """Metrics (plugin.tls_bridge.*) move as the matching events happen, read
-through stats_over_http on the ingress."""
-
-import json
-import time
-import urllib.request
+through stats_over_http on the ingress (AtsInstance.metrics(), with
+tests/lib/tbtest/metrics.py)."""
 
 import pytest
 
-import harness
+import time
+
 from harness import DEAD_PEER_HOST, PEER_HOST, SERVICE_HOST, open_tunnel
-
-PREFIX = "plugin.tls_bridge."
-
-
-def read_stats(ingress):
-    with urllib.request.urlopen("http://127.0.0.1:%d/_stats" % ingress.port, timeout=5) as r:
-        data = json.load(r)
-    return {k[len(PREFIX):]: int(v) for k, v in data["global"].items() if k.startswith(PREFIX)}
-
-
-def wait_stats(ingress, want, timeout=15.0):
-    """Poll until every metric in want has at least that value (or exactly
-    it, for an (exact,) tuple); return the last reading."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = read_stats(ingress)
-        ok = all((got.get(k) == v[0]) if isinstance(v, tuple) else (got.get(k, 0) >= v)
-                 for k, v in want.items())
-        if ok or time.monotonic() > deadline:
-            return got
-        time.sleep(0.2)
+from tbtest.metrics import PREFIX
 
 
 @pytest.mark.our_plugin_only
@@ -46,7 +24,7 @@ def test_metrics_move_with_events(ingress_factory):
     ing = ingress_factory.start(name="ingress-metrics", ready="direct",
                                 extra_plugin_lines=["stats_over_http.so"],
                                 plugin_args=["--pool", "0"] + d.rules())
-    got = read_stats(ing)
+    got = ing.metrics()
     for name in ("tunnels.active", "tunnels.started", "tunnels.completed", "failures.peer_closed",
                  "failures.peer_unreachable", "failures.peer_refused", "failures.peer_timeout",
                  "failures.client_gone", "connects.unmatched", "bytes.client_to_peer",
@@ -58,7 +36,7 @@ def test_metrics_move_with_events(ingress_factory):
         assert 200 <= t.status < 300, t.response
         t.sendall(payload)
         assert t.recv_exact(len(payload)) == payload
-    got = wait_stats(ing, {"tunnels.started": (1,), "tunnels.completed": (1,)})
+    got = ing.wait_metrics({"tunnels.started": (1,), "tunnels.completed": (1,)})
     assert (got["tunnels.started"], got["tunnels.completed"]) == (1, 1), got
     assert got["bytes.client_to_peer"] >= len(payload), got
     assert got["bytes.peer_to_client"] >= len(payload), got
@@ -66,13 +44,13 @@ def test_metrics_move_with_events(ingress_factory):
 
     with open_tunnel(ing.port, "x." + DEAD_PEER_HOST, d.ports["echo"], timeout=10) as t:
         assert t.status == 502, t.response
-    got = wait_stats(ing, {"tunnels.started": (2,)})
+    got = ing.wait_metrics({"tunnels.started": (2,)})
     assert got["tunnels.started"] == 2, got
     assert got["failures.peer_closed"] + got["failures.peer_unreachable"] == 1, got
 
     with open_tunnel(ing.port, "direct.test", d.ports["echo"], timeout=10) as t:
         assert 200 <= t.status < 300, t.response
-    got = wait_stats(ing, {"connects.unmatched": (unmatched0 + 1,), "tunnels.active": (0,)})
+    got = ing.wait_metrics({"connects.unmatched": (unmatched0 + 1,), "tunnels.active": (0,)})
     assert got["connects.unmatched"] == unmatched0 + 1, got
     assert got["tunnels.active"] == 0, got
 
@@ -92,16 +70,16 @@ def test_fail_closed_refusals_and_failed_warmups_are_counted(ingress_factory):
                                 + d.rules())
     with open_tunnel(ing.port, "x" * 60 + ".test", d.ports["echo"], timeout=20) as t:
         assert t.status == 502, t.response
-    got = wait_stats(ing, {"connects.match_failed": (1,)})
+    got = ing.wait_metrics({"connects.match_failed": (1,)})
     assert got["connects.match_failed"] == 1, got
     assert got["tunnels.started"] == 0, got  # refused before any tunnel, never passed through
 
     with open_tunnel(ing.port, "x." + DEAD_PEER_HOST, d.ports["echo"], timeout=10) as t:
         assert t.status == 502, t.response
-    got = wait_stats(ing, {"pool.warm_failed": 1})
+    got = ing.wait_metrics({"pool.warm_failed": 1})
     assert got["pool.warm_failed"] >= 1, got
     time.sleep(3)  # the subject: what the pool does while the dead peer is "in use"
-    got = wait_stats(ing, {"pool.warm_failed": 1})
+    got = ing.wait_metrics({"pool.warm_failed": 1})
     # 2 per event thread, then backing off 0.1 s doubling: well under 100.
     assert got["pool.warm_failed"] < 100, got
     assert got["connects.identity_failed"] == 0, got

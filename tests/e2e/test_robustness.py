@@ -11,7 +11,8 @@ import time
 import pytest
 
 import harness
-from harness import SERVICE_HOST, open_tunnel
+from harness import SERVICE_HOST, open_tunnel, wait_until
+from tbtest.wait import poll, wait_steady
 
 STREAM = harness.env_int("TB_E2E_STREAM_MIB", 1024) << 20
 CHURN = harness.env_int("TB_E2E_CHURN", 25)
@@ -41,10 +42,20 @@ def test_refused_port_after_intercept(ingress_factory):
 
 
 def _download(port, d, nbytes, seed):
-    with open_tunnel(port, SERVICE_HOST, d.ports["source"], timeout=30) as t:
+    """nbytes from the source through a tunnel, which the client then
+    resets (a reset ends a tunnel at once, with our plugin and the
+    reference alike); returns once the source's connection has closed too,
+    so the tunnel is gone end to end."""
+    src = d.servers["source"]
+    before = src.open_count()  # connections an earlier test left open, if any
+    t = open_tunnel(port, SERVICE_HOST, d.ports["source"], timeout=30)
+    try:
         assert 200 <= t.status < 300, t.response
         t.sendall(b"SOURCE %d %d hold\n" % (nbytes, seed))
         t.recv_exact(nbytes)
+    finally:
+        t.close(rst=True)
+    wait_until(lambda: src.open_count() <= before, 10, "the source's connection to close")
 
 
 def test_stalled_reader_memory_is_bounded(ingress_factory, measure):
@@ -59,7 +70,6 @@ def test_stalled_reader_memory_is_bounded(ingress_factory, measure):
     src = d.servers["source"]
     ing = ingress_factory.start(name="ingress-backpressure")
     _download(ing.port, d, 32 << 20, 7)
-    time.sleep(0.5)
     base = ing.rss_kib()
     peer_base = d.peer.rss_kib()
     t = open_tunnel(ing.port, SERVICE_HOST, d.ports["source"], timeout=30, rcvbuf=64 * 1024)
@@ -71,7 +81,7 @@ def test_stalled_reader_memory_is_bounded(ingress_factory, measure):
         peak = base
         peer_peak = peer_base
         t_end = time.monotonic() + 5.0
-        while time.monotonic() < t_end:
+        while time.monotonic() < t_end:  # the subject: 5 s of a stalled client, sampled
             peak = max(peak, ing.rss_kib())
             peer_peak = max(peer_peak, d.peer.rss_kib())
             time.sleep(0.2)
@@ -140,14 +150,12 @@ def test_vanishing_clients_release_resources(ingress_factory, measure):
     ing = ingress_factory.start(name="ingress-churn")
     _download(ing.port, d, 32 << 20, 9)
     _churn(ing, d, 2)
-    time.sleep(2.0)
-    fd_base, rss_base = ing.fd_count(), ing.rss_kib()
+    # The baseline at rest: once the warm-up's connections are closed (a
+    # tunnel may end about a second after one side closed).
+    fd_base = wait_steady(ing.fd_count, window=2.0, timeout=15.0)
+    rss_base = ing.rss_kib()
     _churn(ing, d, CHURN)
-    deadline = time.monotonic() + 10.0
-    fds = ing.fd_count()
-    while fds > fd_base + 4 and time.monotonic() < deadline:
-        time.sleep(0.25)
-        fds = ing.fd_count()
+    fds = poll(ing.fd_count, lambda n: n <= fd_base + 4, 10.0, interval=0.25)
     rss = ing.rss_kib()
     measure("vanishing clients: fds %d -> %d, RSS %d -> %d KiB" % (fd_base, fds, rss_base, rss))
     assert ing.alive(), "ingress died (exit %s)" % ing.process.returncode()

@@ -4,7 +4,6 @@ Sizes: TB_E2E_BIG_MIB (default 32) per transfer, TB_E2E_REPEAT (default 3)
 transfers per direction."""
 
 import hashlib
-import socket
 import time
 
 import pytest

@@ -10,15 +10,13 @@ import time
 import pytest
 
 import harness
-from harness import PEER_HOST, SERVICE_HOST, open_tunnel
-from test_metrics import wait_stats
+from harness import PEER_HOST, SERVICE_HOST, open_tunnel, wait_until
 from test_tunnel_log import read_until_closed, wait_line
 
 pytestmark = pytest.mark.our_plugin_only
 
 
 def start_yaml_ingress(factory, name, text, **kw):
-    d = factory.d
     return factory.start(name=name, plugin_args=["--config", "tls_bridge.yaml"],
                          extra_files={"etc/tls_bridge.yaml": text}, **kw)
 
@@ -55,7 +53,7 @@ rules:
     with open_tunnel(ing.port, "direct.test", p["echo"], timeout=10) as t:
         assert t.status == 403, t.response
     # (The readiness probes were bridged CONNECTs: none is unmatched.)
-    got = wait_stats(ing, {"connects.denied": (2,)})
+    got = ing.wait_metrics({"connects.denied": (2,)})
     assert (got["connects.denied"], got["connects.unmatched"]) == (2, 2), got
 
 
@@ -63,14 +61,15 @@ def peer_identity(d, target, timeout=15.0):
     """(Client-ip, X-Forwarded-For, Forwarded) of the peer's access-log line
     for CONNECT target ('-' where the header was absent)."""
     pat = re.compile(r" %s/? .* cip=(.*) xff=(.*) fwd=(.*)$" % re.escape(target))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def identity():
         for line in d.peer.access_log().splitlines():
             m = pat.search(line)
             if m:
                 return tuple(v.strip() for v in m.groups())
-        time.sleep(0.3)
-    pytest.fail("the peer never logged CONNECT %s" % target)
+        return None
+    return wait_until(identity, timeout, "the peer's access-log line for CONNECT %s" % target,
+                      interval=0.3)
 
 
 def test_client_identity_policies_as_seen_by_the_peer(ingress_factory):
@@ -169,7 +168,7 @@ rules:
                 ended = short.sock.recv(1) == b""
             except (OSError, ConnectionError):
                 ended = True
-            time.sleep(0.2)
+            time.sleep(0.2)  # the subject: busy, but at a pace (a byte every 0.2-1.2 s)
         assert ended, "the 2 s lifetime never ended a busy tunnel"
         read_until_closed(idle, 10)
         keep.sendall(b"still here\n")
@@ -178,5 +177,5 @@ rules:
     assert line["close"] == "idle timeout", line
     line = wait_line(ing, lambda l: l["rule"] == "short")
     assert line["close"] == "maximum lifetime reached", line
-    got = wait_stats(ing, {"failures.idle_timeout": (1,), "failures.lifetime_reached": (1,)})
+    got = ing.wait_metrics({"failures.idle_timeout": (1,), "failures.lifetime_reached": (1,)})
     assert (got["failures.idle_timeout"], got["failures.lifetime_reached"]) == (1, 1), got

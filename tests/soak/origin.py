@@ -13,15 +13,21 @@ no threads) on 127.0.0.1, started by tests/soak/soak.py behind the peer ATS.
 
 block is BLOCK_SIZE bytes of seeded pseudo-random data (--seed), made the
 same way by the client (soak.block()), so both ends know every byte that
-must arrive.  Stopped with SIGTERM.
+must arrive.  Stopped with SIGTERM.  The echo and stats ports and the
+serving loop are tests/lib/tbtest/aio_origin.py's (shared with the
+benchmark's origin).
 """
 
 import argparse
 import asyncio
-import json
+import os
 import random
-import resource
-import signal
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "lib"))
+from tbtest import aio_origin  # noqa: E402
+from tbtest.aio_origin import STATS  # noqa: E402
 
 BLOCK_SIZE = 8 << 20
 MAX_TRANSFER = 4 << 20  # n + off <= BLOCK_SIZE for every n <= this and off < this
@@ -49,32 +55,9 @@ def first_mismatch(data, expected, base=0):
     return base + n
 
 
-STATS = {"echo_conns": 0, "echo_open": 0, "echo_bytes": 0, "bulk_conns": 0, "bulk_open": 0,
-         "source_done": 0, "source_bytes": 0, "sink_ok": 0, "sink_bad": 0, "sink_short": 0,
-         "sink_bytes": 0, "bad_command": 0}
+STATS.update({"bulk_conns": 0, "bulk_open": 0, "source_done": 0, "source_bytes": 0,
+              "sink_ok": 0, "sink_bad": 0, "sink_short": 0, "sink_bytes": 0, "bad_command": 0})
 BLOCK = b""
-
-
-def raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-class Echo(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.t = transport
-        STATS["echo_conns"] += 1
-        STATS["echo_open"] += 1
-
-    def data_received(self, data):
-        STATS["echo_bytes"] += len(data)
-        self.t.write(data)
-
-    def eof_received(self):
-        return False  # close (after what is queued has been written)
-
-    def connection_lost(self, exc):
-        STATS["echo_open"] -= 1
 
 
 class Bulk(asyncio.BufferedProtocol):
@@ -181,34 +164,14 @@ class Bulk(asyncio.BufferedProtocol):
         return False
 
 
-class Stats(asyncio.Protocol):
-    def connection_made(self, transport):
-        transport.write((json.dumps(STATS) + "\n").encode())
-        transport.close()
-
-
-async def main(args):
-    global BLOCK
-    BLOCK = block(args.seed)
-    loop = asyncio.get_running_loop()
-    stop = loop.create_future()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    servers = []
-    for port, proto in ((args.echo, Echo), (args.bulk, Bulk), (args.stats, Stats)):
-        servers.append(await loop.create_server(proto, "127.0.0.1", port, backlog=4096,
-                                                reuse_address=True))
-    print("origin: listening", flush=True)
-    await stop
-    for s in servers:
-        s.close()
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--echo", type=int, required=True)
     ap.add_argument("--bulk", type=int, required=True)
     ap.add_argument("--stats", type=int, required=True)
     ap.add_argument("--seed", type=int, required=True)
-    raise_nofile()
-    asyncio.run(main(ap.parse_args()))
+    args = ap.parse_args()
+    aio_origin.raise_nofile()
+    BLOCK = block(args.seed)
+    aio_origin.run([(args.echo, aio_origin.Echo), (args.bulk, Bulk),
+                    (args.stats, aio_origin.StatsPort)])
