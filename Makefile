@@ -56,13 +56,17 @@ CORE_SRC  := $(wildcard src/core/*.c)
 GLUE_SRC  := $(wildcard src/ats/*.c)
 CORE_OBJ  := $(patsubst src/core/%.c,$(VBUILD)/core/%.o,$(CORE_SRC))
 GLUE_OBJ  := $(patsubst src/ats/%.c,$(VBUILD)/ats/%.o,$(GLUE_SRC))
+CHECK_SRC := $(wildcard src/check/*.c)
+CHECK_OBJ := $(patsubst src/check/%.c,$(BUILD)/check/%.o,$(CHECK_SRC))
+CHECK_BIN := $(BUILD)/tls_bridge_check
+CHECK_FMT := $(wildcard src/check/*.[ch])
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short valgrind
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short valgrind
 all: build
 
 deps:
@@ -72,7 +76,7 @@ deps:
 ats-info:
 	@echo "ATS headers: $(TS_INC) (major $(ATS_MAJOR)); plugin: $(VBUILD)/tls_bridge.so"
 
-build: $(VBUILD)/tls_bridge.so
+build: $(VBUILD)/tls_bridge.so $(CHECK_BIN)
 
 $(VBUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
 	@mkdir -p $(@D)
@@ -92,6 +96,26 @@ $(VBUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ) $(SHIM_OBJ)
 	$(LINK) -shared -o $@.tmp $^ $(LIBS)
 	mv -f $@.tmp $@
 
+# tls_bridge_check (docs/tls_bridge_check.md): the core and one main, no
+# Traffic Server; the core's flags and warnings.
+$(BUILD)/check/%.o: src/check/%.c $(wildcard src/check/*.h src/core/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -Isrc/core -c $< -o $@
+
+$(CHECK_BIN): $(CHECK_OBJ) $(CORE_OBJ)
+	$(CC) -o $@ $^ $(LIBS)
+
+# The checker's tests (tests/check/) run the built binary, then the same
+# tests run a build with AddressSanitizer and UBSan.
+ASAN_CHECK := $(BUILD)/asan/tls_bridge_check
+$(ASAN_CHECK): $(CHECK_SRC) $(CORE_SRC) $(wildcard src/check/*.h src/core/*.h)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) $(SAN) -Isrc/core -o $@ $(CHECK_SRC) $(CORE_SRC) $(LIBS)
+
+check-tool: $(CHECK_BIN) $(ASAN_CHECK)
+	TB_CHECK=$(abspath $(CHECK_BIN)) $(PYTHON) -m pytest -p no:cacheprovider -q tests/check
+	TB_CHECK=$(abspath $(ASAN_CHECK)) ASAN_OPTIONS=detect_leaks=1 $(PYTHON) -m pytest -p no:cacheprovider -q tests/check
+
 # Unit tests: the core alone, rebuilt with sanitizers, one binary per module.
 $(BUILD)/unit/test_%: tests/unit/test_%.c $(CORE_SRC) $(wildcard src/core/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
@@ -108,7 +132,7 @@ unit: $(UNIT_BIN)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_TARGETS := resp peer args match yaml
+FUZZ_TARGETS := resp peer args match yaml reference
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc/core
@@ -157,7 +181,7 @@ e2e: build
 
 test: deps
 	$(MAKE) lint
-	$(MAKE) build unit fuzz-short valgrind
+	$(MAKE) build unit check-tool fuzz-short valgrind
 	$(MAKE) e2e
 	$(MAKE) e2e-asan
 	$(MAKE) soak-short
@@ -224,15 +248,15 @@ valgrind: deps
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem --inline-suppr -Isrc/core src/core src/ats
-	clang-tidy --quiet $(CORE_SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc/core
+	  --suppress=missingIncludeSystem --inline-suppr -Isrc/core src/core src/ats src/check
+	clang-tidy --quiet $(CORE_SRC) $(CHECK_SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc/core
 	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE -I$(TS_INC) -Isrc/core
 	@# The glue as built for ATS 10 (ts_api.h's C view: needs no ATS 10 headers).
 	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE -DTB_ATS_MAJOR=10 -Isrc/core
-	clang-format --dry-run --Werror src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc tests/unit/*.[ch]
+	clang-format --dry-run --Werror src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc $(CHECK_FMT) tests/unit/*.[ch]
 
 format:
-	clang-format -i src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc tests/unit/*.[ch]
+	clang-format -i src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc $(CHECK_FMT) tests/unit/*.[ch]
 
 clean:
 	rm -rf $(BUILD)
