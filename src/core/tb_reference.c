@@ -4,7 +4,7 @@
  * A small reader of regex text (struct tok, next_tok) models the part of
  * PCRE2 that host patterns use: literals, escaped punctuation, '.', classes
  * with ranges, \d \w \s, groups with alternatives, the quantifiers, '^' '$'
- * \A \z \Z, and "(?i)" at the very start.  Anything else (lookarounds,
+ * \A \z \Z, and "(?i)" or "(?-i)" at the very start.  Anything else (lookarounds,
  * backreferences, \b, \Q...\E, inline options elsewhere, POSIX classes) is
  * TOK_BAD: no static answer, and no example is made from such a pattern.
  *
@@ -689,6 +689,7 @@ int tb_reference_rule(const struct tb_rule *r, struct tb_ref_note notes[TB_REF_K
   struct sample ex = {{0}, 0, 0};
   int have_sample = 0;
   int caseless_there = 0;
+  int sensitive_here = 0;
   int n = 0;
   int found;
   int here;
@@ -697,6 +698,9 @@ int tb_reference_rule(const struct tb_rule *r, struct tb_ref_note notes[TB_REF_K
   if (end - p >= 4 && memcmp(p, "(?i)", 4) == 0) {
     caseless_there = 1; /* the reference honours it as PCRE2 does */
     p += 4;
+  } else if (end - p >= 5 && memcmp(p, "(?-i)", 5) == 0) {
+    sensitive_here = 1; /* case-sensitive here too: the way to keep the reference's meaning */
+    p += 5;
   }
   /* A host both take: the base of every example.  Second try for "x*",
    * whose first sample is empty. */
@@ -729,7 +733,7 @@ int tb_reference_rule(const struct tb_rule *r, struct tb_ref_note notes[TB_REF_K
     }
   }
 
-  if (!caseless_there && case_sensitive(p, end, 0) != 0) {
+  if (!caseless_there && !sensitive_here && case_sensitive(p, end, 0) != 0) {
     found = have_sample ? case_example(r, &s, &ex) : 0;
     if (found < 0) {
       return -1;

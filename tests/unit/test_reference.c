@@ -76,6 +76,9 @@ static const struct ref_case cases[] = {
       {TB_REF_DOT, 1, DOT_EX "'db.internal.' was not bridged there"}}},
     /* "(?i)": caseless there too */
     {"(?i)db[.]internal$", "p:1", NULL, 0, {{TB_REF_DOT, 1, DOT_EX "'db.internal.' was not bridged there"}}},
+    /* "(?-i)": case-sensitive here too (docs/upgrading.md's way to keep the reference's meaning) */
+    {"(?-i)db[.]internal.*", "p:80", NULL, 0, {{0, 0, NULL}}},
+    {"(?-i)db[.]internal", "p:80", NULL, 0, {{TB_REF_ANCHOR, 1, ANCHOR_EX "'db.internal.example'"}}},
     /* no letters: case cannot matter */
     {"10[.]0[.]0[.][0-9]+$", "p:1", NULL, 0, {{TB_REF_DOT, 1, DOT_EX "'10.0.0.0.' was not bridged there"}}},
     {"\\d+[.]x",
