@@ -19,7 +19,9 @@
  * Only long options: a plugin argument may be a regex that starts with '-'.
  *
  * Exit status: 0 valid; 1 invalid (the message on stderr), or a --match or
- * the comparison could not be answered (matching failed); 2 a usage error in
+ * the comparison could not be answered (matching failed), or a --match
+ * whose rule has no valid peer for that host (a peer template gave none:
+ * the plugin would refuse the CONNECT with 502); 2 a usage error in
  * the checker's own options; 3 valid, but --from-reference found something
  * that means something else to the reference plugin.
  */
@@ -70,7 +72,8 @@ static void usage(FILE *f) {
           "  --help                this text\n"
           "Options are read up to '--' or the first argument that is not one of them.\n"
           "Exit status: 0 valid; 1 invalid (the plugin's message on stderr) or a --match that could\n"
-          "not be answered; 2 usage error; 3 valid, but --from-reference found differences.\n");
+          "not be answered or that the plugin would refuse (502); 2 usage error; 3 valid, but\n"
+          "--from-reference found differences.\n");
 }
 
 /* A usage error: what is wrong, then a pointer to --help. */
@@ -145,21 +148,19 @@ static int parse_options(int argc, char **argv, struct options *o) {
   return -1;
 }
 
-/* rule N "ORIGIN" (host 'REGEX', ports P) -> peer PEER */
+/* rule N "ORIGIN" (host 'REGEX', ports P) -> peer PEER (or peers P, Q (BALANCE)) */
 static void print_rule_head(const struct tb_config *c, const struct tb_rule *r) {
   char origin[TB_QUOTE_SIZE(TB_ORIGIN_MAX)];
   char pattern[TB_QUOTE_SIZE(QUOTE_MAX)];
   char ports[256];
-  char peer[TB_PEER_TEXT_MAX];
+  char peers[TB_EXPLAIN_MAX];
 
   tb_text_quote(origin, sizeof origin, r->origin, strlen(r->origin), TB_ORIGIN_MAX);
   tb_text_quote(pattern, sizeof pattern, r->pattern, strlen(r->pattern), QUOTE_MAX);
   (void)tb_rule_format_ports(r, ports, sizeof ports);
-  if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
-    snprintf(peer, sizeof peer, "%s", r->peer.host);
-  }
-  printf("rule %zu \"%s\" (host '%s', ports %s) -> peer %s:\n", (size_t)(r - c->rules) + 1, origin, pattern,
-         ports, peer);
+  (void)tb_config_format_peers(c, r, peers, sizeof peers); /* a cut list ends in "..." */
+  printf("rule %zu \"%s\" (host '%s', ports %s) -> %s:\n", (size_t)(r - c->rules) + 1, origin, pattern, ports,
+         peers);
 }
 
 /* --from-reference: the options the reference cannot parse, then each rule
@@ -232,8 +233,10 @@ int main(int argc, char **argv) {
   }
   for (int k = 0; k < o.ntargets; k++) {
     const struct tb_peer *t = &o.targets[k];
-    if (tb_config_explain(c, t->host, strlen(t->host), t->port, 0, line, sizeof line) == TB_EXPLAIN_FAILED) {
-      status = CHECK_INVALID;
+    enum tb_explain_result res =
+        tb_config_explain(c, t->host, strlen(t->host), t->port, 0, line, sizeof line);
+    if (res == TB_EXPLAIN_FAILED || res == TB_EXPLAIN_NO_PEER) {
+      status = CHECK_INVALID; /* the plugin would refuse this CONNECT (502) */
     }
     printf("%s\n", line);
   }

@@ -37,6 +37,10 @@ static const struct num_option num_options[] = {
      "seconds"},
     {"--max-lifetime", offsetof(struct tb_config, max_lifetime_ms), 0, TB_LIFETIME_MAX_S, 1000, "SECONDS",
      "seconds"},
+    {"--health-failures", offsetof(struct tb_config, health_failures), 1, TB_HEALTH_FAILURES_MAX, 1, "N",
+     "failures"},
+    {"--health-down-for", offsetof(struct tb_config, health_down_for_ms), TB_HEALTH_DOWN_FOR_MIN_MS / 1000,
+     TB_HEALTH_DOWN_FOR_MAX_MS / 1000, 1000, "SECONDS", "seconds"},
 };
 
 /* Options that take one word of a fixed list: set() gets the word's

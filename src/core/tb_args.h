@@ -1,6 +1,7 @@
 /*
  * tb_args: the plugin.config arguments read into a tb_config: options,
- * "<regex> <peer>" pairs and "--file PATH" rule files, in order; or
+ * "<regex> <peer>" pairs (the peer may be a failover list,
+ * "peerA:4443,peerB:4443") and "--file PATH" rule files, in order; or
  * "--config PATH" alone, which hands the whole configuration to a YAML file.
  *
  * Owns nothing once it returns.  Not thread-safe: it builds a configuration
@@ -19,7 +20,8 @@
  * SECONDS" (1..3600), "--pool N", "--pool-max-age SECONDS", "--idle-timeout
  * SECONDS" and "--max-lifetime SECONDS" (0: never; absent: unset, see
  * struct tb_settings), "--unmatched passthrough|deny", "--client-identity
- * keep|strip|forwarded", and "<regex> <peer>" pairs, in order; or "--config
+ * keep|strip|forwarded", "--health-failures N" (1..100), "--health-down-for
+ * SECONDS" (1..3600), and "<regex> <peer>[,<peer>...]" pairs, in order; or "--config
  * PATH" alone (a YAML file, see tb_yaml.h).  Returns 0, or -1 with
  * "plugin.config argument N ...: <what is wrong>" (or the file's message) in
  * err and c as it was before the call. */

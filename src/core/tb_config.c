@@ -4,10 +4,14 @@
  * Rules sit in one array that grows by doubling (100,000 rules cost O(n)
  * copying); the index (tb_index) refers to them by number, so a rule is
  * entered into it once it is complete, and dropping rules (a failed load
- * undone) rebuilds the index from the rules that remain.
+ * undone) rebuilds the index from the rules that remain.  The distinct
+ * peers sit in a second array, found through an open-addressing hash table
+ * (tb_peer_hash, tb_peer_same) so that 100,000 rules with as many peers
+ * load in O(n); dropping rules drops the peers first named after them.
  */
 #include "tb_config.h"
 #include "tb_index.h"
+#include "tb_text.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -31,13 +35,111 @@ struct tb_config *tb_config_create(void) {
   c->idle_timeout_ms = TB_UNSET;
   c->max_lifetime_ms = TB_UNSET;
   c->identity = TB_IDENTITY_KEEP;
+  c->health_failures = TB_HEALTH_FAILURES_DEFAULT;
+  c->health_down_for_ms = TB_HEALTH_DOWN_FOR_DEFAULT_MS;
   return c;
+}
+
+static void peers_free(struct tb_rule_peer *peers, size_t n) {
+  for (size_t i = 0; peers != NULL && i < n; i++) {
+    free(peers[i].tpl);
+  }
+  free(peers);
 }
 
 static void rule_free(struct tb_rule *r) {
   tb_index_free_regex(r->re);
   free(r->pattern);
   free(r->ports);
+  peers_free(r->peers, r->npeers);
+}
+
+/* ---- the table of distinct peers ---------------------------------------- */
+
+/* Index of the peer equal to p, or SIZE_MAX.  Without the hash table (lost
+ * to out of memory) every peer is compared: slower, the same answer. */
+static size_t peer_find(const struct tb_config *c, const struct tb_peer *p) {
+  if (c->peer_slots == NULL) {
+    for (size_t i = 0; i < c->npeers; i++) {
+      if (tb_peer_same(&c->peers[i], p)) {
+        return i;
+      }
+    }
+    return SIZE_MAX;
+  }
+  for (size_t i = tb_peer_hash(p) & (c->peer_slots_cap - 1);; i = (i + 1) & (c->peer_slots_cap - 1)) {
+    size_t v = c->peer_slots[i];
+    if (v == 0) {
+      return SIZE_MAX;
+    }
+    if (tb_peer_same(&c->peers[v - 1], p)) {
+      return v - 1;
+    }
+  }
+}
+
+/* A hash table of cap slots (a power of two) over the first n peers; on
+ * out of memory none (peer_find scans). */
+static void slots_build(struct tb_config *c, size_t cap) {
+  size_t *slots = cap > 0 ? calloc(cap, sizeof *slots) : NULL;
+
+  free(c->peer_slots);
+  c->peer_slots = slots;
+  c->peer_slots_cap = slots != NULL ? cap : 0;
+  for (size_t k = 0; slots != NULL && k < c->npeers; k++) {
+    size_t i = tb_peer_hash(&c->peers[k]) & (cap - 1);
+    while (slots[i] != 0) {
+      i = (i + 1) & (cap - 1);
+    }
+    slots[i] = k + 1;
+  }
+}
+
+/* The index of p in c->peers, added when new; -1 when out of memory. */
+static int peer_intern(struct tb_config *c, const struct tb_peer *p, size_t *index) {
+  size_t found = peer_find(c, p);
+
+  if (found != SIZE_MAX) {
+    *index = found;
+    return 0;
+  }
+  if (c->npeers == c->peers_cap) {
+    size_t cap = c->peers_cap == 0 ? 16 : c->peers_cap * 2;
+    struct tb_peer *peers;
+    if (cap < c->peers_cap || cap > SIZE_MAX / 4 / sizeof *peers) {
+      return -1;
+    }
+    peers = realloc(c->peers, cap * sizeof *peers);
+    if (peers == NULL) {
+      return -1;
+    }
+    c->peers = peers;
+    c->peers_cap = cap;
+  }
+  c->peers[c->npeers++] = *p;
+  if ((c->npeers + 1) * 4 > c->peer_slots_cap * 3) { /* load <= 3/4 */
+    slots_build(c, c->peers_cap * 2);
+  } else {
+    size_t i = tb_peer_hash(p) & (c->peer_slots_cap - 1);
+    while (c->peer_slots[i] != 0) {
+      i = (i + 1) & (c->peer_slots_cap - 1);
+    }
+    c->peer_slots[i] = c->npeers;
+  }
+  *index = c->npeers - 1;
+  return 0;
+}
+
+/* Drop the peers from index n on (those first named by rules now gone). */
+static void truncate_peers(struct tb_config *c, size_t n) {
+  if (c->npeers > n) {
+    c->npeers = n;
+    slots_build(c, c->peer_slots_cap);
+  }
+}
+
+size_t tb_config_find_peer(const struct tb_config *c, const struct tb_peer *p) {
+  return c == NULL ? SIZE_MAX : peer_find(c, p);
 }
 
 /* An index over the first n rules; NULL when out of memory. */
@@ -77,6 +179,8 @@ void tb_config_destroy(struct tb_config *c) {
   }
   tb_index_destroy(c->index);
   free(c->rules);
+  free(c->peers);
+  free(c->peer_slots);
   free(c);
 }
 
@@ -125,14 +229,112 @@ static const char *spec_problem(const struct tb_rule_spec *spec) {
   if ((unsigned)s->identity > TB_IDENTITY_FORWARDED) {
     return "unknown client identity policy";
   }
+  if ((spec->peers == NULL) == (spec->peer == NULL)) {
+    return "give either one peer or a list of peers";
+  }
+  if (spec->peers != NULL && spec->npeers == 0) {
+    return "the list of peers is empty";
+  }
+  if (spec->npeers > TB_RULE_PEERS_MAX) {
+    return "more than 32 peers in one rule";
+  }
+  if ((unsigned)spec->balance > TB_BALANCE_HASH) {
+    return "unknown balance";
+  }
+  if (spec->health.failures > TB_HEALTH_FAILURES_MAX ||
+      (spec->health.down_for_ms != 0 && (spec->health.down_for_ms < TB_HEALTH_DOWN_FOR_MIN_MS ||
+                                         spec->health.down_for_ms > TB_HEALTH_DOWN_FOR_MAX_MS))) {
+    return "health settings out of range";
+  }
   return NULL;
+}
+
+_Static_assert(TB_RULE_PEERS_MAX == 32, "spec_problem's message names the limit");
+
+/* The peers of a spec as the store reads them: text and origin of each,
+ * parsed when configured. */
+struct peers_in {
+  size_t n;
+  const char *text[TB_RULE_PEERS_MAX];
+  const char *origin[TB_RULE_PEERS_MAX];
+  int is_tpl[TB_RULE_PEERS_MAX];
+  struct tb_peer parsed[TB_RULE_PEERS_MAX];
+};
+
+/* Parse the configured peers of spec and refuse a peer listed twice; the
+ * templates are checked once the regex is compiled (check_templates). */
+static int read_peers(const struct tb_rule_spec *spec, struct peers_in *in, char *err, size_t errlen) {
+  char why[512];
+  char q[TB_QUOTE_SIZE(64)];
+
+  in->n = spec->peers != NULL ? spec->npeers : 1;
+  for (size_t i = 0; i < in->n; i++) {
+    const char *t = spec->peers != NULL ? spec->peers[i] : spec->peer;
+    in->text[i] = t != NULL ? t : "";
+    in->origin[i] = spec->peer_origins != NULL ? spec->peer_origins[i] : spec->origin;
+    in->is_tpl[i] = tb_template_is(in->text[i], strlen(in->text[i]));
+    if (!in->is_tpl[i] &&
+        tb_peer_parse(in->text[i], strlen(in->text[i]), &in->parsed[i], why, sizeof why) != 0) {
+      snprintf(err, errlen, "%s: %s", in->origin[i], why);
+      return -1;
+    }
+    for (size_t j = 0; j < i; j++) {
+      if (in->is_tpl[i] != in->is_tpl[j] || (in->is_tpl[i] ? strcmp(in->text[i], in->text[j]) != 0
+                                                           : !tb_peer_same(&in->parsed[i], &in->parsed[j]))) {
+        continue;
+      }
+      tb_text_quote(q, sizeof q, in->text[i], strlen(in->text[i]), 64);
+      snprintf(err, errlen, "%s: peer '%s' is listed twice in this rule (the same %s as peer %zu)",
+               in->origin[i], q, in->is_tpl[i] ? "template" : "host and port", j + 1);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int check_templates(const struct peers_in *in, unsigned ngroups, char *err, size_t errlen) {
+  char why[768];
+
+  for (size_t i = 0; i < in->n; i++) {
+    if (in->is_tpl[i] && tb_template_check(in->text[i], ngroups, why, sizeof why) != 0) {
+      snprintf(err, errlen, "%s: %s", in->origin[i], why);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* The rule's peer list: templates copied, configured peers interned into c
+ * (undone by the caller with truncate_peers on failure).  NULL when out of
+ * memory. */
+static struct tb_rule_peer *make_peers(struct tb_config *c, const struct peers_in *in) {
+  struct tb_rule_peer *peers = calloc(in->n, sizeof *peers);
+
+  for (size_t i = 0; peers != NULL && i < in->n; i++) {
+    if (in->is_tpl[i]) {
+      peers[i].index = TB_PEER_TEMPLATE;
+      peers[i].tpl = strdup(in->text[i]);
+      if (peers[i].tpl == NULL) {
+        peers_free(peers, in->n);
+        return NULL;
+      }
+    } else if (peer_intern(c, &in->parsed[i], &peers[i].index) != 0) {
+      peers_free(peers, in->n);
+      return NULL;
+    }
+  }
+  return peers;
 }
 
 int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *err, size_t errlen) {
   char why[1024]; /* room for a regex quoted in full and PCRE2's message */
   const char *problem = spec_problem(spec);
-  struct tb_peer p;
+  struct peers_in in;
   struct tb_port_range *ports = NULL;
+  struct tb_rule_peer *peers = NULL;
+  size_t had_peers = c->npeers;
+  size_t ntemplates = 0;
+  unsigned ngroups;
   void *re = NULL;
   char *pat = NULL;
   struct tb_rule *r;
@@ -141,8 +343,7 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
     snprintf(err, errlen, "%s: %s", spec->origin, problem);
     return -1;
   }
-  if (tb_peer_parse(spec->peer, strlen(spec->peer), &p, why, sizeof why) != 0) {
-    snprintf(err, errlen, "%s: %s", spec->origin, why);
+  if (read_peers(spec, &in, err, errlen) != 0) {
     return -1;
   }
   re = tb_index_compile(spec->pattern, why, sizeof why);
@@ -150,23 +351,40 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
     snprintf(err, errlen, "%s: %s", spec->origin, why);
     return -1;
   }
+  ngroups = tb_index_groups(re);
+  if (check_templates(&in, ngroups, err, errlen) != 0) {
+    tb_index_free_regex(re);
+    return -1;
+  }
   pat = strdup(spec->pattern);
   if (spec->nports > 0) {
     ports = malloc(spec->nports * sizeof *ports);
   }
-  if (pat == NULL || (spec->nports > 0 && ports == NULL) || reserve(c) != 0) {
+  if (pat == NULL || (spec->nports > 0 && ports == NULL) || reserve(c) != 0 ||
+      (peers = make_peers(c, &in)) == NULL) {
     snprintf(err, errlen, "%s: out of memory", spec->origin);
     goto fail;
   }
   if (spec->nports > 0) {
     memcpy(ports, spec->ports, spec->nports * sizeof *ports);
   }
+  for (size_t i = 0; i < in.n; i++) {
+    ntemplates += in.is_tpl[i] != 0;
+  }
 
   r = &c->rules[c->nrules++];
   memset(r, 0, sizeof *r);
   r->pattern = pat;
   r->re = re;
-  r->peer = p;
+  r->peers = peers;
+  r->npeers = in.n;
+  r->ntemplates = ntemplates;
+  r->ngroups = ngroups;
+  r->balance = spec->balance;
+  r->health = spec->health;
+  if (peers[0].tpl == NULL) {
+    r->peer = c->peers[peers[0].index];
+  }
   r->ports = ports;
   r->nports = spec->nports;
   r->connect_timeout_ms = spec->settings.connect_timeout_ms;
@@ -178,6 +396,7 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
   if (c->index != NULL && tb_index_add(c->index, r->pattern, c->nrules - 1) != 0) {
     snprintf(err, errlen, "%s: out of memory", spec->origin);
     truncate_rules(c, c->nrules - 1);
+    truncate_peers(c, had_peers);
     return -1;
   }
   return 0;
@@ -186,18 +405,62 @@ fail:
   tb_index_free_regex(re);
   free(pat);
   free(ports);
+  truncate_peers(c, had_peers);
   return -1;
 }
 
 int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *peer, const char *origin,
                        char *err, size_t errlen) {
-  const struct tb_rule_spec spec = {
+  char q[TB_QUOTE_SIZE(96)];
+  char *copy = NULL;
+  const char *list[TB_RULE_PEERS_MAX] = {NULL};
+  size_t n = 0;
+  int rc;
+  struct tb_rule_spec spec = {
       .pattern = pattern,
       .peer = peer,
       .origin = origin,
       .settings = TB_SETTINGS_UNSET,
   };
-  return tb_config_add(c, &spec, err, errlen);
+
+  if (peer == NULL || strchr(peer, ',') == NULL) {
+    return tb_config_add(c, &spec, err, errlen);
+  }
+  /* "a:4443,b:4443": a failover list, cut in a copy. */
+  copy = strdup(peer);
+  if (copy == NULL) {
+    snprintf(err, errlen, "%s: out of memory", origin);
+    return -1;
+  }
+  for (char *p = copy;; n++) {
+    char *comma = strchr(p, ',');
+    if (comma != NULL) {
+      *comma = '\0';
+    }
+    if (p[0] == '\0' || n == TB_RULE_PEERS_MAX) {
+      tb_text_quote(q, sizeof q, peer, strlen(peer), 96);
+      if (n == TB_RULE_PEERS_MAX) {
+        snprintf(err, errlen, "%s: peer list '%s': more than %d peers in one rule", origin, q,
+                 TB_RULE_PEERS_MAX);
+      } else {
+        snprintf(err, errlen, "%s: peer list '%s': peer %zu is empty", origin, q, n + 1);
+      }
+      free(copy);
+      return -1;
+    }
+    list[n] = p;
+    if (comma == NULL) {
+      n++;
+      break;
+    }
+    p = comma + 1;
+  }
+  spec.peer = NULL;
+  spec.peers = list;
+  spec.npeers = n;
+  rc = tb_config_add(c, &spec, err, errlen);
+  free(copy);
+  return rc;
 }
 
 void tb_config_set_defaults(struct tb_config *c, const struct tb_settings *s) {
@@ -217,6 +480,9 @@ void tb_config_set_defaults(struct tb_config *c, const struct tb_settings *s) {
 
 void tb_config_undo(struct tb_config *c, const struct tb_config *saved) {
   truncate_rules(c, saved->nrules);
+  truncate_peers(c, saved->npeers);
+  c->health_failures = saved->health_failures;
+  c->health_down_for_ms = saved->health_down_for_ms;
   c->connect_timeout_ms = saved->connect_timeout_ms;
   c->pool_size = saved->pool_size;
   c->pool_max_age_ms = saved->pool_max_age_ms;
@@ -241,13 +507,57 @@ void tb_config_settings(const struct tb_config *c, const struct tb_rule *r, stru
   out->identity = r->identity != TB_IDENTITY_UNSET ? r->identity : c->identity;
 }
 
+void tb_config_health(const struct tb_config *c, const struct tb_rule *r, struct tb_health_settings *out) {
+  out->failures = r->health.failures != 0 ? r->health.failures : c->health_failures;
+  out->down_for_ms = r->health.down_for_ms != 0 ? r->health.down_for_ms : c->health_down_for_ms;
+}
+
+int tb_config_rule_peer(const struct tb_config *c, const struct tb_rule *r, size_t i, const char *host,
+                        size_t len, const struct tb_captures *caps, struct tb_peer *out, char *err,
+                        size_t errlen) {
+  char why[768];
+  char origin[TB_QUOTE_SIZE(TB_ORIGIN_MAX)];
+
+  if (i >= r->npeers) {
+    snprintf(err, errlen, "rule %zu: no peer %zu", (size_t)(r - c->rules) + 1, i + 1);
+    return -1;
+  }
+  if (r->peers[i].tpl == NULL) {
+    *out = c->peers[r->peers[i].index];
+    return 0;
+  }
+  if (tb_template_expand(r->peers[i].tpl, host, len, caps, out, why, sizeof why) != 0) {
+    tb_text_quote(origin, sizeof origin, r->origin, strlen(r->origin), TB_ORIGIN_MAX);
+    snprintf(err, errlen, "rule %zu \"%s\": %s", (size_t)(r - c->rules) + 1, origin, why);
+    return -1;
+  }
+  return 0;
+}
+
+int tb_config_lookup_captures(const struct tb_config *c, const char *host, size_t len, unsigned port,
+                              const struct tb_rule **rule, struct tb_captures *caps) {
+  if (c == NULL) {
+    *rule = NULL;
+    caps->n = 0;
+    return 0;
+  }
+  return tb_index_lookup_captures(c->index, c->rules, c->nrules, host, len, port, rule, caps);
+}
+
 int tb_config_lookup_port(const struct tb_config *c, const char *host, size_t len, unsigned port,
                           const struct tb_rule **rule) {
   if (c == NULL) {
     *rule = NULL;
     return 0;
   }
-  return tb_index_lookup(c->index, c->rules, c->nrules, host, len, port, rule);
+  if (tb_index_lookup(c->index, c->rules, c->nrules, host, len, port, rule) != 0) {
+    return -1;
+  }
+  if (*rule != NULL && (*rule)->ntemplates > 0) {
+    *rule = NULL; /* its peer cannot be named without captures: refuse, never guess */
+    return -1;
+  }
+  return 0;
 }
 
 int tb_config_lookup(const struct tb_config *c, const char *host, size_t len, const struct tb_rule **rule) {

@@ -1,22 +1,33 @@
 /*
  * tb_config: the rule store.  A configuration is the bridge's rules, in
- * configuration order, and the defaults they fall back on.  The front ends
- * fill it (tb_args: plugin.config arguments; tb_rulefile: rule files;
- * tb_yaml: the YAML file) through tb_config_add and the option fields; the
- * glue asks it which rule takes a CONNECT (tb_config_lookup_port, matched by
- * tb_index) and what applies to that rule (tb_config_settings).
+ * configuration order, the distinct peers they name, and the defaults they
+ * fall back on.  The front ends fill it (tb_args: plugin.config arguments;
+ * tb_rulefile: rule files; tb_yaml: the YAML file) through tb_config_add
+ * and the option fields; the glue asks it which rule takes a CONNECT
+ * (tb_config_lookup_captures, matched by tb_index), which peers that rule
+ * offers for that CONNECT (tb_config_rule_peer) and what applies to it
+ * (tb_config_settings, tb_config_health).
  *
- * The config owns its rules, their pattern strings, port lists and compiled
- * regexes, and the index over them; only this module writes into a struct
- * tb_rule.  A built tb_config is immutable and may be shared by any number
- * of threads; the lookups and tb_config_settings are thread-safe.  Building
- * (create, the _add calls, the option fields, undo) is not.
+ * Peers are interned: two rules that name the same host and port (as
+ * tb_peer_same has it) share one entry of c->peers, and a rule holds
+ * indexes into it, so the glue can keep one health record per distinct
+ * peer (c->npeers of them, tb_select.h).  A peer template (tb_capture.h) is
+ * not in the table: what it names is known only per CONNECT.
+ *
+ * The config owns its rules, their pattern strings, peer lists, templates,
+ * port lists and compiled regexes, the table of distinct peers, and the
+ * index over the rules; only this module writes into a struct tb_rule.  A
+ * built tb_config is immutable and may be shared by any number of threads;
+ * the lookups, tb_config_rule_peer, tb_config_find_peer, tb_config_settings
+ * and tb_config_health are thread-safe.  Building (create, the _add calls,
+ * the option fields, undo) is not.
  */
 #ifndef TB_CONFIG_H
 #define TB_CONFIG_H
 
 #include <stddef.h>
 
+#include "tb_capture.h"
 #include "tb_rule.h"
 
 #define TB_DEFAULT_CONNECT_TIMEOUT_MS 10000u
@@ -65,19 +76,35 @@ struct tb_config {
   unsigned max_lifetime_ms;    /* TB_UNSET (at first), 0: never, else ms: see struct tb_settings */
   enum tb_identity identity;   /* client identity policy (never UNSET here) */
   int deny_unmatched;          /* CONNECTs that match no rule: 0 left to ATS, 1 answered 403 */
-  struct tb_index *index;      /* owned: lookup tables over the rules; NULL: lost (out of memory) */
+  unsigned health_failures;    /* default for rules: consecutive failures that mark a peer down */
+  unsigned health_down_for_ms; /* default for rules: how long a peer stays down before a trial */
+  struct tb_peer *peers;       /* owned array: the distinct peers rules name, npeers, in order of first use */
+  size_t npeers;
+  size_t peers_cap;
+  size_t *peer_slots;     /* owned: hash table over peers (index + 1; 0: empty); NULL: scan peers */
+  size_t peer_slots_cap;  /* a power of two, or 0 */
+  struct tb_index *index; /* owned: lookup tables over the rules; NULL: lost (out of memory) */
 };
 
 /* A rule as a front end hands it to tb_config_add.  Nothing in it is kept:
- * the config copies the strings and the port list it needs. */
+ * the config copies the strings and the port list it needs.  Fields left
+ * zero (a designated initializer) mean: one peer (peer), failover, the
+ * configuration's health settings. */
 struct tb_rule_spec {
   const char *pattern;               /* the host regex (PCRE2, see tb_index.h) */
-  const char *peer;                  /* "host", "host:port", "[v6]:port" (tb_peer.h) */
+  const char *peer;                  /* "host", "host:port", "[v6]:port" (tb_peer.h), or a template
+                                        (tb_capture.h); NULL when peers is given */
   const char *origin;                /* where it was configured: prefixes messages about it */
   const char *name;                  /* kept as the rule's origin; NULL: origin (cut to TB_ORIGIN_MAX) */
   const struct tb_port_range *ports; /* each 1 <= lo <= hi; NULL with nports 0: every port */
   size_t nports;
   struct tb_settings settings; /* the rule's own; TB_UNSET / TB_IDENTITY_UNSET: the configuration's */
+  const char *const *peers;    /* instead of peer: npeers (1..TB_RULE_PEERS_MAX) peers or templates */
+  size_t npeers;
+  const char *const *peer_origins;  /* NULL, or one per peer: prefixes messages about that peer
+                                       (else origin does) */
+  enum tb_balance balance;          /* 0: failover */
+  struct tb_health_settings health; /* the rule's own; 0 fields: the configuration's */
 };
 
 /* Allocate an empty configuration with the defaults above; NULL when out of
@@ -91,7 +118,10 @@ void tb_config_destroy(struct tb_config *c);
  * Returns 0, or -1 with "<origin>: <what is wrong>" in err and c as it was. */
 int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *err, size_t errlen);
 
-/* tb_config_add with every port, no name and no settings of its own. */
+/* tb_config_add with every port, no name and no settings of its own; peer
+ * may be a comma-separated failover list ("a:4443,b:4443", the form of
+ * plugin.config arguments and rule files), refused with "<origin>: peer
+ * list '...': peer N is empty" for an empty entry. */
 int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *peer, const char *origin,
                        char *err, size_t errlen);
 
@@ -115,13 +145,42 @@ int tb_config_check_loaded(const struct tb_config *c, char *err, size_t errlen);
  * idle_timeout_ms and max_lifetime_ms may be TB_UNSET, see above). */
 void tb_config_settings(const struct tb_config *c, const struct tb_rule *r, struct tb_settings *out);
 
+/* A rule's effective health settings: its overrides, else c's defaults
+ * (both fields always set).  Health is kept per distinct peer, but judged
+ * with the settings of the rule whose tunnel reports (tb_select.h). */
+void tb_config_health(const struct tb_config *c, const struct tb_rule *r, struct tb_health_settings *out);
+
+/* Peer i (< r->npeers) of rule r of c for a CONNECT to host[0..len) whose
+ * match gave caps (tb_config_lookup_captures): a configured peer as it is
+ * (c->peers[r->peers[i].index]; host and caps unused), a template made into
+ * a peer (tb_template_expand).  Returns 0 with the peer in *out, or -1 with
+ * 'rule N "ORIGIN": peer template ...' in err: the CONNECT must not go to
+ * that peer.  Thread-safe. */
+int tb_config_rule_peer(const struct tb_config *c, const struct tb_rule *r, size_t i, const char *host,
+                        size_t len, const struct tb_captures *caps, struct tb_peer *out, char *err,
+                        size_t errlen);
+
+/* The index in c->peers of the peer tb_peer_same calls p, or SIZE_MAX when
+ * no rule names it (for a peer a template made: it shares the health record
+ * of the configured peer it equals).  Thread-safe. */
+size_t tb_config_find_peer(const struct tb_config *c, const struct tb_peer *p);
+
 /* Find the first rule of c taking host[0..len) and port, as
  * tb_index_lookup does (anchored, caseless, one trailing dot ignored; port
  * 0: unknown, only rules without a port list apply): sets *rule to it, or
- * to NULL when no rule matches (or c is NULL), and returns 0.  Returns -1
- * (and *rule NULL) when matching itself failed (out of memory, a PCRE2
- * resource limit hit by a pathological regex): the caller must not treat
- * that as "no rule", or traffic meant for a peer could go elsewhere.
+ * to NULL when no rule matches (or c is NULL), and returns 0, with the
+ * rule's capture groups in *caps (caps->n 0 when it has none; see
+ * tb_index_lookup_captures).  Returns -1 (and *rule NULL) when matching
+ * itself failed (out of memory, a PCRE2 resource limit hit by a
+ * pathological regex): the caller must not treat that as "no rule", or
+ * traffic meant for a peer could go elsewhere.  Thread-safe. */
+int tb_config_lookup_captures(const struct tb_config *c, const char *host, size_t len, unsigned port,
+                              const struct tb_rule **rule, struct tb_captures *caps);
+
+/* tb_config_lookup_captures for callers that take no captures.  A rule
+ * with a peer template cannot be served without them: when one matches,
+ * this returns -1 (and *rule NULL), as for a failed match, so that such a
+ * caller refuses the CONNECT rather than send it to a peer it cannot name.
  * Thread-safe. */
 int tb_config_lookup_port(const struct tb_config *c, const char *host, size_t len, unsigned port,
                           const struct tb_rule **rule);

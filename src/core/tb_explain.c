@@ -85,38 +85,122 @@ static void put_settings(struct out *o, const struct tb_settings *s) {
   PUT(o, ", client_identity %s", tb_identity_name(s->identity));
 }
 
-static void put_rule(struct out *o, const struct tb_config *c, const struct tb_rule *r, uint64_t generation) {
+/* "host:port", or "[v6]:port". */
+static void put_peer(struct out *o, const struct tb_peer *p) {
+  char peer[TB_PEER_TEXT_MAX];
+
+  if (tb_peer_format(p, peer, sizeof peer) < 0) {
+    snprintf(peer, sizeof peer, "%s", p->host); /* cannot happen: TB_PEER_TEXT_MAX always fits */
+  }
+  PUT(o, "%s", peer);
+}
+
+/* "template 'TPL'" */
+static void put_template(struct out *o, const char *tpl) {
+  char q[TB_QUOTE_SIZE(TB_TEMPLATE_MAX)];
+
+  tb_text_quote(q, sizeof q, tpl, strlen(tpl), TB_TEMPLATE_MAX);
+  PUT(o, "template '%s'", q);
+}
+
+/* A rule's peers for a CONNECT to host[0..len) with captures caps ("peer
+ * P" or "peers P, Q (BALANCE)"; a template's peer followed by the
+ * template; one that gives no valid peer as "none (WHY)"); host NULL: as
+ * configured, templates unexpanded.  Returns how many peers are valid. */
+static size_t put_peers(struct out *o, const struct tb_config *c, const struct tb_rule *r, const char *host,
+                        size_t len, const struct tb_captures *caps) {
+  char why[1024];
+  size_t valid = 0;
+
+  PUT(o, "peer%s ", r->npeers == 1 ? "" : "s");
+  for (size_t i = 0; i < r->npeers; i++) {
+    struct tb_peer p;
+    const char *tpl = r->peers[i].tpl;
+    if (i > 0) {
+      PUT(o, ", ");
+    }
+    if (tpl == NULL) {
+      put_peer(o, &c->peers[r->peers[i].index]);
+      valid++;
+    } else if (host == NULL) {
+      put_template(o, tpl);
+    } else if (tb_template_expand(tpl, host, len, caps, &p, why, sizeof why) == 0) {
+      put_peer(o, &p);
+      PUT(o, " (");
+      put_template(o, tpl);
+      PUT(o, ")");
+      valid++;
+    } else {
+      PUT(o, "none (%s)", why);
+    }
+  }
+  if (r->npeers > 1) {
+    PUT(o, " (%s)", tb_balance_name(r->balance));
+  }
+  return valid;
+}
+
+/* "; health failures F, down_for D ms" for a rule with several peers (with
+ * one, health changes nothing: a peer that is down is tried anyway when it
+ * is the last one, tb_select.h). */
+static void put_health(struct out *o, const struct tb_config *c, const struct tb_rule *r) {
+  struct tb_health_settings h;
+
+  if (r->npeers > 1) {
+    tb_config_health(c, r, &h);
+    PUT(o, "; health failures %u, down_for %u ms", h.failures, h.down_for_ms);
+  }
+}
+
+int tb_config_format_peers(const struct tb_config *c, const struct tb_rule *r, char *buf, size_t buflen) {
+  struct out o;
+
+  out_init(&o, buf, buflen);
+  (void)put_peers(&o, c, r, NULL, 0, NULL);
+  return o.cut ? -1 : 0;
+}
+
+/* The rule's part of a match answer; returns how many of its peers are
+ * valid for this CONNECT. */
+static size_t put_rule(struct out *o, const struct tb_config *c, const struct tb_rule *r, uint64_t generation,
+                       const char *host, size_t len, const struct tb_captures *caps) {
   char origin[TB_QUOTE_SIZE(TB_ORIGIN_MAX)];
   char pattern[TB_QUOTE_SIZE(PATTERN_QUOTE_MAX)];
   char ports[PORTS_MAX];
-  char peer[TB_PEER_TEXT_MAX];
   struct tb_settings s;
+  size_t valid;
 
   tb_text_quote(origin, sizeof origin, r->origin, strlen(r->origin), TB_ORIGIN_MAX);
   tb_text_quote(pattern, sizeof pattern, r->pattern, strlen(r->pattern), PATTERN_QUOTE_MAX);
   (void)tb_rule_format_ports(r, ports, sizeof ports); /* a cut list ends in "..." */
-  if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
-    snprintf(peer, sizeof peer, "%s", r->peer.host); /* cannot happen: TB_PEER_TEXT_MAX always fits */
-  }
   tb_config_settings(c, r, &s);
   PUT(o, "rule %zu \"%s\" (host '%s', ports %s", (size_t)(r - c->rules) + 1, origin, pattern, ports);
   if (generation != 0) {
     PUT(o, ", configuration %" PRIu64, generation);
   }
-  PUT(o, ") -> peer %s; ", peer);
+  PUT(o, ") -> ");
+  valid = put_peers(o, c, r, host, len, caps);
+  if (valid == 0) {
+    PUT(o, "; no valid peer for this host: a CONNECT would be refused (502)");
+    return 0;
+  }
+  put_health(o, c, r);
+  PUT(o, "; ");
   put_settings(o, &s);
+  return valid;
 }
 
 enum tb_explain_result tb_config_explain(const struct tb_config *c, const char *host, size_t len,
                                          unsigned port, uint64_t generation, char *buf, size_t buflen) {
   char h[TB_QUOTE_SIZE(HOST_QUOTE_MAX)];
   const struct tb_rule *r = NULL;
+  struct tb_captures caps;
   struct out o;
 
   out_init(&o, buf, buflen);
   tb_text_quote(h, sizeof h, host, len, HOST_QUOTE_MAX);
   PUT(&o, "match %s:%u: ", h, port);
-  if (tb_config_lookup_port(c, host, len, port, &r) != 0) {
+  if (tb_config_lookup_captures(c, host, len, port, &r, &caps) != 0) {
     PUT(&o, "matching failed (PCRE2 limit or out of memory): a CONNECT would be refused (502)");
     return TB_EXPLAIN_FAILED;
   }
@@ -128,14 +212,17 @@ enum tb_explain_result tb_config_explain(const struct tb_config *c, const char *
     PUT(&o, ": %s", c->deny_unmatched ? "denied (403)" : "left to Traffic Server");
     return TB_EXPLAIN_NO_RULE;
   }
-  put_rule(&o, c, r, generation);
-  return TB_EXPLAIN_RULE;
+  return put_rule(&o, c, r, generation, host, len, &caps) > 0 ? TB_EXPLAIN_RULE : TB_EXPLAIN_NO_PEER;
 }
 
 int tb_config_describe(const struct tb_config *c, char *buf, size_t buflen) {
   const struct tb_settings defaults = {c->connect_timeout_ms, c->idle_timeout_ms, c->max_lifetime_ms,
                                        c->identity};
   struct out o;
+
+  out_init(&o, buf, buflen);
+  size_t several = 0;
+  size_t templates = 0;
 
   out_init(&o, buf, buflen);
   PUT(&o, "%zu rule%s; unmatched CONNECTs %s; defaults: ", c->nrules, c->nrules == 1 ? "" : "s",
@@ -146,6 +233,18 @@ int tb_config_describe(const struct tb_config *c, char *buf, size_t buflen) {
   } else {
     PUT(&o, "; pool: %u warm connection%s per peer, max_age %u ms", c->pool_size,
         c->pool_size == 1 ? "" : "s", c->pool_max_age_ms);
+  }
+  for (size_t i = 0; i < c->nrules; i++) {
+    several += c->rules[i].npeers > 1;
+    templates += c->rules[i].ntemplates > 0;
+  }
+  if (several > 0 || templates > 0) {
+    /* Only then: a configuration of one peer per rule reads as it always did. */
+    PUT(&o,
+        "; %zu distinct peer%s (%zu rule%s with several, %zu with a template); health: failures %u, "
+        "down_for %u ms",
+        c->npeers, c->npeers == 1 ? "" : "s", several, several == 1 ? "" : "s", templates, c->health_failures,
+        c->health_down_for_ms);
   }
   return o.cut ? -1 : 0;
 }

@@ -26,28 +26,42 @@ enum tb_explain_result {
   TB_EXPLAIN_FAILED = -1, /* matching itself failed: a CONNECT would be refused (502) */
   TB_EXPLAIN_NO_RULE = 0, /* no rule: left to Traffic Server, or 403 under unmatched deny */
   TB_EXPLAIN_RULE = 1,    /* a rule takes it */
+  TB_EXPLAIN_NO_PEER = 2, /* a rule takes it, but none of its peers is valid for this host (a template
+                             gave no valid peer): a CONNECT would be refused (502) */
 };
 
 /* Which rule of c takes a CONNECT to host[0..len):port, and with what, as
  * one line in buf (always NUL-terminated when buflen > 0; cut to fit, ending
  * in "..."):
- *   match HOST:PORT: rule N "ORIGIN" (host 'REGEX', ports PORTS[, configuration G]) -> peer PEER;
- *     connect_timeout T ms, idle_timeout LIMIT, max_lifetime LIMIT, client_identity POLICY
+ *   match HOST:PORT: rule N "ORIGIN" (host 'REGEX', ports PORTS[, configuration G]) -> PEERS[;
+ *     health failures F, down_for D ms]; connect_timeout T ms, idle_timeout LIMIT, max_lifetime LIMIT,
+ *     client_identity POLICY
+ *   match HOST:PORT: rule N ... -> PEERS; no valid peer for this host: a CONNECT would be refused (502)
  *   match HOST:PORT: no rule[ (configuration G)]: left to Traffic Server | denied (403)
  *   match HOST:PORT: matching failed (PCRE2 limit or out of memory): a CONNECT would be refused (502)
  * (the first on one line) where LIMIT is "N ms", "never" or "unset (Traffic
- * Server's timeouts apply)".  generation is the plugin's load number
- * ("configuration G"); 0 leaves it out.  The host, the regex and the origin
- * are quoted as in error messages (tb_text.h).  c must not be NULL.  Returns
- * what the answer was. */
+ * Server's timeouts apply)", and PEERS is "peer P" for one peer, "peers P,
+ * Q (BALANCE)" for several (then with the health settings); a peer a
+ * template made for this host reads "P (template 'TPL')", a template that
+ * gives no valid peer "none (peer template 'TPL' gave 'X': WHY)".
+ * generation is the plugin's load number ("configuration G"); 0 leaves it
+ * out.  The host, the regex and the origin are quoted as in error messages
+ * (tb_text.h).  c must not be NULL.  Returns what the answer was. */
 enum tb_explain_result tb_config_explain(const struct tb_config *c, const char *host, size_t len,
                                          unsigned port, uint64_t generation, char *buf, size_t buflen);
 
 /* A loaded configuration in one line (NUL-terminated, cut to fit):
  *   N rules; unmatched CONNECTs left to Traffic Server | denied (403); defaults: connect_timeout T ms,
  *     idle_timeout LIMIT, max_lifetime LIMIT, client_identity POLICY; pool: N warm connections per
- *     peer, max_age T ms | pool: off
+ *     peer, max_age T ms | pool: off[; P distinct peers (S rules with several, T with a template);
+ *     health: failures F, down_for D ms]
+ * (the last part only when some rule has several peers or a template).
  * Returns 0, or -1 when it was cut. */
 int tb_config_describe(const struct tb_config *c, char *buf, size_t buflen);
+
+/* Rule r's peers as configured, into buf (NUL-terminated, cut to fit):
+ * "peer P", "peers P, Q (BALANCE)", a template as "template 'TPL'".
+ * Returns 0, or -1 when it was cut. */
+int tb_config_format_peers(const struct tb_config *c, const struct tb_rule *r, char *buf, size_t buflen);
 
 #endif

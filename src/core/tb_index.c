@@ -20,6 +20,9 @@
  *           e.g. .*[.]service[.]com, which matches exactly the hosts ending
  *           in ".service.com" (caseless, ASCII: PCRE2's default tables fold
  *           only ASCII letters, as tolower() in the C locale does).
+ * Neither shape can hold a '(', so neither has capture groups: a rule with
+ * groups, and so every rule with a peer template (tb_capture.h), is always
+ * matched by PCRE2, which leaves its captures in the match data.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -227,6 +230,14 @@ void *tb_index_compile(const char *pattern, char *err, size_t errlen) {
   return re;
 }
 
+unsigned tb_index_groups(const void *re) {
+  uint32_t n = 0;
+  if (re == NULL || pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &n) != 0) {
+    return 0;
+  }
+  return (unsigned)n;
+}
+
 void tb_index_free_regex(void *re) {
   pcre2_code_free(re);
 }
@@ -301,12 +312,14 @@ int tb_index_add(struct tb_index *ix, const char *pattern, size_t i) {
  * pcre2_match() needs a match-data block to write into.  Making one per call
  * costs a malloc and a free per CONNECT; sharing one would be a data race
  * between ATS's threads.  So each thread keeps its own in a _Thread_local
- * pointer, made on first use.  It is made with pcre2_match_data_create(1,
- * NULL), not from a pattern, so it serves every rule of every configuration
- * (old and new ones during a reload): a yes/no anchored match needs only the
- * one pair.  ATS's threads last as long as the process, but a thread that
- * does exit (a test, an embedding program) frees its block through a C11 tss
- * destructor; the main thread's block stays reachable until exit.
+ * pointer, made on first use.  It is made with
+ * pcre2_match_data_create(TB_CAPTURE_MAX + 1, NULL), not from a pattern, so
+ * it serves every rule of every configuration (old and new ones during a
+ * reload): a yes/no match needs only the first pair, peer templates need
+ * the groups they can name ($1..$9).  A regex with more groups still
+ * matches: PCRE2 fills the pairs there is room for and returns 0.  ATS's threads last as long as the process,
+ * but a thread that does exit (a test, an embedding program) frees its block through a C11 tss destructor;
+ * the main thread's block stays reachable until exit.
  */
 static _Thread_local pcre2_match_data *match_data;
 static once_flag match_key_once = ONCE_FLAG_INIT;
@@ -326,7 +339,7 @@ static pcre2_match_data *thread_match_data(void) {
   if (match_data != NULL) {
     return match_data;
   }
-  match_data = pcre2_match_data_create(1, NULL);
+  match_data = pcre2_match_data_create(TB_CAPTURE_MAX + 1, NULL);
   if (match_data == NULL) {
     return NULL;
   }
@@ -364,13 +377,41 @@ static size_t chain_first(const struct tb_index *ix, const struct tb_rule *rules
   return SIZE_MAX;
 }
 
+/* The groups of rules[i]'s match, left in md, into caps (pairs beyond the
+ * regex's groups hold stale offsets: PCRE2 never writes them). */
+static void copy_captures(const struct tb_rule *r, pcre2_match_data *md, struct tb_captures *caps) {
+  const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+  size_t n = (r->ngroups < TB_CAPTURE_MAX ? r->ngroups : TB_CAPTURE_MAX) + 1;
+
+  if (caps == NULL || r->ngroups == 0) {
+    return;
+  }
+  if (n > pcre2_get_ovector_count(md)) {
+    n = pcre2_get_ovector_count(md);
+  }
+  for (size_t k = 0; k < n; k++) {
+    caps->start[k] = ov[2 * k] == PCRE2_UNSET ? TB_CAPTURE_UNSET : (size_t)ov[2 * k];
+    caps->end[k] = ov[2 * k + 1] == PCRE2_UNSET ? TB_CAPTURE_UNSET : (size_t)ov[2 * k + 1];
+  }
+  caps->n = n;
+}
+
 int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size_t nrules, const char *host,
                     size_t len, unsigned port, const struct tb_rule **rule) {
+  return tb_index_lookup_captures(ix, rules, nrules, host, len, port, rule, NULL);
+}
+
+int tb_index_lookup_captures(const struct tb_index *ix, const struct tb_rule *rules, size_t nrules,
+                             const char *host, size_t len, unsigned port, const struct tb_rule **rule,
+                             struct tb_captures *caps) {
   char low[LITERAL_MAX];
   pcre2_match_data *md;
   size_t best = SIZE_MAX;
 
   *rule = NULL;
+  if (caps != NULL) {
+    caps->n = 0;
+  }
   if (host == NULL || len == 0) {
     return 0;
   }
@@ -389,9 +430,13 @@ int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size
      * than any indexed literal: every rule as a regex, in order. */
     for (size_t i = 0; i < nrules; i++) {
       int m = regex_match(rules, i, host, len, port, md);
-      if (m != 0) {
-        *rule = m > 0 ? &rules[i] : NULL;
-        return m > 0 ? 0 : -1;
+      if (m < 0) {
+        return -1;
+      }
+      if (m > 0) {
+        *rule = &rules[i];
+        copy_captures(&rules[i], md, caps);
+        return 0;
       }
     }
     return 0;
@@ -418,6 +463,7 @@ int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size
     }
     if (m > 0) {
       best = ix->regex[k];
+      copy_captures(&rules[best], md, caps); /* an indexed winner has no groups (tb_index.h) */
       break;
     }
   }

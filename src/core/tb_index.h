@@ -11,7 +11,8 @@
  * it indexes: those stay in the caller's array, which must not move or
  * change under a lookup.  Building (create, add) is not thread-safe; once
  * built, any number of threads may look up at once (each thread keeps its
- * own PCRE2 match data, made on first use, freed when the thread ends).
+ * own PCRE2 match data, with room for the whole match and TB_CAPTURE_MAX
+ * groups, made on first use, freed when the thread ends).
  * All of PCRE2 is here: no other module includes pcre2.h.
  */
 #ifndef TB_INDEX_H
@@ -19,6 +20,7 @@
 
 #include <stddef.h>
 
+#include "tb_capture.h"
 #include "tb_rule.h"
 
 struct tb_index;
@@ -27,6 +29,10 @@ struct tb_index;
  * or NULL with "empty regex" or "bad regex '<pattern>' at offset N: <why>"
  * in err. */
 void *tb_index_compile(const char *pattern, char *err, size_t errlen);
+
+/* How many capture groups the compiled regex re has
+ * (PCRE2_INFO_CAPTURECOUNT). */
+unsigned tb_index_groups(const void *re);
 
 /* Free what tb_index_compile returned.  NULL is a no-op. */
 void tb_index_free_regex(void *re);
@@ -53,6 +59,16 @@ int tb_index_add(struct tb_index *ix, const char *pattern, size_t i);
  * slower).  Thread-safe. */
 int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size_t nrules, const char *host,
                     size_t len, unsigned port, const struct tb_rule **rule);
+
+/* tb_index_lookup that also gives the chosen rule's capture groups: *caps
+ * gets the offsets into host of the whole match and of groups 1 to
+ * min(rule's groups, TB_CAPTURE_MAX) (caps->n pairs); caps->n is 0 when
+ * there is no rule or the rule has no groups.  The offsets come from the
+ * same per-thread match data (room for TB_CAPTURE_MAX groups): no
+ * allocation per call.  Thread-safe. */
+int tb_index_lookup_captures(const struct tb_index *ix, const struct tb_rule *rules, size_t nrules,
+                             const char *host, size_t len, unsigned port, const struct tb_rule **rule,
+                             struct tb_captures *caps);
 
 /* Does pattern match host[0..len) the way the upstream C++ tls_bridge (the
  * reference, see docs/reference-comparison.md) matches: anchored at the start

@@ -106,7 +106,7 @@ static const char *parse_name(const char *h, size_t n, char *host) {
   return NULL;
 }
 
-int tb_peer_parse(const char *s, size_t len, struct tb_peer *out, char *err, size_t errlen) {
+const char *tb_peer_problem(const char *s, size_t len, struct tb_peer *out) {
   struct tb_peer p;
   const char *host;
   const char *port = NULL;
@@ -118,18 +118,18 @@ int tb_peer_parse(const char *s, size_t len, struct tb_peer *out, char *err, siz
   memset(&p, 0, sizeof p);
   p.port = TB_PEER_DEFAULT_PORT;
   if (s == NULL || len == 0) {
-    return fail(err, errlen, "", 0, "empty");
+    return "empty";
   }
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char)s[i];
     if (ch == '\0') {
-      return fail(err, errlen, s, len, "contains a NUL byte");
+      return "contains a NUL byte";
     }
     if (ch == ' ' || (ch >= '\t' && ch <= '\r')) {
-      return fail(err, errlen, s, len, "contains whitespace");
+      return "contains whitespace";
     }
     if (ch < 0x20 || ch > 0x7e) {
-      return fail(err, errlen, s, len, "contains a byte that is not printable ASCII");
+      return "contains a byte that is not printable ASCII";
     }
     colons += ch == ':';
   }
@@ -138,33 +138,32 @@ int tb_peer_parse(const char *s, size_t len, struct tb_peer *out, char *err, siz
     const char *end = memchr(s, ']', len);
     struct in6_addr a6;
     if (end == NULL) {
-      return fail(err, errlen, s, len, "'[' without ']'");
+      return "'[' without ']'";
     }
     host = s + 1;
     hostlen = (size_t)(end - host);
     if (hostlen == 0) {
-      return fail(err, errlen, s, len, "empty IPv6 address");
+      return "empty IPv6 address";
     }
     if (hostlen >= INET6_ADDRSTRLEN) {
-      return fail(err, errlen, s, len, "not a valid IPv6 address");
+      return "not a valid IPv6 address";
     }
     memcpy(p.host, host, hostlen);
     p.host[hostlen] = '\0';
     if (inet_pton(AF_INET6, p.host, &a6) != 1) {
-      return fail(err, errlen, s, len, "not a valid IPv6 address");
+      return "not a valid IPv6 address";
     }
     p.ipv6 = true;
     if ((size_t)(end + 1 - s) < len) {
       if (end[1] != ':') {
-        return fail(err, errlen, s, len, "expected ':port' after ']'");
+        return "expected ':port' after ']'";
       }
       port = end + 2;
       portlen = len - (size_t)(port - s);
     }
   } else {
     if (colons > 1) {
-      return fail(err, errlen, s, len,
-                  "more than one ':' (an IPv6 address must be in brackets, e.g. '[2001:db8::1]:443')");
+      return "more than one ':' (an IPv6 address must be in brackets, e.g. '[2001:db8::1]:443')";
     }
     host = s;
     hostlen = len;
@@ -176,18 +175,27 @@ int tb_peer_parse(const char *s, size_t len, struct tb_peer *out, char *err, siz
     }
     why = parse_name(host, hostlen, p.host);
     if (why != NULL) {
-      return fail(err, errlen, s, len, why);
+      return why;
     }
   }
 
   if (port != NULL) {
     why = parse_port(port, portlen, &p.port);
     if (why != NULL) {
-      return fail(err, errlen, s, len, why);
+      return why;
     }
     p.port_given = true;
   }
   *out = p;
+  return NULL;
+}
+
+int tb_peer_parse(const char *s, size_t len, struct tb_peer *out, char *err, size_t errlen) {
+  const char *why = tb_peer_problem(s, len, out);
+
+  if (why != NULL) {
+    return fail(err, errlen, s == NULL ? "" : s, s == NULL ? 0 : len, why);
+  }
   if (err != NULL && errlen > 0) {
     err[0] = '\0';
   }
@@ -206,4 +214,55 @@ int tb_peer_format(const struct tb_peer *p, char *buf, size_t buflen) {
     return -1;
   }
   return n;
+}
+
+static char lower(char ch) {
+  return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+}
+
+int tb_peer_same(const struct tb_peer *a, const struct tb_peer *b) {
+  if (a->port != b->port || a->ipv6 != b->ipv6) {
+    return 0;
+  }
+  if (a->ipv6) {
+    struct in6_addr x;
+    struct in6_addr y;
+    if (inet_pton(AF_INET6, a->host, &x) == 1 && inet_pton(AF_INET6, b->host, &y) == 1) {
+      return memcmp(&x, &y, sizeof x) == 0;
+    }
+    return strcmp(a->host, b->host) == 0; /* not from tb_peer_parse: compare the text */
+  }
+  for (size_t i = 0;; i++) {
+    if (lower(a->host[i]) != lower(b->host[i])) {
+      return 0;
+    }
+    if (a->host[i] == '\0') {
+      return 1;
+    }
+  }
+}
+
+static uint64_t fnv1a(uint64_t h, const unsigned char *s, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    h ^= s[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+uint64_t tb_peer_hash(const struct tb_peer *p) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a's offset basis */
+  unsigned char port[2] = {(unsigned char)(p->port >> 8), (unsigned char)(p->port & 0xff)};
+  struct in6_addr a6;
+
+  if (p->ipv6 && inet_pton(AF_INET6, p->host, &a6) == 1) {
+    h = fnv1a(h, (const unsigned char *)"6", 1);
+    h = fnv1a(h, (const unsigned char *)&a6, sizeof a6);
+  } else {
+    for (size_t i = 0; i < sizeof p->host && p->host[i] != '\0'; i++) {
+      unsigned char ch = (unsigned char)lower(p->host[i]);
+      h = fnv1a(h, &ch, 1);
+    }
+  }
+  return fnv1a(h, port, sizeof port);
 }

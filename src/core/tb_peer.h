@@ -27,9 +27,26 @@ struct tb_peer {
  * and what is wrong in err (always NUL-terminated when errlen > 0). */
 int tb_peer_parse(const char *s, size_t len, struct tb_peer *out, char *err, size_t errlen);
 
+/* Parse s[0..len) into *out: NULL, or what is wrong in a few words ("port
+ * must be 1-65535"), a static string, with *out untouched.  tb_peer_parse
+ * is this with the text quoted in front. */
+const char *tb_peer_problem(const char *s, size_t len, struct tb_peer *out);
+
 /* Write "host:port" or "[v6]:port" into buf; returns the length written
  * (excluding NUL), or -1 when it does not fit (TB_PEER_TEXT_MAX bytes always
  * do). */
 int tb_peer_format(const struct tb_peer *p, char *buf, size_t buflen);
+
+/* Are a and b the same peer: the same port and the same host, a name
+ * compared without regard to ASCII case, an IPv6 literal by its address
+ * ("[2001:db8::1]" is "[2001:DB8:0::1]")?  1 yes, 0 no. */
+int tb_peer_same(const struct tb_peer *a, const struct tb_peer *b);
+
+/* A 64-bit hash of the peer, equal for peers tb_peer_same calls the same,
+ * and stable: the same on every host, build and run (FNV-1a over the
+ * lower-cased name or the IPv6 address bytes, then the port), so that hash
+ * balancing (tb_select.h) sends a target to the same peer from every
+ * ingress and across restarts. */
+uint64_t tb_peer_hash(const struct tb_peer *p);
 
 #endif

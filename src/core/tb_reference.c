@@ -590,6 +590,8 @@ const char *tb_ref_kind_name(enum tb_ref_kind kind) {
     return "peer port";
   case TB_REF_PORTS:
     return "ports";
+  case TB_REF_PEERS:
+    return "peers";
   case TB_REF_KINDS:
   default:
     return "?";
@@ -767,7 +769,7 @@ int tb_reference_rule(const struct tb_rule *r, struct tb_ref_note notes[TB_REF_K
     }
   }
 
-  if (!r->peer.port_given) {
+  if (r->npeers == 1 && r->ntemplates == 0 && !r->peer.port_given) {
     struct tb_ref_note *x = note(notes, &n, TB_REF_PEER_PORT, 1);
     snprintf(x->text, sizeof x->text,
              "peer has no port: the reference connected to port %u, this plugin to %u",
@@ -784,6 +786,16 @@ int tb_reference_rule(const struct tb_rule *r, struct tb_ref_note notes[TB_REF_K
         "%s",
         ports);
   }
+
+  if (r->npeers > 1 || r->ntemplates > 0) {
+    struct tb_ref_note *x = note(notes, &n, TB_REF_PEERS, 1);
+    const char *what = r->npeers > 1 && r->ntemplates > 0 ? "several peers and a peer template"
+                       : r->npeers > 1                    ? "several peers"
+                                                          : "a peer template";
+    snprintf(x->text, sizeof x->text,
+             "%s (%s), an option of this plugin only: the reference took one peer per rule, as written", what,
+             r->npeers > 1 ? tb_balance_name(r->balance) : "$1..$9 from the host");
+  }
   return n;
 }
 
@@ -792,6 +804,7 @@ int tb_reference_next_option(int argc, const char *const *argv, int *i, char *bu
 
   while (*i >= 0 && *i < argc) {
     const char *a = argv[*i];
+    const char *peer = *i + 1 < argc ? argv[*i + 1] : NULL;
     int at = *i;
 
     *i += 2; /* an option and its value, or a regex and its peer */
@@ -801,6 +814,15 @@ int tb_reference_next_option(int argc, const char *const *argv, int *i, char *bu
           buf, buflen,
           "plugin.config argument %d ('%s'): an option of this plugin only: the reference cannot parse it",
           at + 1, q);
+      return 1;
+    }
+    if (a != NULL && !(a[0] == '-' && a[1] == '-') && peer != NULL &&
+        (strchr(peer, ',') != NULL || strchr(peer, '$') != NULL)) {
+      int list = strchr(peer, ',') != NULL;
+      tb_text_quote(q, sizeof q, peer, strlen(peer), PATTERN_QUOTE_MAX);
+      snprintf(buf, buflen, "plugin.config argument %d ('%s'): a peer %s, an option of this plugin only: %s",
+               at + 2, q, list ? "list" : "template",
+               list ? "the reference takes one peer per rule" : "the reference takes the peer as written");
       return 1;
     }
   }

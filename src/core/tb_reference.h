@@ -7,7 +7,8 @@
  * The reference matches a regex anchored at the start only and
  * case-sensitively, ignores the CONNECT port, does not drop a trailing dot
  * from the host, sends a peer without a port to port 80 (this plugin: 443),
- * and knows no option but --file.  Whether a pattern is affected is decided
+ * knows one peer per rule (no lists, no templates), and knows no option but
+ * --file.  Whether a pattern is affected is decided
  * from its text where that is sound (a pattern whose every branch ends in
  * '$' or '.*' is end-anchored there too; one whose letters all come in both
  * cases, or that starts with "(?i)", is caseless there too), and otherwise
@@ -35,6 +36,7 @@ enum tb_ref_kind {
   TB_REF_DOT,       /* it kept a trailing dot on the host */
   TB_REF_PEER_PORT, /* the rule's peer has no port: 80 there, 443 here */
   TB_REF_PORTS,     /* the rule takes some ports only: the reference took every port */
+  TB_REF_PEERS,     /* several peers or a peer template: the reference took one peer, as written */
   TB_REF_KINDS
 };
 
@@ -45,7 +47,7 @@ struct tb_ref_note {
                                  case-sensitively: 'DB.INTERNAL' was not bridged there" */
 };
 
-/* "anchoring", "case", "trailing dot", "peer port", "ports". */
+/* "anchoring", "case", "trailing dot", "peer port", "ports", "peers". */
 const char *tb_ref_kind_name(enum tb_ref_kind kind);
 
 /* Compare rule r (of a built configuration: its regex compiled) with what
@@ -56,12 +58,17 @@ const char *tb_ref_kind_name(enum tb_ref_kind kind);
 int tb_reference_rule(const struct tb_rule *r, struct tb_ref_note notes[TB_REF_KINDS]);
 
 /* The next plugin.config argument, from *i on, that the reference cannot
- * parse: every option except --file.  argv must be arguments that loaded
- * without error (tb_config_load_args), so that they come in pairs (an option
- * and its value, a regex and its peer).  Writes "plugin.config argument N
- * ('--pool'): an option of this plugin only: the reference cannot parse it"
- * into buf (NUL-terminated, cut to fit), sets *i past the option's value and
- * returns 1; returns 0 when no such argument is left.  Start with *i = 0. */
+ * parse: every option except --file, and a rule's peer that is a list
+ * ("a:4443,b:4443") or a template ("gw-$1:4443").  argv must be arguments
+ * that loaded without error (tb_config_load_args), so that they come in
+ * pairs (an option and its value, a regex and its peer).  Writes
+ * "plugin.config argument N ('--pool'): an option of this plugin only: the
+ * reference cannot parse it" (for a peer: "plugin.config argument N
+ * ('a:4443,b:4443'): a peer list, an option of this plugin only: the
+ * reference takes one peer per rule", or "... a peer template, ...: the
+ * reference takes the peer as written") into buf (NUL-terminated, cut to
+ * fit), sets *i past the pair and returns 1; returns 0 when no such
+ * argument is left.  Start with *i = 0. */
 int tb_reference_next_option(int argc, const char *const *argv, int *i, char *buf, size_t buflen);
 
 #endif

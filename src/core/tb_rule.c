@@ -29,6 +29,29 @@ int tb_identity_parse(const char *s, enum tb_identity *out) {
   return -1;
 }
 
+const char *tb_balance_name(enum tb_balance b) {
+  switch (b) {
+  case TB_BALANCE_ROUND_ROBIN:
+    return "round_robin";
+  case TB_BALANCE_HASH:
+    return "hash";
+  case TB_BALANCE_FAILOVER:
+  default:
+    return "failover";
+  }
+}
+
+int tb_balance_parse(const char *s, enum tb_balance *out) {
+  static const enum tb_balance all[] = {TB_BALANCE_FAILOVER, TB_BALANCE_ROUND_ROBIN, TB_BALANCE_HASH};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    if (strcmp(s, tb_balance_name(all[i])) == 0) {
+      *out = all[i];
+      return 0;
+    }
+  }
+  return -1;
+}
+
 int tb_rule_port_ok(const struct tb_rule *r, unsigned port) {
   if (r->nports == 0) {
     return 1;

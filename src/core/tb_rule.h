@@ -1,7 +1,8 @@
 /*
- * tb_rule: what one configured rule is (the host regex, the peer, the ports
- * it takes, its own settings) and the questions a rule answers alone: does it
- * take this port, what is this identity policy called.
+ * tb_rule: what one configured rule is (the host regex, its peers and how
+ * they are balanced, the ports it takes, its own settings) and the
+ * questions a rule answers alone: does it take this port, what is this
+ * identity policy or balance called.
  *
  * A struct tb_rule is built and owned by the tb_config that holds it (see
  * tb_config.h); everyone else only reads it.  The functions here own nothing
@@ -33,14 +34,63 @@ const char *tb_identity_name(enum tb_identity id);
  * else, *out untouched. */
 int tb_identity_parse(const char *s, enum tb_identity *out);
 
+/* How a rule with several peers spreads its tunnels (tb_select.h): */
+enum tb_balance {
+  TB_BALANCE_FAILOVER = 0, /* the first healthy peer in list order (the default) */
+  TB_BALANCE_ROUND_ROBIN,  /* the healthy peers in turn */
+  TB_BALANCE_HASH,         /* by the CONNECT target (host:port), rendezvous hashing */
+};
+
+/* "failover", "round_robin", "hash". */
+const char *tb_balance_name(enum tb_balance b);
+
+/* One of those names (exactly) to *out and 0; -1 for anything else, *out
+ * untouched. */
+int tb_balance_parse(const char *s, enum tb_balance *out);
+
+#define TB_RULE_PEERS_MAX 32 /* peers in one rule: bounds the selection's arrays */
+
+/* Peer health (tb_select.h): after `failures` consecutive failures a peer
+ * is down for `down_for_ms` (+-10%), then one trial tunnel is let through. */
+#define TB_HEALTH_FAILURES_DEFAULT 3u
+#define TB_HEALTH_FAILURES_MAX 100u
+#define TB_HEALTH_DOWN_FOR_DEFAULT_MS 10000u
+#define TB_HEALTH_DOWN_FOR_MIN_MS 1000u
+#define TB_HEALTH_DOWN_FOR_MAX_MS 3600000u
+
+struct tb_health_settings {
+  unsigned failures;    /* 1..TB_HEALTH_FAILURES_MAX; in a rule, 0: the configuration's */
+  unsigned down_for_ms; /* TB_HEALTH_DOWN_FOR_MIN_MS..MAX_MS; in a rule, 0: the configuration's */
+};
+
+/* One of a rule's peers: a configured peer, by its index in the
+ * configuration's table of distinct peers (tb_config.h: c->peers), or a
+ * template ("gw.site-$2.corp:4443", tb_capture.h) made into a peer for each
+ * CONNECT from the host regex's capture groups. */
+#define TB_PEER_TEMPLATE ((size_t)-1)
+
+struct tb_rule_peer {
+  size_t index; /* into c->peers; TB_PEER_TEMPLATE for a template */
+  char *tpl;    /* owned: the template text; NULL for a configured peer */
+};
+
 struct tb_port_range {
   unsigned short lo, hi; /* inclusive, 1..65535, lo <= hi */
 };
 
 struct tb_rule {
-  char *pattern;               /* owned: the regex text as configured */
-  void *re;                    /* owned: pcre2_code * (see tb_index.h), opaque to users */
-  struct tb_peer peer;         /* where matching CONNECTs go */
+  char *pattern;              /* owned: the regex text as configured */
+  void *re;                   /* owned: pcre2_code * (see tb_index.h), opaque to users */
+  struct tb_rule_peer *peers; /* owned: where matching CONNECTs go, npeers (1..TB_RULE_PEERS_MAX), in order */
+  size_t npeers;
+  size_t ntemplates;       /* how many of peers are templates (then the rule is matched for captures) */
+  unsigned ngroups;        /* capture groups in the regex (PCRE2_INFO_CAPTURECOUNT) */
+  enum tb_balance balance; /* how the peers share the tunnels */
+  struct tb_health_settings health; /* overrides; 0 fields: the configuration's (tb_config_health) */
+  /* The first peer, as a value, for code that knows one peer per rule (the
+   * reference comparison, the glue before peer lists): c->peers[peers[0].index];
+   * all zero (host "", port 0) when the first peer is a template. */
+  struct tb_peer peer;
   char origin[TB_ORIGIN_MAX];  /* the rule's name, or where it was configured, for messages */
   struct tb_port_range *ports; /* owned; NULL (nports 0): every port */
   size_t nports;

@@ -15,6 +15,11 @@
  * The settings a rule may override (struct tb_settings) are written the same
  * way at the top level, where they are the defaults, and in a rule: one
  * table (settings[]) reads them in both places into a struct tb_settings.
+ * So is `health` (struct tb_health_settings), read by one function in both
+ * places.  A rule's peers (`peer`, or the list `peers`) are handed to the
+ * store with the position of each, so that what the store finds wrong with
+ * a peer (tb_config_add: a bad address, a peer listed twice, a template
+ * naming a group the regex lacks) is reported where that peer is written.
  */
 #include "tb_yaml.h"
 #include "tb_file.h"
@@ -196,10 +201,13 @@ static int want_duration(const struct walk *w, const yaml_node_t *n, const char 
   }
   if (!ok || v < min_ms || v > max_ms) {
     char buf[FOUND_SIZE];
-    return fail_at(
-        w, &n->start_mark,
-        "%s must be a duration from %ums to %us (seconds, or a number with ms, s, m or h), found %s", what,
-        min_ms, max_ms / 1000, found(n, buf));
+    char min[24];
+    /* "1ms", "0ms"; a minimum of whole seconds as seconds: "1s" */
+    snprintf(min, sizeof min, min_ms > 0 && min_ms % 1000 == 0 ? "%us" : "%ums",
+             min_ms > 0 && min_ms % 1000 == 0 ? min_ms / 1000 : min_ms);
+    return fail_at(w, &n->start_mark,
+                   "%s must be a duration from %s to %us (seconds, or a number with ms, s, m or h), found %s",
+                   what, min, max_ms / 1000, found(n, buf));
   }
   *out = (unsigned)v;
   return 0;
@@ -354,29 +362,119 @@ static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *what, 
   return 0;
 }
 
+/* ---- health (top level and rules) -------------------------------------- */
+
+enum health_key { HK_FAILURES, HK_DOWN_FOR, HK_COUNT };
+static const char *const health_keys[HK_COUNT] = {"failures", "down_for"};
+
+static int health_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
+  struct tb_health_settings *out = arg;
+  (void)k;
+  if (key == HK_FAILURES) {
+    return want_uint(w, v, "health failures", 1, TB_HEALTH_FAILURES_MAX, &out->failures);
+  }
+  return want_duration(w, v, "health down_for", TB_HEALTH_DOWN_FOR_MIN_MS, TB_HEALTH_DOWN_FOR_MAX_MS,
+                       &out->down_for_ms);
+}
+
+/* health: {failures: N, down_for: DURATION}, either key optional: into
+ * *out, whose fields stay as they are for a key not given. */
+static int want_health(struct walk *w, const yaml_node_t *n, struct tb_health_settings *out) {
+  return walk_mapping(w, n, "health", health_keys, HK_COUNT, health_pair, out);
+}
+
 /* ---- one rule ---------------------------------------------------------- */
 
-enum rule_key { RK_HOST, RK_PEER, RK_PORTS, RK_NAME, RK_SETTING, RK_COUNT = RK_SETTING + NSETTINGS };
-static const char *const rule_keys[RK_COUNT] = {"host", "peer", "ports", "name", SETTING_KEYS};
+enum rule_key {
+  RK_HOST,
+  RK_PEER,
+  RK_PEERS,
+  RK_BALANCE,
+  RK_PORTS,
+  RK_NAME,
+  RK_SETTING,
+  RK_HEALTH = RK_SETTING + NSETTINGS,
+  RK_COUNT
+};
+static const char *const rule_keys[RK_COUNT] = {"host",  "peer", "peers",      "balance",
+                                                "ports", "name", SETTING_KEYS, "health"};
 
 struct rule_in {
   const yaml_node_t *node[RK_COUNT]; /* value nodes as found */
   struct tb_port_range *ports;       /* owned */
   size_t nports;
   struct tb_settings settings; /* the rule's own */
+  struct tb_health_settings health;
+  enum tb_balance balance;
+  size_t npeers; /* peer or peers: their texts and where each is */
+  const char *peers[TB_RULE_PEERS_MAX];
+  char where[TB_RULE_PEERS_MAX][TB_ORIGIN_MAX];
+  const char *origins[TB_RULE_PEERS_MAX];
 };
+
+/* Peer n of the rule, value node v: its text and where it is written. */
+static int peer_item(struct walk *w, struct rule_in *in, const yaml_node_t *v, const char *what) {
+  if (want_string(w, v, what) != 0) {
+    return -1;
+  }
+  snprintf(in->where[in->npeers], sizeof in->where[in->npeers], "%s:%zu:%zu", w->name, v->start_mark.line + 1,
+           v->start_mark.column + 1);
+  in->origins[in->npeers] = in->where[in->npeers];
+  in->peers[in->npeers++] = scalar(v);
+  return 0;
+}
+
+/* peers: a non-empty list of peers (or templates). */
+static int want_peers(struct walk *w, const yaml_node_t *n, struct rule_in *in) {
+  size_t count;
+  if (n->type != YAML_SEQUENCE_NODE) {
+    return fail_at(w, &n->start_mark, "peers must be a list of peers (for one peer, 'peer: ...'), found %s",
+                   kind_name(n));
+  }
+  count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+  if (count == 0) {
+    return fail_at(w, &n->start_mark, "peers is an empty list (a rule needs at least one peer)");
+  }
+  if (count > TB_RULE_PEERS_MAX) {
+    return fail_at(w, &n->start_mark, "peers lists %zu peers: at most %d are allowed in one rule", count,
+                   TB_RULE_PEERS_MAX);
+  }
+  for (size_t i = 0; i < count; i++) {
+    const yaml_node_t *item = take(w, n->data.sequence.items.start[i]);
+    if (item == NULL || peer_item(w, in, item, "a peer in peers") != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
 
 static int rule_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
   struct rule_in *in = arg;
   in->node[key] = v;
-  if (key >= RK_SETTING) {
+  if (key >= RK_SETTING && key < RK_HEALTH) {
     return want_setting(w, key - RK_SETTING, k, v, &in->settings);
+  }
+  if ((key == RK_PEER && in->node[RK_PEERS] != NULL) || (key == RK_PEERS && in->node[RK_PEER] != NULL)) {
+    return fail_at(
+        w, &k->start_mark,
+        "a rule has either 'peer' (one peer) or 'peers' (a list), not both (peer: X is peers: [X])");
   }
   switch ((enum rule_key)key) {
   case RK_HOST:
     return want_string(w, v, "host");
   case RK_PEER:
-    return want_string(w, v, "peer");
+    return peer_item(w, in, v, "peer");
+  case RK_PEERS:
+    return want_peers(w, v, in);
+  case RK_BALANCE:
+    if (v->type != YAML_SCALAR_NODE || tb_balance_parse(scalar(v), &in->balance) != 0) {
+      char buf[FOUND_SIZE];
+      return fail_at(w, &v->start_mark, "balance must be failover, round_robin or hash, found %s",
+                     found(v, buf));
+    }
+    return 0;
+  case RK_HEALTH:
+    return want_health(w, v, &in->health);
   case RK_NAME:
     if (want_string(w, v, "name") != 0) {
       return -1;
@@ -404,38 +502,34 @@ static int one_rule(struct walk *w, const yaml_node_t *n, size_t number) {
   char what[48];
   char origin[TB_ORIGIN_MAX];
   char where[TB_ORIGIN_MAX];
-  char perr[512];
-  struct tb_peer peer;
   int rc = -1;
 
   snprintf(what, sizeof what, "rule %zu", number);
   if (walk_mapping(w, n, what, rule_keys, RK_COUNT, rule_pair, &in) != 0) {
     goto done;
   }
-  if (in.node[RK_HOST] == NULL || in.node[RK_PEER] == NULL) {
+  if (in.node[RK_HOST] == NULL || in.npeers == 0) {
     fail_at(w, &n->start_mark, "rule %zu has no '%s'", number, in.node[RK_HOST] == NULL ? "host" : "peer");
     goto done;
   }
-  /* The peer is checked here first so that its message points at it; the
-   * store checks it again. */
-  const yaml_node_t *pn = in.node[RK_PEER];
-  if (tb_peer_parse(scalar(pn), pn->data.scalar.length, &peer, perr, sizeof perr) != 0) {
-    fail_at(w, &pn->start_mark, "%s", perr);
-    goto done;
-  }
   /* The store prefixes its messages (a bad regex) with origin; a rule
-   * without a name is known by the line it starts on. */
+   * without a name is known by the line it starts on.  Its messages about
+   * a peer start with that peer's own position. */
   const yaml_node_t *hn = in.node[RK_HOST];
   snprintf(origin, sizeof origin, "%s:%zu:%zu", w->name, hn->start_mark.line + 1, hn->start_mark.column + 1);
   snprintf(where, sizeof where, "%s:%zu", w->name, n->start_mark.line + 1);
   const struct tb_rule_spec spec = {
       .pattern = scalar(hn),
-      .peer = scalar(pn),
+      .peers = in.peers,
+      .npeers = in.npeers,
+      .peer_origins = in.origins,
       .origin = origin,
       .name = in.node[RK_NAME] != NULL ? scalar(in.node[RK_NAME]) : where,
       .ports = in.ports,
       .nports = in.nports,
       .settings = in.settings,
+      .balance = in.balance,
+      .health = in.health,
   };
   rc = tb_config_add(w->c, &spec, w->err, w->errlen);
 
@@ -446,8 +540,8 @@ done:
 
 /* ---- the top level ----------------------------------------------------- */
 
-enum top_key { TK_RULES, TK_UNMATCHED, TK_SETTING, TK_POOL = TK_SETTING + NSETTINGS, TK_COUNT };
-static const char *const top_keys[TK_COUNT] = {"rules", "unmatched", SETTING_KEYS, "pool"};
+enum top_key { TK_RULES, TK_UNMATCHED, TK_SETTING, TK_POOL = TK_SETTING + NSETTINGS, TK_HEALTH, TK_COUNT };
+static const char *const top_keys[TK_COUNT] = {"rules", "unmatched", SETTING_KEYS, "pool", "health"};
 
 enum pool_key { PK_SIZE, PK_MAX_AGE, PK_COUNT };
 static const char *const pool_keys[PK_COUNT] = {"size", "max_age"};
@@ -492,6 +586,15 @@ static int top_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_
     return 0;
   case TK_POOL:
     return walk_mapping(w, v, "pool", pool_keys, PK_COUNT, pool_pair, NULL);
+  case TK_HEALTH: {
+    struct tb_health_settings h = {w->c->health_failures, w->c->health_down_for_ms};
+    if (want_health(w, v, &h) != 0) {
+      return -1;
+    }
+    w->c->health_failures = h.failures;
+    w->c->health_down_for_ms = h.down_for_ms;
+    return 0;
+  }
   case TK_SETTING:
   case TK_COUNT:
   default:

@@ -335,3 +335,94 @@ def test_regex_starting_with_a_dash_is_a_plugin_argument():
     """Only long options: '-q' is a regex, as the plugin reads it."""
     code, out, err = run("--quiet", "-q", "p:1")
     assert (code, out, err) == (0, "", "")
+
+
+# ---- several peers and templates (issue 12) -----------------------------------
+
+PEERS_YAML = """\
+health: {failures: 5, down_for: 30s}
+rules:
+  - name: sites
+    host: (.*)[.]site-(a|b)[.]corp
+    peers: [gw.site-$2.corp:4443, fallback.corp:4443]
+  - name: one
+    host: (.*)[.]one
+    peer: $1.gw:4443
+  - name: db
+    host: db[.]internal
+    peers: [peer-a:4443, peer-b:4443]
+    balance: hash
+    health: {failures: 1}
+"""
+
+SETTINGS_UNSET = ("connect_timeout 10000 ms, idle_timeout %s, max_lifetime %s, client_identity keep"
+                  % (LIMIT_UNSET, LIMIT_UNSET))
+
+
+def test_summary_with_several_peers(confdir):
+    write_files(confdir, {"tls_bridge.yaml": PEERS_YAML})
+    code, out, err = run("--confdir", confdir, "--config", "tls_bridge.yaml")
+    assert (code, err) == (0, "")
+    assert out == ("configuration OK: 3 rules; unmatched CONNECTs left to Traffic Server; %s; "
+                   "3 distinct peers (2 rules with several, 2 with a template); health: failures 5, "
+                   "down_for 30000 ms\n" % DEFAULTS)
+
+
+@pytest.mark.parametrize("target,answer", [
+    # the template made into the peer for this host, then the fallback
+    ("db.site-b.corp", 'match db.site-b.corp:443: rule 1 "sites" (host \'(.*)[.]site-(a|b)[.]corp\', ports any) '
+                       "-> peers gw.site-b.corp:4443 (template 'gw.site-$2.corp:4443'), fallback.corp:4443 "
+                       "(failover); health failures 5, down_for 30000 ms; " + SETTINGS_UNSET),
+    ("Api.ONE:8443", 'match Api.ONE:8443: rule 2 "one" (host \'(.*)[.]one\', ports any) -> peer api.gw:4443 '
+                     "(template '$1.gw:4443'); " + SETTINGS_UNSET),
+    ("db.internal:5432", 'match db.internal:5432: rule 3 "db" (host \'db[.]internal\', ports any) -> peers '
+                         "peer-a:4443, peer-b:4443 (hash); health failures 1, down_for 30000 ms; "
+                         + SETTINGS_UNSET),
+])
+def test_match_peers(confdir, target, answer):
+    write_files(confdir, {"tls_bridge.yaml": PEERS_YAML})
+    code, out, err = run("--quiet", "--confdir", confdir, "--match", target, "--config", "tls_bridge.yaml")
+    assert (code, out, err) == (0, answer + "\n", "")
+
+
+def test_match_template_without_valid_peer_exits_1(confdir):
+    """A host whose capture makes no valid peer: the plugin would refuse the
+    CONNECT (502); the checker says so and exits 1, after every answer."""
+    write_files(confdir, {"tls_bridge.yaml": PEERS_YAML + "  - {host: '(.*)[.]two', peer: '$1:4443', name: two}\n"})
+    code, out, err = run("--quiet", "--confdir", confdir, "--match", "a_.one", "--match", "10.0.two",
+                         "--match", "db.internal", "--config", "tls_bridge.yaml")
+    assert (code, err) == (1, "")
+    lines = out.splitlines()
+    assert lines[0].startswith('match a_.one:443: rule 2 "one"')  # '_' is a host name character
+    assert lines[1] == ('match 10.0.two:443: rule 4 "two" (host \'(.*)[.]two\', ports any) -> peer none '
+                        "(peer template '$1:4443' gave '10.0:4443': host is not a valid IPv4 address); no valid "
+                        "peer for this host: a CONNECT would be refused (502)")
+    assert lines[2].startswith('match db.internal:443: rule 3 "db"')
+
+
+def test_reference_peer_lists_and_templates():
+    """A peer list or a template in the arguments is an option of this plugin
+    only; the rule that holds it differs too."""
+    code, out, err = run("--quiet", "--from-reference", "(?i).*[.]a.*", "p:1,q:1", "(?i)(.*)[.]b.*", "$1.gw:1")
+    assert (code, err) == (3, "")
+    assert out.splitlines() == [
+        "plugin.config argument 2 ('p:1,q:1'): a peer list, an option of this plugin only: the reference takes "
+        "one peer per rule",
+        "plugin.config argument 4 ('$1.gw:1'): a peer template, an option of this plugin only: the reference "
+        "takes the peer as written",
+        "rule 1 \"plugin.config argument 1\" (host '(?i).*[.]a.*', ports any) -> peers p:1, q:1 (failover):",
+        "  peers: several peers (failover), an option of this plugin only: the reference took one peer per "
+        "rule, as written",
+        "rule 2 \"plugin.config argument 3\" (host '(?i)(.*)[.]b.*', ports any) -> peer template '$1.gw:1':",
+        "  peers: a peer template ($1..$9 from the host), an option of this plugin only: the reference took "
+        "one peer per rule, as written",
+        "differs from the reference: 2 of 2 rules, 2 options it cannot parse",
+    ]
+
+
+@pytest.mark.parametrize("option", ["--health-failures", "--health-down-for"])
+def test_reference_health_options(option):
+    code, out, _ = run("--quiet", "--from-reference", "(?i).*[.]a.*", "p:1", option, "5")
+    assert code == 3
+    assert out.splitlines()[0] == ("plugin.config argument 3 ('%s'): an option of this plugin only: the "
+                                   "reference cannot parse it" % option)

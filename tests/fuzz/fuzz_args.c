@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: tb_config_load_args and tb_config_load_file.  The input,
  * split on NUL bytes, is up to 16 plugin.config arguments (confdir NULL); if
- * they load, a few hosts taken from the input are looked up.  The same input
+ * they load, a few hosts taken from the input are looked up (with and
+ * without captures; each peer of the rule found made for the host).  The same input
  * is also written to a temporary file (one per process, truncated each time)
  * and loaded as a rule file.  Inputs over 4096 bytes are skipped.
  */
@@ -42,6 +43,17 @@ static void lookups(const struct tb_config *c, const char *text, size_t len) {
         }
         if (rc != 0 && rule != NULL) {
           abort();
+        }
+        struct tb_captures caps;
+        if (tb_config_lookup_captures(c, text + start, i - start, 0, &rule, &caps) == 0 && rule != NULL) {
+          for (size_t k = 0; k < rule->npeers; k++) {
+            struct tb_peer p;
+            char err[256];
+            if (tb_config_rule_peer(c, rule, k, text + start, i - start, &caps, &p, err, sizeof err) != 0 &&
+                rule->peers[k].tpl == NULL) {
+              abort(); /* a configured peer is always there */
+            }
+          }
         }
         n++;
       }

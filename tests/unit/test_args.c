@@ -545,6 +545,121 @@ static void test_plugin_args(void **state) {
   }
 }
 
+/* ---- peer lists and health options --------------------------------------- */
+
+/* "<regex> a:1,b:1" is a failover list, in arguments and in rule files;
+ * --health-failures and --health-down-for set the defaults.  Each error
+ * leaves the configuration as it was, the health options included. */
+static void test_peer_lists_and_health(void **state) {
+  static const struct {
+    const char *argv[6];
+    int argc;
+    const char *err; /* NULL: loads */
+  } cases[] = {
+      {{"--health-failures", "0"},
+       2,
+       "plugin.config argument 2 ('0'): --health-failures must be whole failures, 1-100"},
+      {{"--health-failures", "101"},
+       2,
+       "plugin.config argument 2 ('101'): --health-failures must be whole failures, 1-100"},
+      {{"--health-failures", "x"},
+       2,
+       "plugin.config argument 2 ('x'): --health-failures must be whole failures, 1-100"},
+      {{"--health-failures"}, 1, "plugin.config argument 1 ('--health-failures'): needs N"},
+      {{"--health-down-for", "0"},
+       2,
+       "plugin.config argument 2 ('0'): --health-down-for must be whole seconds, 1-3600"},
+      {{"--health-down-for", "3601"},
+       2,
+       "plugin.config argument 2 ('3601'): --health-down-for must be whole seconds, 1-3600"},
+      {{"--health-down-for", "10s"},
+       2,
+       "plugin.config argument 2 ('10s'): --health-down-for must be whole seconds, 1-3600"},
+      {{"--health-down-for"}, 1, "plugin.config argument 1 ('--health-down-for'): needs SECONDS"},
+      {{"--health-failures", "9", "a", "p1,,p2"},
+       4,
+       "plugin.config argument 3: peer list 'p1,,p2': peer 2 is empty"},
+      {{"a", "p1,P1:443"},
+       2,
+       "plugin.config argument 1: peer 'P1:443' is listed twice in this rule (the same host and port as peer "
+       "1)"},
+      {{"a", "p", "b", "p1:1,p2:0"}, 4, "plugin.config argument 3: peer 'p2:0': port must be 1-65535"},
+      {{"x[.]a", "gw-$1"},
+       2,
+       "plugin.config argument 1: peer template 'gw-$1': $1 names a capture group, but the host regex has "
+       "none "
+       "(put the part to capture in parentheses, e.g. '(.*)[.]corp')"},
+      {{"--health-failures", "100", "--health-down-for", "3600", "a", "p1:1,p2:1"}, 6, NULL},
+      {{"--health-failures", "1", "--health-down-for", "1", "(.*)[.]a", "gw-$1,p2:1"}, 6, NULL},
+  };
+
+  (void)state;
+  for (size_t i = 0; i < TB_NELEM(cases); i++) {
+    struct tb_config *c = tb_config_create();
+    char err[ERRLEN] = "";
+
+    assert_non_null(c);
+    int rc = tb_config_load_args(c, cases[i].argc, cases[i].argv, NULL, err, sizeof err);
+    if (cases[i].err != NULL) {
+      if (rc != -1 || strcmp(err, cases[i].err) != 0) {
+        fail_msg("case %zu\n got: %s\nwant: %s", i, rc == 0 ? "(loaded)" : err, cases[i].err);
+      }
+      assert_int_equal(c->nrules, 0);
+      assert_int_equal(c->npeers, 0);
+      assert_int_equal(c->health_failures, TB_HEALTH_FAILURES_DEFAULT);
+      assert_int_equal(c->health_down_for_ms, TB_HEALTH_DOWN_FOR_DEFAULT_MS);
+    } else {
+      if (rc != 0) {
+        fail_msg("case %zu: %s", i, err);
+      }
+      assert_int_equal(c->nrules, 1);
+      assert_int_equal(c->rules[0].npeers, 2);
+      assert_int_equal(c->rules[0].balance, TB_BALANCE_FAILOVER);
+    }
+    tb_config_destroy(c);
+  }
+
+  /* what the options set, and lists across pairs sharing peers */
+  static const char *const argv[] = {"--health-failures", "4", "--health-down-for", "20", "a",
+                                     "p1:1,p2:1",         "b", "p2:1,p3:1,p1"};
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN];
+  assert_non_null(c);
+  assert_int_equal(tb_config_load_args(c, (int)TB_NELEM(argv), argv, NULL, err, sizeof err), 0);
+  assert_int_equal(c->health_failures, 4);
+  assert_int_equal(c->health_down_for_ms, 20000);
+  assert_int_equal(c->npeers, 4);
+  assert_int_equal(c->rules[1].peers[0].index, c->rules[0].peers[1].index);
+  assert_int_equal(c->rules[1].npeers, 3);
+  assert_string_equal(c->peers[c->rules[1].peers[2].index].host, "p1");
+  assert_int_equal(c->peers[c->rules[1].peers[2].index].port, 443);
+  tb_config_destroy(c);
+
+  /* a rule file takes the same lists */
+  char path[64];
+  const char *fargv[] = {"--file", path};
+  write_tmp(path, "a p1:1,p2:1\n(.*)[.]b gw-$1:4443,p2:1\n");
+  c = tb_config_create();
+  assert_non_null(c);
+  assert_int_equal(tb_config_load_args(c, 2, fargv, NULL, err, sizeof err), 0);
+  assert_int_equal(c->nrules, 2);
+  assert_int_equal(c->rules[1].ntemplates, 1);
+  assert_int_equal(c->npeers, 2);
+  tb_config_destroy(c);
+  assert_int_equal(unlink(path), 0);
+  write_tmp(path, "a p1:1,p2:1\nb p3,\n");
+  c = tb_config_create();
+  assert_non_null(c);
+  assert_int_equal(tb_config_load_args(c, 2, fargv, NULL, err, sizeof err), -1);
+  char want[160];
+  snprintf(want, sizeof want, "%s:2: peer list 'p3,': peer 2 is empty", path);
+  assert_string_equal(err, want);
+  assert_int_equal(c->nrules, 0);
+  assert_int_equal(c->npeers, 0);
+  tb_config_destroy(c);
+  assert_int_equal(unlink(path), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_args_table),          cmocka_unit_test(test_err_truncation),
@@ -552,7 +667,7 @@ int main(void) {
       cmocka_unit_test(test_limits_unset_zero_n), cmocka_unit_test(test_pool_options),
       cmocka_unit_test(test_file_confdir),        cmocka_unit_test(test_order),
       cmocka_unit_test(test_config_argument),     cmocka_unit_test(test_client_identity_argument),
-      cmocka_unit_test(test_plugin_args),
+      cmocka_unit_test(test_plugin_args),         cmocka_unit_test(test_peer_lists_and_health),
   };
   return cmocka_run_group_tests_name("tb_args", tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * Unit tests for tb_config, the rule store: defaults, adding a rule (from
  * pattern and peer, and from a full tb_rule_spec: ports copied, name, its
  * own settings), a negative case for every check, the settings a rule gets
- * (unset, 0 and N at the configuration and at the rule), and undo.
+ * (unset, 0 and N at the configuration and at the rule), and undo; peer
+ * lists, the table of distinct peers they are interned into, the health
+ * settings a rule gets, and undo of both.
  */
 #include "tb_test.h"
 
@@ -309,6 +311,270 @@ static void test_check_loaded(void **state) {
   tb_config_destroy(c);
 }
 
+/* ---- peer lists and the table of distinct peers ------------------------- */
+
+/* "a:1,b:1" in a pair or a rule file is a failover list; each entry is
+ * judged as a peer, and a list with an empty entry, too many entries or one
+ * peer twice is refused naming the list, with c as it was. */
+static void test_peer_lists(void **state) {
+  static const struct {
+    const char *pattern, *peer;
+    const char *err;
+  } bad[] = {
+      {"a", "a:1,,b:1", "here: peer list 'a:1,,b:1': peer 2 is empty"},
+      {"a", ",a:1", "here: peer list ',a:1': peer 1 is empty"},
+      {"a", "a:1,", "here: peer list 'a:1,': peer 2 is empty"},
+      {"a", ",", "here: peer list ',': peer 1 is empty"},
+      {"a", "a,b:1,x:0", "here: peer 'x:0': port must be 1-65535"},
+      {"a", "a:443,b,A", "here: peer 'A' is listed twice in this rule (the same host and port as peer 1)"},
+      {"a", "[2001:db8::1],[2001:DB8:0::1]:443",
+       "here: peer '[2001:DB8:0::1]:443' is listed twice in this rule (the same host and port as peer 1)"},
+      {"(x)", "g$1,h,g$1", "here: peer 'g$1' is listed twice in this rule (the same template as peer 1)"},
+      {"(x)", "g,g$2", "here: peer template 'g$2': $2 names capture group 2, but the host regex has 1"},
+      {"x", "g,g$1",
+       "here: peer template 'g$1': $1 names a capture group, but the host regex has none (put the part to "
+       "capture in parentheses, e.g. '(.*)[.]corp')"},
+      {"(", "a,b", "here: bad regex '(' at offset 1: missing closing parenthesis"},
+  };
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN];
+  char many[40 * 8];
+
+  (void)state;
+  assert_non_null(c);
+  assert_int_equal(tb_config_add_rule(c, "x", "a:1,b:2,[::1]", "here", err, sizeof err), 0);
+  const struct tb_rule *r = &c->rules[0];
+  assert_int_equal(r->npeers, 3);
+  assert_int_equal(r->ntemplates, 0);
+  assert_int_equal(r->balance, TB_BALANCE_FAILOVER);
+  assert_int_equal(c->npeers, 3);
+  assert_string_equal(c->peers[r->peers[0].index].host, "a");
+  assert_int_equal(c->peers[r->peers[1].index].port, 2);
+  assert_true(c->peers[r->peers[2].index].ipv6);
+  assert_string_equal(r->peer.host, "a"); /* the first, as a value */
+  for (size_t i = 0; i < TB_NELEM(bad); i++) {
+    memset(err, 'x', sizeof err);
+    if (tb_config_add_rule(c, bad[i].pattern, bad[i].peer, "here", err, sizeof err) != -1 ||
+        strcmp(err, bad[i].err) != 0) {
+      fail_msg("'%s'\n got: %s\nwant: %s", bad[i].peer, err, bad[i].err);
+    }
+    assert_int_equal(c->nrules, 1);
+    assert_int_equal(c->npeers, 3);
+  }
+  /* 32 peers is the most */
+  many[0] = '\0';
+  for (int i = 0; i < 32; i++) {
+    snprintf(many + strlen(many), sizeof many - strlen(many), "%sp%d", i ? "," : "", i);
+  }
+  assert_int_equal(tb_config_add_rule(c, "y", many, "here", err, sizeof err), 0);
+  assert_int_equal(c->rules[1].npeers, 32);
+  assert_int_equal(c->npeers, 35);
+  strcat(many, ",p32");
+  assert_int_equal(tb_config_add_rule(c, "z", many, "here", err, sizeof err), -1);
+  tb_assert_contains(err, "here: peer list 'p0,p1,");
+  tb_assert_contains(err, "': more than 32 peers in one rule");
+  assert_int_equal(c->npeers, 35);
+  tb_config_destroy(c);
+}
+
+/* Rules that name the same host and port share one entry of c->peers:
+ * names without regard to case, IPv6 by address, a missing port as 443;
+ * the first spelling is the one kept. */
+static void test_interning(void **state) {
+  static const char *const pairs[][2] = {
+      {"r1", "Peer-A:1,b:1"},
+      {"r2", "b:1,c:1"},
+      {"r3", "peer-a:1"},
+      {"r4", "[2001:db8::1]:1"},
+      {"r5", "[2001:DB8:0::1]:1,[2001:db8::1]:2"},
+      {"r6", "p"},
+      {"r7", "p.:443"},
+      {"r8", "b:2"},
+  };
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN];
+
+  (void)state;
+  assert_non_null(c);
+  for (size_t i = 0; i < TB_NELEM(pairs); i++) {
+    assert_int_equal(tb_config_add_rule(c, pairs[i][0], pairs[i][1], "here", err, sizeof err), 0);
+  }
+  /* Peer-A:1, b:1, c:1, [2001:db8::1]:1, [2001:db8::1]:2, p:443, b:2 */
+  assert_int_equal(c->npeers, 7);
+  assert_int_equal(c->rules[2].peers[0].index, c->rules[0].peers[0].index);
+  assert_string_equal(c->peers[c->rules[2].peers[0].index].host, "Peer-A");
+  assert_int_equal(c->rules[1].peers[0].index, c->rules[0].peers[1].index);
+  assert_int_equal(c->rules[4].peers[0].index, c->rules[3].peers[0].index);
+  assert_int_not_equal(c->rules[4].peers[1].index, c->rules[3].peers[0].index);
+  assert_int_equal(c->rules[6].peers[0].index, c->rules[5].peers[0].index);
+  assert_int_not_equal(c->rules[7].peers[0].index, c->rules[1].peers[0].index);
+  /* tb_config_find_peer: the same questions */
+  struct tb_peer p;
+  assert_int_equal(tb_peer_parse("PEER-a:1", 8, &p, err, sizeof err), 0);
+  assert_int_equal(tb_config_find_peer(c, &p), c->rules[0].peers[0].index);
+  assert_int_equal(tb_peer_parse("peer-a:2", 8, &p, err, sizeof err), 0);
+  assert_int_equal(tb_config_find_peer(c, &p), SIZE_MAX);
+  tb_config_destroy(c);
+
+  /* many distinct peers (the hash table grows), each found again */
+  c = tb_config_create();
+  assert_non_null(c);
+  for (int i = 0; i < 3000; i++) {
+    char peer[64];
+    snprintf(peer, sizeof peer, "p%d.example:%d,shared:1", i, 1 + i % 7);
+    assert_int_equal(tb_config_add_rule(c, "a", peer, "here", err, sizeof err), 0);
+  }
+  assert_int_equal(c->npeers, 3001);
+  for (int i = 0; i < 3000; i++) {
+    char peer[64];
+    snprintf(peer, sizeof peer, "P%d.Example:%d", i, 1 + i % 7);
+    assert_int_equal(tb_peer_parse(peer, strlen(peer), &p, err, sizeof err), 0);
+    assert_int_equal(tb_config_find_peer(c, &p), c->rules[i].peers[0].index);
+    assert_int_equal(c->rules[i].peers[1].index, 1);
+  }
+  tb_config_destroy(c);
+}
+
+/* The spec's new fields, and the store's own checks of them. */
+static void test_spec_peers(void **state) {
+  static const char *const two[] = {"a:1", "b:1"};
+  static const char *const where[] = {"t.yaml:3:5", "t.yaml:4:5"};
+  static const char *const dup[] = {"a:1", "A:1"};
+  static const char *const bad_port[] = {"a:1", "b:0"};
+  static const char *const tooth[] = {"a$1"};
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN];
+  struct {
+    struct tb_rule_spec spec;
+    const char *err;
+  } cases[] = {
+      {{.pattern = "a", .origin = "here"}, "here: give either one peer or a list of peers"},
+      {{.pattern = "a", .peer = "p", .peers = two, .npeers = 2, .origin = "here"},
+       "here: give either one peer or a list of peers"},
+      {{.pattern = "a", .peers = two, .npeers = 0, .origin = "here"}, "here: the list of peers is empty"},
+      {{.pattern = "a", .peers = two, .npeers = 33, .origin = "here"},
+       "here: more than 32 peers in one rule"},
+      {{.pattern = "a", .peer = "p", .balance = (enum tb_balance)3, .origin = "here"},
+       "here: unknown balance"},
+      {{.pattern = "a", .peer = "p", .health = {101, 0}, .origin = "here"},
+       "here: health settings out of range"},
+      {{.pattern = "a", .peer = "p", .health = {0, 999}, .origin = "here"},
+       "here: health settings out of range"},
+      {{.pattern = "a", .peer = "p", .health = {0, 3600001}, .origin = "here"},
+       "here: health settings out of range"},
+      {{.pattern = "a", .peers = dup, .npeers = 2, .peer_origins = where, .origin = "here"},
+       "t.yaml:4:5: peer 'A:1' is listed twice in this rule (the same host and port as peer 1)"},
+      {{.pattern = "a", .peers = bad_port, .npeers = 2, .peer_origins = where, .origin = "here"},
+       "t.yaml:4:5: peer 'b:0': port must be 1-65535"},
+      {{.pattern = "a(", .peers = two, .npeers = 2, .peer_origins = where, .origin = "here"},
+       "here: bad regex 'a(' at offset 2: missing closing parenthesis"},
+      {{.pattern = "a", .peers = tooth, .npeers = 1, .peer_origins = where, .origin = "here"},
+       "t.yaml:3:5: peer template 'a$1': $1 names a capture group, but the host regex has none (put the part "
+       "to capture in parentheses, e.g. '(.*)[.]corp')"},
+  };
+
+  (void)state;
+  assert_non_null(c);
+  for (size_t i = 0; i < TB_NELEM(cases); i++) {
+    cases[i].spec.settings = (struct tb_settings)TB_SETTINGS_UNSET;
+    memset(err, 'x', sizeof err);
+    assert_int_equal(tb_config_add(c, &cases[i].spec, err, sizeof err), -1);
+    if (strcmp(err, cases[i].err) != 0) {
+      fail_msg("case %zu\n got: %s\nwant: %s", i, err, cases[i].err);
+    }
+    assert_int_equal(c->nrules, 0);
+    assert_int_equal(c->npeers, 0);
+  }
+  /* the limits are accepted */
+  struct tb_rule_spec ok = {.pattern = "(x)",
+                            .peers = two,
+                            .npeers = 2,
+                            .origin = "here",
+                            .settings = TB_SETTINGS_UNSET,
+                            .balance = TB_BALANCE_HASH,
+                            .health = {100, 1000}};
+  assert_int_equal(tb_config_add(c, &ok, err, sizeof err), 0);
+  ok.health = (struct tb_health_settings){1, 3600000};
+  ok.balance = TB_BALANCE_ROUND_ROBIN;
+  assert_int_equal(tb_config_add(c, &ok, err, sizeof err), 0);
+  assert_int_equal(c->rules[0].balance, TB_BALANCE_HASH);
+  assert_int_equal(c->rules[0].ngroups, 1);
+  assert_int_equal(c->rules[1].health.down_for_ms, 3600000);
+  assert_int_equal(c->npeers, 2);
+  tb_config_destroy(c);
+}
+
+/* A rule's health settings: its own, else the configuration's defaults. */
+static void test_health_levels(void **state) {
+  struct tb_config *c = tb_config_create();
+  struct tb_health_settings h;
+  char err[ERRLEN];
+
+  (void)state;
+  assert_non_null(c);
+  assert_int_equal(c->health_failures, TB_HEALTH_FAILURES_DEFAULT);
+  assert_int_equal(c->health_down_for_ms, TB_HEALTH_DOWN_FOR_DEFAULT_MS);
+  const struct tb_rule_spec own = {
+      .pattern = "a", .peer = "p", .origin = "here", .settings = TB_SETTINGS_UNSET, .health = {7, 0}};
+  const struct tb_rule_spec both = {
+      .pattern = "b", .peer = "p", .origin = "here", .settings = TB_SETTINGS_UNSET, .health = {9, 60000}};
+  assert_int_equal(tb_config_add_rule(c, "x", "p", "here", err, sizeof err), 0);
+  assert_int_equal(tb_config_add(c, &own, err, sizeof err), 0);
+  assert_int_equal(tb_config_add(c, &both, err, sizeof err), 0);
+  c->health_failures = 5;
+  c->health_down_for_ms = 2000;
+  tb_config_health(c, &c->rules[0], &h);
+  assert_int_equal(h.failures, 5);
+  assert_int_equal(h.down_for_ms, 2000);
+  tb_config_health(c, &c->rules[1], &h);
+  assert_int_equal(h.failures, 7);
+  assert_int_equal(h.down_for_ms, 2000);
+  tb_config_health(c, &c->rules[2], &h);
+  assert_int_equal(h.failures, 9);
+  assert_int_equal(h.down_for_ms, 60000);
+  assert_string_equal(tb_balance_name(TB_BALANCE_ROUND_ROBIN), "round_robin");
+  assert_string_equal(tb_balance_name((enum tb_balance)7), "failover");
+  enum tb_balance b = TB_BALANCE_FAILOVER;
+  assert_int_equal(tb_balance_parse("hash", &b), 0);
+  assert_int_equal(b, TB_BALANCE_HASH);
+  assert_int_equal(tb_balance_parse("Hash", &b), -1);
+  assert_int_equal(tb_balance_parse("", &b), -1);
+  assert_int_equal(b, TB_BALANCE_HASH);
+  tb_config_destroy(c);
+}
+
+/* Undo drops the peers first named by the rules it drops, and restores the
+ * health defaults; the table works as before afterwards. */
+static void test_undo_peers(void **state) {
+  struct tb_config *c = tb_config_create();
+  struct tb_config saved;
+  struct tb_peer p;
+  char err[ERRLEN];
+
+  (void)state;
+  assert_non_null(c);
+  assert_int_equal(tb_config_add_rule(c, "a", "keep:1,also:1", "here", err, sizeof err), 0);
+  saved = *c;
+  for (int i = 0; i < 100; i++) {
+    char peer[32];
+    snprintf(peer, sizeof peer, "keep:1,new%d:1", i);
+    assert_int_equal(tb_config_add_rule(c, "b", peer, "here", err, sizeof err), 0);
+  }
+  c->health_failures = 50;
+  c->health_down_for_ms = 5000;
+  assert_int_equal(c->npeers, 102);
+  tb_config_undo(c, &saved);
+  assert_int_equal(c->npeers, 2);
+  assert_int_equal(c->health_failures, TB_HEALTH_FAILURES_DEFAULT);
+  assert_int_equal(c->health_down_for_ms, TB_HEALTH_DOWN_FOR_DEFAULT_MS);
+  assert_int_equal(tb_peer_parse("new7:1", 6, &p, err, sizeof err), 0);
+  assert_int_equal(tb_config_find_peer(c, &p), SIZE_MAX);
+  assert_int_equal(tb_config_add_rule(c, "c", "new7:1,keep:1", "here", err, sizeof err), 0);
+  assert_int_equal(tb_config_find_peer(c, &p), 2);
+  assert_int_equal(c->rules[1].peers[1].index, 0);
+  tb_config_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_destroy),
@@ -319,6 +585,11 @@ int main(void) {
       cmocka_unit_test(test_set_defaults),
       cmocka_unit_test(test_undo),
       cmocka_unit_test(test_check_loaded),
+      cmocka_unit_test(test_peer_lists),
+      cmocka_unit_test(test_interning),
+      cmocka_unit_test(test_spec_peers),
+      cmocka_unit_test(test_health_levels),
+      cmocka_unit_test(test_undo_peers),
   };
   return cmocka_run_group_tests_name("tb_config", tests, NULL, NULL);
 }

@@ -226,11 +226,107 @@ static void test_describe(void **state) {
   tb_config_destroy(c);
 }
 
+/* Several peers: the list, the balance and the health settings; a template
+ * shown as the peer it makes for this host; a template that makes no valid
+ * peer for this host: refused (502). */
+static void test_peers(void **state) {
+  struct tb_config *c =
+      yaml("health: {failures: 5}\n"
+           "rules:\n"
+           "  - name: sites\n"
+           "    host: (.*)[.]site-(a|b)[.]corp\n"
+           "    peers: [gw.site-$2.corp:4443, fallback.corp:4443]\n"
+           "  - {host: '(.*)[.]one', peer: '$1.gw:4443', name: one}\n"
+           "  - {host: 'db[.]internal', peers: [a:1, 'b:1', '[2001:db8::1]'], balance: hash,"
+           " health: {down_for: 1m}, name: db}\n"
+           "  - {host: 'x[.]internal', peers: [solo], balance: round_robin}\n"
+           "  - {host: '(.*)[.]two', peers: ['$1.gw:4443', 'backup:1'], name: two}\n");
+  char buf[TB_EXPLAIN_MAX];
+
+  (void)state;
+  expect(
+      c, "db.site-b.corp", 443, 0, TB_EXPLAIN_RULE,
+      "match db.site-b.corp:443: rule 1 \"sites\" (host '(.*)[.]site-(a|b)[.]corp', ports any) -> peers "
+      "gw.site-b.corp:4443 (template 'gw.site-$2.corp:4443'), fallback.corp:4443 (failover); health failures "
+      "5, down_for 10000 ms; connect_timeout 10000 ms, idle_timeout unset (Traffic Server's timeouts apply), "
+      "max_lifetime unset (Traffic Server's timeouts apply), client_identity keep");
+  expect(
+      c, "DB.SITE-A.CORP.", 443, 9, TB_EXPLAIN_RULE,
+      "match DB.SITE-A.CORP.:443: rule 1 \"sites\" (host '(.*)[.]site-(a|b)[.]corp', ports any, "
+      "configuration "
+      "9) -> peers gw.site-a.corp:4443 (template 'gw.site-$2.corp:4443'), fallback.corp:4443 (failover); "
+      "health failures 5, down_for 10000 ms; connect_timeout 10000 ms, idle_timeout unset (Traffic Server's "
+      "timeouts apply), max_lifetime unset (Traffic Server's timeouts apply), client_identity keep");
+  /* one template peer: no health (it changes nothing for one peer) */
+  expect(c, "api.one", 443, 0, TB_EXPLAIN_RULE,
+         "match api.one:443: rule 2 \"one\" (host '(.*)[.]one', ports any) -> peer api.gw:4443 (template "
+         "'$1.gw:4443'); connect_timeout 10000 ms, idle_timeout unset (Traffic Server's timeouts apply), "
+         "max_lifetime unset (Traffic Server's timeouts apply), client_identity keep");
+  expect(
+      c, "a:b.one", 443, 0, TB_EXPLAIN_NO_PEER,
+      "match a:b.one:443: rule 2 \"one\" (host '(.*)[.]one', ports any) -> peer none (peer template "
+      "'$1.gw:4443': capture $1 is 'a:b': only letters, digits, '-', '_' and '.' may come from the host); no "
+      "valid peer for this host: a CONNECT would be refused (502)");
+  /* a template in a list that makes no valid peer: the others still serve */
+  expect(c, "a:b.two", 443, 0, TB_EXPLAIN_RULE,
+         "match a:b.two:443: rule 5 \"two\" (host '(.*)[.]two', ports any) -> peers none (peer template "
+         "'$1.gw:4443': capture $1 is 'a:b': only letters, digits, '-', '_' and '.' may come from the host), "
+         "backup:1 (failover); health failures 5, down_for 10000 ms; connect_timeout 10000 ms, idle_timeout "
+         "unset (Traffic Server's timeouts apply), max_lifetime unset (Traffic Server's timeouts apply), "
+         "client_identity keep");
+  /* captures may hold dots */
+  expect(
+      c, "..site-a.corp", 443, 0, TB_EXPLAIN_RULE,
+      "match ..site-a.corp:443: rule 1 \"sites\" (host '(.*)[.]site-(a|b)[.]corp', ports any) -> peers "
+      "gw.site-a.corp:4443 (template 'gw.site-$2.corp:4443'), fallback.corp:4443 (failover); health failures "
+      "5, down_for 10000 ms; connect_timeout 10000 ms, idle_timeout unset (Traffic Server's timeouts apply), "
+      "max_lifetime unset (Traffic Server's timeouts apply), client_identity keep");
+  expect(
+      c, "db.internal", 5432, 0, TB_EXPLAIN_RULE,
+      "match db.internal:5432: rule 3 \"db\" (host 'db[.]internal', ports any) -> peers a:1, b:1, "
+      "[2001:db8::1]:443 (hash); health failures 5, down_for 60000 ms; connect_timeout 10000 ms, "
+      "idle_timeout unset (Traffic Server's timeouts apply), max_lifetime unset (Traffic Server's timeouts "
+      "apply), client_identity keep");
+  /* a list of one reads as one peer */
+  expect(c, "x.internal", 1, 0, TB_EXPLAIN_RULE,
+         "match x.internal:1: rule 4 \"t.yaml:8\" (host 'x[.]internal', ports any) -> peer solo:443; "
+         "connect_timeout 10000 ms, idle_timeout unset (Traffic Server's timeouts apply), max_lifetime unset "
+         "(Traffic Server's timeouts apply), client_identity keep");
+
+  /* the rule's peers as configured (tls_bridge_check) */
+  assert_int_equal(tb_config_format_peers(c, &c->rules[0], buf, sizeof buf), 0);
+  assert_string_equal(buf, "peers template 'gw.site-$2.corp:4443', fallback.corp:4443 (failover)");
+  assert_int_equal(tb_config_format_peers(c, &c->rules[1], buf, sizeof buf), 0);
+  assert_string_equal(buf, "peer template '$1.gw:4443'");
+  assert_int_equal(tb_config_format_peers(c, &c->rules[3], buf, sizeof buf), 0);
+  assert_string_equal(buf, "peer solo:443");
+  char small[12];
+  assert_int_equal(tb_config_format_peers(c, &c->rules[2], small, sizeof small), -1);
+  assert_string_equal(small, "peers a:...");
+
+  /* the summary names the peers and the health defaults */
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  assert_string_equal(buf,
+                      "5 rules; unmatched CONNECTs left to Traffic Server; defaults: connect_timeout 10000 "
+                      "ms, idle_timeout unset (Traffic Server's timeouts apply), max_lifetime unset "
+                      "(Traffic Server's timeouts apply), client_identity keep; pool: 2 warm connections "
+                      "per peer, max_age 30000 ms; 6 distinct peers (3 rules with several, 3 with a "
+                      "template); health: failures 5, down_for 10000 ms");
+  tb_config_destroy(c);
+
+  c = args(2, (const char *const[]){"x", "p:1,q:1"});
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  tb_assert_contains(buf, "; 2 distinct peers (1 rule with several, 0 with a template); health: failures 3, "
+                          "down_for 10000 ms");
+  tb_config_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plugin_lines),    cmocka_unit_test(test_rules_and_ports),
       cmocka_unit_test(test_matching_failed), cmocka_unit_test(test_quoting),
       cmocka_unit_test(test_buffer_sizes),    cmocka_unit_test(test_describe),
+      cmocka_unit_test(test_peers),
   };
   return cmocka_run_group_tests_name("tb_explain", tests, NULL, NULL);
 }

@@ -543,6 +543,131 @@ static void test_reference_match(void **state) {
   assert_int_equal(tb_index_reference_match("(x+)+$", host, sizeof host), -1); /* PCRE2's match limit */
 }
 
+/* ---- captures ------------------------------------------------------------ */
+
+static const char *const capture_args[] = {
+    "exact[.]cap",
+    "p0", /* rule 0: indexed, no groups */
+    "(a+)(b+)(c+)[.]cap",
+    "p1", /* rule 1 */
+    "(x)[.]cap",
+    "p2", /* rule 2 */
+    "(?:(y)|(z))[.]cap",
+    "p3", /* rule 3: one group unset */
+    "(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)(l)",
+    "p4", /* rule 4: more groups than $9 */
+    ".*[.]cap",
+    "p5", /* rule 5: indexed suffix */
+};
+
+/* Captures from ix (or from every regex in order when ix is NULL). */
+static const struct tb_rule *caps_of(const struct tb_config *c, const struct tb_index *ix, const char *host,
+                                     struct tb_captures *caps) {
+  const struct tb_rule *r = NULL;
+  memset(caps, 0x5a, sizeof *caps); /* whatever was there: stale pairs must not show */
+  assert_int_equal(tb_index_lookup_captures(ix, c->rules, c->nrules, host, strlen(host), 443, &r, caps), 0);
+  return r;
+}
+
+/* The offsets of the whole match and of each group, in the host as given
+ * (a trailing dot not included in the match); an unset group; the first
+ * nine of twelve; none for an indexed rule; a rule with fewer groups after
+ * one with more, on the same thread's match data. */
+static void test_captures(void **state) {
+  struct tb_config *c = load((int)TB_NELEM(capture_args), capture_args);
+  struct tb_captures k;
+
+  (void)state;
+  for (int with_index = 1; with_index >= 0; with_index--) {
+    const struct tb_index *ix = with_index ? c->index : NULL;
+    assert_ptr_equal(caps_of(c, ix, "aabbbc.cap.", &k), &c->rules[1]);
+    assert_int_equal(k.n, 4);
+    assert_int_equal(k.start[0], 0);
+    assert_int_equal(k.end[0], 10);
+    assert_int_equal(k.start[1], 0);
+    assert_int_equal(k.end[1], 2);
+    assert_int_equal(k.start[2], 2);
+    assert_int_equal(k.end[2], 5);
+    assert_int_equal(k.start[3], 5);
+    assert_int_equal(k.end[3], 6);
+    assert_ptr_equal(caps_of(c, ix, "X.CAP", &k), &c->rules[2]); /* fewer groups: no stale pairs */
+    assert_int_equal(k.n, 2);
+    assert_int_equal(k.start[1], 0);
+    assert_int_equal(k.end[1], 1);
+    assert_ptr_equal(caps_of(c, ix, "z.cap", &k), &c->rules[3]);
+    assert_int_equal(k.n, 3);
+    assert_int_equal(k.start[1], TB_CAPTURE_UNSET);
+    assert_int_equal(k.end[1], TB_CAPTURE_UNSET);
+    assert_int_equal(k.start[2], 0);
+    assert_int_equal(k.end[2], 1);
+    assert_ptr_equal(caps_of(c, ix, "y.cap", &k), &c->rules[3]);
+    assert_int_equal(k.n, 3); /* every group of the regex, the trailing unset one too */
+    assert_int_equal(k.start[1], 0);
+    assert_int_equal(k.start[2], TB_CAPTURE_UNSET);
+    assert_int_equal(k.end[2], TB_CAPTURE_UNSET);
+    assert_ptr_equal(caps_of(c, ix, "abcdefghijkl", &k), &c->rules[4]);
+    assert_int_equal(c->rules[4].ngroups, 12);
+    assert_int_equal(k.n, TB_CAPTURE_MAX + 1);
+    for (size_t g = 1; g <= TB_CAPTURE_MAX; g++) {
+      assert_int_equal(k.start[g], g - 1);
+      assert_int_equal(k.end[g], g);
+    }
+    assert_ptr_equal(caps_of(c, ix, "exact.cap", &k), &c->rules[0]);
+    assert_int_equal(k.n, 0);
+    assert_ptr_equal(caps_of(c, ix, "q.cap", &k), &c->rules[5]);
+    assert_int_equal(k.n, 0);
+    assert_null(caps_of(c, ix, "nothing", &k));
+    assert_int_equal(k.n, 0);
+  }
+  /* captures NULL: the plain lookup */
+  const struct tb_rule *r = NULL;
+  assert_int_equal(tb_index_lookup_captures(c->index, c->rules, c->nrules, "x.cap", 5, 443, &r, NULL), 0);
+  assert_ptr_equal(r, &c->rules[2]);
+  assert_int_equal(tb_index_groups(c->rules[1].re), 3);
+  assert_int_equal(tb_index_groups(c->rules[0].re), 0);
+  assert_int_equal(tb_index_groups(NULL), 0);
+  tb_config_destroy(c);
+}
+
+static int capture_thread(void *p) {
+  struct thread_arg *a = p;
+  char host[64];
+
+  for (int n = 0; n < 2000; n++) {
+    struct tb_captures k;
+    const struct tb_rule *r = NULL;
+    size_t as = 1 + (size_t)n % 7;
+    size_t bs = 1 + (size_t)(n + a->bad) % 5;
+    memset(host, 'a', as);
+    memset(host + as, 'b', bs);
+    memcpy(host + as + bs, "c.cap", 6);
+    if (tb_config_lookup_captures(a->c, host, strlen(host), 443, &r, &k) != 0 || r != &a->c->rules[1] ||
+        k.n != 4 || k.end[1] != as || k.start[2] != as || k.end[2] != as + bs) {
+      a->bad++;
+    }
+  }
+  return 0;
+}
+
+/* Several threads taking captures at once: each thread's own match data. */
+static void test_capture_threads(void **state) {
+  struct tb_config *c = load((int)TB_NELEM(capture_args), capture_args);
+  thrd_t t[4];
+  struct thread_arg args[4];
+
+  (void)state;
+  for (size_t i = 0; i < TB_NELEM(t); i++) {
+    args[i].c = c;
+    args[i].bad = 0;
+    assert_int_equal(thrd_create(&t[i], capture_thread, &args[i]), thrd_success);
+  }
+  for (size_t i = 0; i < TB_NELEM(t); i++) {
+    assert_int_equal(thrd_join(t[i], NULL), thrd_success);
+    assert_int_equal(args[i].bad, 0);
+  }
+  tb_config_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_match_table),
@@ -555,6 +680,8 @@ int main(void) {
       cmocka_unit_test(test_lookup_nothing),
       cmocka_unit_test(test_compile),
       cmocka_unit_test(test_reference_match),
+      cmocka_unit_test(test_captures),
+      cmocka_unit_test(test_capture_threads),
   };
   return cmocka_run_group_tests_name("tb_index", tests, NULL, NULL);
 }

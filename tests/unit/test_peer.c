@@ -216,11 +216,75 @@ static void test_format_bounds(void **state) {
   }
 }
 
+/* The same peer: port equal (a missing one is 443), a name without regard
+ * to case (and its trailing dot, which parsing drops), an IPv6 literal by
+ * its address; the hash agrees with it. */
+static void test_same_and_hash(void **state) {
+  static const struct {
+    const char *a, *b;
+    int same;
+  } pairs[] = {
+      {"peer.example", "peer.example:443", 1},
+      {"Peer.Example.", "peer.example:443", 1},
+      {"peer.example:4443", "peer.example:443", 0},
+      {"peer.example", "peer.exampl", 0},
+      {"peer.example", "peer.examplf", 0},
+      {"[2001:db8::1]", "[2001:DB8:0:0::1]:443", 1},
+      {"[2001:db8::1]", "[2001:db8::2]", 0},
+      {"[::ffff:192.0.2.1]", "192.0.2.1", 0}, /* a v4-mapped literal is not the v4 address's name */
+      {"10.0.0.1", "10.0.0.1:443", 1},
+      {"a_b", "A_B", 1},
+  };
+  char err[256];
+
+  (void)state;
+  for (size_t i = 0; i < TB_NELEM(pairs); i++) {
+    struct tb_peer a, b;
+    assert_int_equal(tb_peer_parse(pairs[i].a, strlen(pairs[i].a), &a, err, sizeof err), 0);
+    assert_int_equal(tb_peer_parse(pairs[i].b, strlen(pairs[i].b), &b, err, sizeof err), 0);
+    if (tb_peer_same(&a, &b) != pairs[i].same || tb_peer_same(&b, &a) != pairs[i].same) {
+      fail_msg("'%s' and '%s': same %d", pairs[i].a, pairs[i].b, !pairs[i].same);
+    }
+    if (pairs[i].same) {
+      assert_true(tb_peer_hash(&a) == tb_peer_hash(&b));
+    } else {
+      assert_true(tb_peer_hash(&a) != tb_peer_hash(&b));
+    }
+  }
+  /* not from tb_peer_parse: an IPv6 "literal" that is not one is compared as text */
+  struct tb_peer x, y;
+  memset(&x, 0, sizeof x);
+  memset(&y, 0, sizeof y);
+  x.ipv6 = y.ipv6 = true;
+  x.port = y.port = 1;
+  strcpy(x.host, "zz");
+  strcpy(y.host, "zz");
+  assert_true(tb_peer_same(&x, &y));
+  assert_true(tb_peer_hash(&x) == tb_peer_hash(&y));
+  strcpy(y.host, "zy");
+  assert_false(tb_peer_same(&x, &y));
+}
+
+/* tb_peer_problem: tb_peer_parse's reason alone, *out untouched on failure. */
+static void test_problem(void **state) {
+  struct tb_peer p;
+
+  (void)state;
+  memset(&p, 0x77, sizeof p);
+  assert_string_equal(tb_peer_problem("foo:0", 5, &p), "port must be 1-65535");
+  assert_string_equal(tb_peer_problem("", 0, &p), "empty");
+  assert_string_equal(tb_peer_problem(NULL, 3, &p), "empty");
+  assert_int_equal(p.port, 0x7777);
+  assert_null(tb_peer_problem("foo:1", 5, &p));
+  assert_int_equal(p.port, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good),          cmocka_unit_test(test_bad),
       cmocka_unit_test(test_length_bounds), cmocka_unit_test(test_err_buffer),
-      cmocka_unit_test(test_format_bounds),
+      cmocka_unit_test(test_format_bounds), cmocka_unit_test(test_same_and_hash),
+      cmocka_unit_test(test_problem),
   };
   return cmocka_run_group_tests_name("tb_peer", tests, NULL, NULL);
 }

@@ -251,12 +251,60 @@ static void test_options(void **state) {
   assert_int_equal(i, 6);
 }
 
+/* A rule with several peers or a template: one note (the reference takes
+ * one peer, as written), and no note on the port of a peer in it; the
+ * plugin.config arguments that hold them are reported as options of this
+ * plugin only. */
+static void test_peers(void **state) {
+  static const struct {
+    const char *pattern, *peer, *note;
+  } rules[] = {
+      {"(?i).*[.]x.*", "a:1,b",
+       "several peers (failover), an option of this plugin only: the reference took one peer per rule, as "
+       "written"},
+      {"(?i)(.*)[.]y.*", "$1.gw:1",
+       "a peer template ($1..$9 from the host), an option of this plugin only: the reference took one peer "
+       "per "
+       "rule, as written"},
+      {"(?i)(.*)[.]z.*", "$1.gw,b:1",
+       "several peers and a peer template (failover), an option of this plugin only: the reference took one "
+       "peer per rule, as written"},
+  };
+  static const char *const argv[] = {"(?i).*[.]x.*",   "a:1,b",   "--file",       "f",
+                                     "(?i)(.*)[.]y.*", "$1.gw:1", "(?i).*[.]w.*", "w:1"};
+  char err[ERRLEN];
+  char buf[256];
+  int i = 0;
+
+  (void)state;
+  for (size_t k = 0; k < TB_NELEM(rules); k++) {
+    struct tb_config *c = tb_config_create();
+    struct tb_ref_note notes[TB_REF_KINDS];
+    assert_non_null(c);
+    assert_int_equal(tb_config_add_rule(c, rules[k].pattern, rules[k].peer, "here", err, sizeof err), 0);
+    assert_int_equal(tb_reference_rule(&c->rules[0], notes), 1);
+    assert_int_equal(notes[0].kind, TB_REF_PEERS);
+    assert_int_equal(notes[0].certain, 1);
+    assert_string_equal(notes[0].text, rules[k].note);
+    tb_config_destroy(c);
+  }
+  assert_string_equal(tb_ref_kind_name(TB_REF_PEERS), "peers");
+
+  assert_int_equal(tb_reference_next_option((int)TB_NELEM(argv), argv, &i, buf, sizeof buf), 1);
+  assert_string_equal(buf,
+                      "plugin.config argument 2 ('a:1,b'): a peer list, an option of this plugin only: the "
+                      "reference takes one peer per rule");
+  assert_int_equal(i, 2);
+  assert_int_equal(tb_reference_next_option((int)TB_NELEM(argv), argv, &i, buf, sizeof buf), 1);
+  assert_string_equal(buf, "plugin.config argument 6 ('$1.gw:1'): a peer template, an option of this plugin "
+                           "only: the reference takes the peer as written");
+  assert_int_equal(tb_reference_next_option((int)TB_NELEM(argv), argv, &i, buf, sizeof buf), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_rules),
-      cmocka_unit_test(test_rule_fails),
-      cmocka_unit_test(test_kind_names),
-      cmocka_unit_test(test_options),
+      cmocka_unit_test(test_rules),   cmocka_unit_test(test_rule_fails), cmocka_unit_test(test_kind_names),
+      cmocka_unit_test(test_options), cmocka_unit_test(test_peers),
   };
   return cmocka_run_group_tests_name("tb_reference", tests, NULL, NULL);
 }

@@ -201,11 +201,46 @@ static void test_many_rules(void **state) {
   tb_config_destroy(c);
 }
 
+/* A peer field may be a failover list or a template, as in plugin.config;
+ * an error in one names the file and line, and undoes the earlier lines
+ * and the peers they named. */
+static void test_peer_lists(void **state) {
+  struct tb_config *c = tb_config_create();
+  char path[64];
+  char want[160];
+  char err[ERRLEN];
+
+  (void)state;
+  assert_non_null(c);
+  write_tmp(path, "a[.]example p1:4443,p2:4443\n(.*)[.]b gw-$1:4443,p2:4443\nc p2:4443\n");
+  assert_int_equal(tb_config_load_file(c, path, err, sizeof err), 0);
+  assert_int_equal(c->nrules, 3);
+  assert_int_equal(c->npeers, 2);
+  assert_int_equal(c->rules[0].npeers, 2);
+  assert_int_equal(c->rules[1].ntemplates, 1);
+  assert_int_equal(c->rules[2].peers[0].index, c->rules[0].peers[1].index);
+  tb_config_destroy(c);
+  assert_int_equal(unlink(path), 0);
+
+  c = tb_config_create();
+  assert_non_null(c);
+  write_tmp(path, "a p1:4443,p2:4443\nb p3:1,p1:4443,P3:1\n");
+  assert_int_equal(tb_config_load_file(c, path, err, sizeof err), -1);
+  snprintf(want, sizeof want,
+           "%s:2: peer 'P3:1' is listed twice in this rule (the same host and port as peer 1)", path);
+  assert_string_equal(err, want);
+  assert_int_equal(c->nrules, 0);
+  assert_int_equal(c->npeers, 0);
+  tb_config_destroy(c);
+  assert_int_equal(unlink(path), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_file_ok),     cmocka_unit_test(test_file_empty),
       cmocka_unit_test(test_file_errors), cmocka_unit_test(test_file_too_big),
       cmocka_unit_test(test_file_16mib),  cmocka_unit_test(test_many_rules),
+      cmocka_unit_test(test_peer_lists),
   };
   return cmocka_run_group_tests_name("tb_rulefile", tests, NULL, NULL);
 }

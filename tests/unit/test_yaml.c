@@ -293,7 +293,7 @@ static void test_keys(void **state) {
   load_bad("? [a, b]\n: c\nrules: [{host: a, peer: p}]\n",
            "t.yaml:1:3: ", "a key in the top level must be a plain name, found a list");
   load_bad("rules: [{host: a, peer: p, hosts: b}]\n",
-           "t.yaml:1:28: ", "unknown key 'hosts' in rule 1 (expected host, peer, ports");
+           "t.yaml:1:28: ", "unknown key 'hosts' in rule 1 (expected host, peer, peers, balance, ports");
   load_bad("rules:\n- host: a\n  peer: p\n  peer: q\n", "t.yaml:4:3: ", "key 'peer' appears twice in rule 1");
   load_bad("pool: {size: 1, age: 2}\nrules: [{host: a, peer: p}]\n",
            "t.yaml:1:17: ", "unknown key 'age' in pool (expected size, max_age)");
@@ -436,6 +436,174 @@ static void test_failure_undoes_everything(void **state) {
            "t.yaml:8:3: ", "rule 3 has no 'peer'");
 }
 
+/* ---- several peers, balance, health ----------------------------------- */
+
+static const char peers_yaml[] =
+    "health: {failures: 5, down_for: 30s}\n"
+    "rules:\n"
+    "  - name: sites\n"
+    "    host: (.*)[.]site-(a|b)[.]corp\n"
+    "    peers: [gw.site-$2.corp:4443, fallback.corp:4443]\n"
+    "    health: {down_for: 2m}\n"
+    "  - host: db[.]internal\n"
+    "    peers:\n"
+    "      - peer-a.example.net:4443\n"
+    "      - Peer-B.example.net:4443\n"
+    "      - fallback.corp:4443\n"
+    "    balance: hash\n"
+    "    health:\n"
+    "      failures: 1\n"
+    "  - {host: 'rr[.]internal', peers: ['peer-b.example.net:4443', 'peer-a.example.net:4443'],"
+    " balance: round_robin}\n"
+    "  - {host: 'one[.]internal', peers: [solo], balance: failover}\n"
+    "  - {host: 'short[.]internal', peer: fallback.corp:4443}\n";
+
+static void test_peers(void **state) {
+  struct tb_config *c = load_ok(peers_yaml);
+  struct tb_health_settings h;
+
+  (void)state;
+  assert_int_equal(c->nrules, 5);
+  assert_int_equal(c->health_failures, 5);
+  assert_int_equal(c->health_down_for_ms, 30000);
+  /* fallback.corp, peer-a, peer-b, solo */
+  assert_int_equal(c->npeers, 4);
+
+  const struct tb_rule *r = &c->rules[0];
+  assert_int_equal(r->npeers, 2);
+  assert_int_equal(r->ntemplates, 1);
+  assert_int_equal(r->ngroups, 2);
+  assert_string_equal(r->peers[0].tpl, "gw.site-$2.corp:4443");
+  assert_int_equal(r->balance, TB_BALANCE_FAILOVER);
+  tb_config_health(c, r, &h);
+  assert_int_equal(h.failures, 5);
+  assert_int_equal(h.down_for_ms, 120000);
+
+  r = &c->rules[1];
+  assert_int_equal(r->npeers, 3);
+  assert_int_equal(r->balance, TB_BALANCE_HASH);
+  assert_int_equal(r->peers[2].index, c->rules[0].peers[1].index); /* fallback.corp: one entry */
+  assert_string_equal(r->peer.host, "peer-a.example.net");
+  tb_config_health(c, r, &h);
+  assert_int_equal(h.failures, 1);
+  assert_int_equal(h.down_for_ms, 30000);
+
+  r = &c->rules[2];
+  assert_int_equal(r->balance, TB_BALANCE_ROUND_ROBIN);
+  assert_int_equal(r->peers[0].index, c->rules[1].peers[1].index); /* peer-b, any case */
+  assert_int_equal(r->peers[1].index, c->rules[1].peers[0].index);
+  assert_int_equal(c->rules[3].npeers, 1);
+  assert_int_equal(c->rules[3].peer.port, 443);
+  assert_int_equal(c->rules[4].peers[0].index, c->rules[0].peers[1].index);
+  tb_config_destroy(c);
+
+  /* no health anywhere: the defaults; health at the top with one key */
+  c = load_ok("health: {failures: 100}\nrules: [{host: a, peer: p}]\n");
+  assert_int_equal(c->health_failures, 100);
+  assert_int_equal(c->health_down_for_ms, TB_HEALTH_DOWN_FOR_DEFAULT_MS);
+  tb_config_destroy(c);
+  c = load_ok("health: {down_for: 3600s}\nrules: [{host: a, peer: p, health: {down_for: 1s}}]\n");
+  assert_int_equal(c->health_failures, TB_HEALTH_FAILURES_DEFAULT);
+  assert_int_equal(c->health_down_for_ms, 3600000);
+  tb_config_health(c, &c->rules[0], &h);
+  assert_int_equal(h.down_for_ms, 1000);
+  tb_config_destroy(c);
+  c = load_ok("rules: [{host: a, peer: p, health: {}}]\n");
+  tb_config_health(c, &c->rules[0], &h);
+  assert_int_equal(h.failures, TB_HEALTH_FAILURES_DEFAULT);
+  assert_int_equal(h.down_for_ms, TB_HEALTH_DOWN_FOR_DEFAULT_MS);
+  tb_config_destroy(c);
+}
+
+/* load_bad, and the peers table and the health defaults left as they were. */
+static void load_bad_peers(const char *text, const char *prefix, const char *words) {
+  char err[ERRLEN] = "";
+  struct tb_config *c = tb_config_create();
+  assert_non_null(c);
+  load_bad(text, prefix, words);
+  assert_int_equal(tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", err, sizeof err), -1);
+  assert_int_equal(c->npeers, 0);
+  assert_int_equal(c->health_failures, TB_HEALTH_FAILURES_DEFAULT);
+  assert_int_equal(c->health_down_for_ms, TB_HEALTH_DOWN_FOR_DEFAULT_MS);
+  tb_config_destroy(c);
+}
+
+static void test_peers_errors(void **state) {
+  char text[2048];
+
+  (void)state;
+  load_bad_peers("rules:\n- host: a\n  peer: p\n  peers: [q]\n", "t.yaml:4:3: ",
+                 "a rule has either 'peer' (one peer) or 'peers' (a list), not both (peer: X is peers: [X])");
+  load_bad_peers("rules:\n- {host: a, peers: [q], peer: p}\n",
+                 "t.yaml:2:25: ", "a rule has either 'peer' (one peer) or 'peers' (a list), not both");
+  load_bad_peers("rules:\n- {host: a, peers: []}\n",
+                 "t.yaml:2:20: ", "peers is an empty list (a rule needs at least one peer)");
+  load_bad_peers("rules:\n- {host: a, peers: p}\n", "t.yaml:2:20: ",
+                 "peers must be a list of peers (for one peer, 'peer: ...'), found a single value");
+  load_bad_peers("rules:\n- {host: a, peers: }\n",
+                 "t.yaml:2:20: ", "peers must be a list of peers (for one peer, 'peer: ...'), found nothing");
+  load_bad_peers("rules:\n- {host: a, peers: [p, {x: 1}]}\n",
+                 "t.yaml:2:24: ", "a peer in peers must be a non-empty string, found a mapping");
+  load_bad_peers("rules:\n- {host: a, peers: [p, '']}\n",
+                 "t.yaml:2:24: ", "a peer in peers must be a non-empty string, found a single value");
+  load_bad_peers("rules:\n- host: a\n  peers:\n  - 'a:1'\n  - 'b:0'\n",
+                 "t.yaml:5:5: ", "peer 'b:0': port must be 1-65535");
+  load_bad_peers("rules:\n- host: a\n  peers:\n  - 'a:443'\n  - b\n  - A\n",
+                 "t.yaml:6:5: ", "peer 'A' is listed twice in this rule (the same host and port as peer 1)");
+  load_bad_peers("rules:\n- host: (x)[.]a\n  peers: [ok, 'g$2']\n",
+                 "t.yaml:3:15: ", "peer template 'g$2': $2 names capture group 2, but the host regex has 1");
+  load_bad_peers("rules:\n- host: x[.]a\n  peer: 'g$1'\n", "t.yaml:3:9: ",
+                 "peer template 'g$1': $1 names a capture group, but the host regex has none");
+  load_bad_peers("rules:\n- host: (x)\n  peer: 'g-$1:0'\n", "t.yaml:3:9: ",
+                 "peer template 'g-$1:0': no capture can make it a valid peer: port must be 1-65535");
+  load_bad_peers("rules:\n- {host: '(x', peers: ['g$1']}\n", "t.yaml:2:10: ", "bad regex '(x' at offset 2");
+  load_bad_peers("rules:\n- {host: a}\n", "t.yaml:2:3: ", "rule 1 has no 'peer'");
+  load_bad_peers("rules:\n- {host: a, peers: [p], balance: random}\n",
+                 "t.yaml:2:34: ", "balance must be failover, round_robin or hash, found 'random'");
+  load_bad_peers("rules:\n- {host: a, peers: [p], balance: [hash]}\n",
+                 "t.yaml:2:34: ", "balance must be failover, round_robin or hash, found a list");
+  load_bad_peers("rules:\n- {host: a, peers: [p], balance: Hash}\n",
+                 "t.yaml:2:34: ", "balance must be failover, round_robin or hash, found 'Hash'");
+  load_bad_peers("rules:\n- {host: a, peer: p, health: 3}\n",
+                 "t.yaml:2:30: ", "health must be a mapping (key: value lines), found a single value");
+  load_bad_peers("rules:\n- {host: a, peer: p, health: {tries: 3}}\n",
+                 "t.yaml:2:31: ", "unknown key 'tries' in health (expected failures, down_for)");
+  load_bad_peers("rules:\n- {host: a, peer: p, health: {failures: 0}}\n",
+                 "t.yaml:2:41: ", "health failures must be a whole number from 1 to 100, found '0'");
+  load_bad_peers("rules:\n- {host: a, peer: p, health: {failures: 101}}\n",
+                 "t.yaml:2:41: ", "health failures must be a whole number from 1 to 100, found '101'");
+  load_bad_peers("rules:\n- {host: a, peer: p, health: {failures: three}}\n",
+                 "t.yaml:2:41: ", "health failures must be a whole number from 1 to 100, found 'three'");
+  load_bad_peers(
+      "rules:\n- {host: a, peer: p, health: {down_for: 999ms}}\n", "t.yaml:2:41: ",
+      "health down_for must be a duration from 1s to 3600s (seconds, or a number with ms, s, m or h), "
+      "found '999ms'");
+  load_bad_peers("rules:\n- {host: a, peer: p, health: {down_for: 61m}}\n",
+                 "t.yaml:2:41: ", "health down_for must be a duration from 1s to 3600s");
+  load_bad_peers("rules:\n- {host: a, peer: p, health: {down_for: 0}}\n",
+                 "t.yaml:2:41: ", "health down_for must be a duration from 1s to 3600s");
+  load_bad_peers("health: {failures: 3, failures: 4}\nrules: [{host: a, peer: p}]\n",
+                 "t.yaml:1:23: ", "key 'failures' appears twice in health (first at line 1)");
+  load_bad_peers("health: [3]\nrules: [{host: a, peer: p}]\n",
+                 "t.yaml:1:9: ", "health must be a mapping (key: value lines), found a list");
+  load_bad_peers("rules: [{host: a, peer: p}]\nhealth: {down_for: 1h1m}\n",
+                 "t.yaml:2:20: ", "health down_for must be a duration");
+  /* 32 peers is the most */
+  strcpy(text, "rules:\n- host: a\n  peers: [");
+  for (int i = 0; i < 33; i++) {
+    snprintf(text + strlen(text), sizeof text - strlen(text), "%sp%d", i ? ", " : "", i);
+  }
+  strcat(text, "]\n");
+  load_bad_peers(text, "t.yaml:3:10: ", "peers lists 33 peers: at most 32 are allowed in one rule");
+  strcpy(strrchr(text, ','), "]\n"); /* p0 .. p31 */
+  struct tb_config *c = load_ok(text);
+  assert_int_equal(c->rules[0].npeers, 32);
+  tb_config_destroy(c);
+  /* a failure after rules with peers and a top-level health: all undone */
+  load_bad_peers("health: {failures: 9}\nrules:\n- {host: a, peers: [p, q]}\n- {host: b, peers: [r, p, r]}\n",
+                 "t.yaml:4:27: ", "peer 'r' is listed twice");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_file),
@@ -457,6 +625,8 @@ int main(void) {
       cmocka_unit_test(test_policies),
       cmocka_unit_test(test_pool),
       cmocka_unit_test(test_failure_undoes_everything),
+      cmocka_unit_test(test_peers),
+      cmocka_unit_test(test_peers_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
