@@ -63,13 +63,17 @@ CORE_SRC  := $(wildcard src/core/*.c)
 GLUE_SRC  := $(wildcard src/ats/*.c)
 CORE_OBJ  := $(patsubst src/core/%.c,$(VBUILD)/core/%.o,$(CORE_SRC))
 GLUE_OBJ  := $(patsubst src/ats/%.c,$(VBUILD)/ats/%.o,$(GLUE_SRC))
+CHECK_SRC := $(wildcard src/check/*.c)
+CHECK_OBJ := $(patsubst src/check/%.c,$(BUILD)/check/%.o,$(CHECK_SRC))
+CHECK_BIN := $(BUILD)/tls_bridge_check
+CHECK_FMT := $(wildcard src/check/*.[ch])
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short valgrind install uninstall deb test-pkg
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short valgrind install uninstall deb test-pkg
 all: build
 
 deps:
@@ -79,7 +83,7 @@ deps:
 ats-info:
 	@echo "ATS headers: $(TS_INC) (major $(ATS_MAJOR)); plugin: $(VBUILD)/tls_bridge.so"
 
-build: $(VBUILD)/tls_bridge.so
+build: $(VBUILD)/tls_bridge.so $(CHECK_BIN)
 
 $(VBUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
 	@mkdir -p $(@D)
@@ -99,6 +103,26 @@ $(VBUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ) $(SHIM_OBJ)
 	$(LINK) -shared $(LDFLAGS) -o $@.tmp $^ $(LIBS)
 	mv -f $@.tmp $@
 
+# tls_bridge_check (docs/tls_bridge_check.md): the core and one main, no
+# Traffic Server; the core's flags and warnings.
+$(BUILD)/check/%.o: src/check/%.c $(wildcard src/check/*.h src/core/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) $(CPPFLAGS) $(CFLAGS) -Isrc/core -c $< -o $@
+
+$(CHECK_BIN): $(CHECK_OBJ) $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The checker's tests (tests/check/) run the built binary, then the same
+# tests run a build with AddressSanitizer and UBSan.
+ASAN_CHECK := $(BUILD)/asan/tls_bridge_check
+$(ASAN_CHECK): $(CHECK_SRC) $(CORE_SRC) $(wildcard src/check/*.h src/core/*.h)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) $(SAN) -Isrc/core -o $@ $(CHECK_SRC) $(CORE_SRC) $(LIBS)
+
+check-tool: $(CHECK_BIN) $(ASAN_CHECK)
+	TB_CHECK=$(abspath $(CHECK_BIN)) $(PYTHON) -m pytest -p no:cacheprovider -q tests/check
+	TB_CHECK=$(abspath $(ASAN_CHECK)) ASAN_OPTIONS=detect_leaks=1 $(PYTHON) -m pytest -p no:cacheprovider -q tests/check
+
 # Install (docs/packaging.md).  `make install [DESTDIR=...] [PREFIX=/usr/local]`:
 #   the plugin        $(MODULEDIR)/tls_bridge_ng.so: the ATS modules directory
 #                     (tsxs -q LIBEXECDIR; for ATS=PREFIX or without tsxs,
@@ -106,7 +130,7 @@ $(VBUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ) $(SHIM_OBJ)
 #                     ATS looks; named _ng so that it never replaces the
 #                     reference tls_bridge.so that Debian's
 #                     trafficserver-experimental-plugins owns
-#   the checker       $(BINDIR)/tls_bridge_check and its man page, when built
+#   the checker       $(BINDIR)/tls_bridge_check, its man page in $(MANDIR)/man1
 #   docs, examples    $(DOCDIR)/ (README.md, LICENSE, docs/, examples/)
 # install(1) unlinks an existing file before writing it, so a running
 # traffic_server keeps the copy it has mapped.  `make uninstall` with the
@@ -119,8 +143,7 @@ LAYOUT_VAR = $(shell $(1) info --json 2>/dev/null | sed -n 's/.*"$(2)": *"\([^"]
 MODULEDIR ?= $(if $(ATS),$(call LAYOUT_VAR,$(ATS)/bin/traffic_layout,PLUGINDIR),$(if $(TSXS),$(shell tsxs -q LIBEXECDIR),$(call LAYOUT_VAR,traffic_layout,PLUGINDIR)))
 INSTALL   ?= install
 INSTALLED_PLUGIN := tls_bridge_ng.so
-CHECKER   := $(BUILD)/tls_bridge_check
-CHECKER_MAN := man/tls_bridge_check.1
+CHECK_MAN := man/tls_bridge_check.1
 DOC_FILES := README.md LICENSE
 DOCS_DIR_FILES := $(wildcard docs/*.md docs/*.png)
 EXAMPLE_FILES := examples/README.md $(wildcard examples/ingress/* examples/peer/*)
@@ -129,13 +152,10 @@ install: build
 	@[ -n "$(MODULEDIR)" ] || { echo "install: no ATS modules directory (no tsxs or traffic_layout): pass MODULEDIR=..."; exit 1; }
 	$(INSTALL) -d $(DESTDIR)$(MODULEDIR)
 	$(INSTALL) -m 0644 $(VBUILD)/tls_bridge.so $(DESTDIR)$(MODULEDIR)/$(INSTALLED_PLUGIN)
-	@if [ -f $(CHECKER) ]; then \
-	  echo "$(INSTALL) -m 0755 $(CHECKER) $(DESTDIR)$(BINDIR)/tls_bridge_check"; \
-	  $(INSTALL) -d $(DESTDIR)$(BINDIR) && $(INSTALL) -m 0755 $(CHECKER) $(DESTDIR)$(BINDIR)/tls_bridge_check || exit 1; \
-	  if [ -f $(CHECKER_MAN) ]; then \
-	    $(INSTALL) -d $(DESTDIR)$(MANDIR)/man1 && $(INSTALL) -m 0644 $(CHECKER_MAN) $(DESTDIR)$(MANDIR)/man1/ || exit 1; \
-	  fi; \
-	else echo "install: $(CHECKER) not built: the checker is not installed"; fi
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 0755 $(CHECK_BIN) $(DESTDIR)$(BINDIR)/tls_bridge_check
+	sed 's/@VERSION@/$(VERSION)/g' $(CHECK_MAN) > $(DESTDIR)$(MANDIR)/man1/tls_bridge_check.1
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/tls_bridge_check.1
 	$(INSTALL) -d $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples/ingress $(DESTDIR)$(DOCDIR)/examples/peer
 	$(INSTALL) -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -m 0644 $(DOCS_DIR_FILES) $(DESTDIR)$(DOCDIR)/docs/
@@ -177,7 +197,7 @@ unit: $(UNIT_BIN)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_TARGETS := resp peer args match yaml
+FUZZ_TARGETS := resp peer args match yaml reference
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc/core
@@ -229,7 +249,7 @@ e2e: build
 # together; docs/packaging.md).
 test: deps
 	$(MAKE) lint
-	$(MAKE) build unit fuzz-short valgrind test-pkg
+	$(MAKE) build unit check-tool fuzz-short valgrind test-pkg
 	$(MAKE) deb
 	$(MAKE) e2e
 	$(MAKE) e2e-asan
@@ -297,15 +317,15 @@ valgrind: deps
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem --inline-suppr -Isrc/core src/core src/ats
-	clang-tidy --quiet $(CORE_SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc/core
+	  --suppress=missingIncludeSystem --inline-suppr -Isrc/core src/core src/ats src/check
+	clang-tidy --quiet $(CORE_SRC) $(CHECK_SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc/core
 	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE $(VERSION_DEF) -I$(TS_INC) -Isrc/core
 	@# The glue as built for ATS 10 (ts_api.h's C view: needs no ATS 10 headers).
 	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE -DTB_ATS_MAJOR=10 $(VERSION_DEF) -Isrc/core
-	clang-format --dry-run --Werror src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc tests/unit/*.[ch]
+	clang-format --dry-run --Werror src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc $(CHECK_FMT) tests/unit/*.[ch]
 
 format:
-	clang-format -i src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc tests/unit/*.[ch]
+	clang-format -i src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc $(CHECK_FMT) tests/unit/*.[ch]
 
 clean:
 	rm -rf $(BUILD)

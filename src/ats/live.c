@@ -12,6 +12,7 @@
 #include "pool.h"
 #include "stats.h"
 #include "tb_args.h"
+#include "tb_explain.h"
 
 #define ERR_MAX 1024
 
@@ -106,12 +107,8 @@ static struct tb_live *build(char *err, size_t errlen) {
     free(l);
     return NULL;
   }
-  if (tb_config_load_args(l->cfg, g_argc, (const char *const *)g_argv, TSConfigDirGet(), err, errlen) != 0) {
-    live_free(l);
-    return NULL;
-  }
-  if (l->cfg->nrules == 0) {
-    snprintf(err, errlen, "no rules (expected '<regex> <peer>' pairs, --file PATH or --config PATH)");
+  if (tb_config_load_plugin_args(l->cfg, g_argc, (const char *const *)g_argv, TSConfigDirGet(), err,
+                                 errlen) != 0) {
     live_free(l);
     return NULL;
   }
@@ -220,36 +217,6 @@ void tb_live_reload_soon(const char *why) {
   TSContScheduleOnPool(c, 0, TS_THREAD_POOL_TASK);
 }
 
-/* "443", "443,8000-8999" or "any" */
-static void format_ports(const struct tb_rule *r, char *buf, size_t len) {
-  size_t used = 0;
-  if (r->nports == 0) {
-    snprintf(buf, len, "any");
-    return;
-  }
-  buf[0] = '\0';
-  for (size_t i = 0; i < r->nports && used < len; i++) {
-    int n = r->ports[i].lo == r->ports[i].hi
-                ? snprintf(buf + used, len - used, "%s%u", i ? "," : "", r->ports[i].lo)
-                : snprintf(buf + used, len - used, "%s%u-%u", i ? "," : "", r->ports[i].lo, r->ports[i].hi);
-    if (n < 0) {
-      break;
-    }
-    used += (size_t)n;
-  }
-}
-
-/* "30000 ms", "never", or "unset (Traffic Server's timeouts apply)" */
-static void format_limit(unsigned ms, char *buf, size_t len) {
-  if (ms == TB_UNSET) {
-    snprintf(buf, len, "unset (Traffic Server's timeouts apply)");
-  } else if (ms == 0) {
-    snprintf(buf, len, "never");
-  } else {
-    snprintf(buf, len, "%u ms", ms);
-  }
-}
-
 void tb_live_explain(const char *hostport, size_t len) {
   char perr[256];
   struct tb_peer target;
@@ -263,32 +230,9 @@ void tb_live_explain(const char *hostport, size_t len) {
     TSError("[%s] match %s:%u: no configuration loaded", TB_TAG, target.host, target.port);
     return;
   }
-  const struct tb_config *c = l->cfg;
-  const struct tb_rule *r = NULL;
-  if (tb_config_lookup_port(c, target.host, strlen(target.host), target.port, &r) != 0) {
-    TSNote("[%s] match %s:%u: matching failed (PCRE2 limit or out of memory): a CONNECT would be refused "
-           "(502)",
-           TB_TAG, target.host, target.port);
-  } else if (r == NULL) {
-    TSNote("[%s] match %s:%u: no rule (configuration %" PRIu64 "): %s", TB_TAG, target.host, target.port,
-           l->generation, c->deny_unmatched ? "denied (403)" : "left to Traffic Server");
-  } else {
-    char peer[TB_PEER_TEXT_MAX];
-    char ports[256];
-    struct tb_settings s;
-    if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
-      snprintf(peer, sizeof peer, "%s", r->peer.host);
-    }
-    format_ports(r, ports, sizeof ports);
-    tb_config_settings(c, r, &s);
-    char idle[64];
-    char lifetime[64];
-    format_limit(s.idle_timeout_ms, idle, sizeof idle);
-    format_limit(s.max_lifetime_ms, lifetime, sizeof lifetime);
-    TSNote("[%s] match %s:%u: rule %zu \"%s\" (host '%s', ports %s, configuration %" PRIu64
-           ") -> peer %s; connect_timeout %u ms, idle_timeout %s, max_lifetime %s, client_identity %s",
-           TB_TAG, target.host, target.port, (size_t)(r - c->rules) + 1, r->origin, r->pattern, ports,
-           l->generation, peer, s.connect_timeout_ms, idle, lifetime, tb_identity_name(s.identity));
-  }
+  char line[TB_EXPLAIN_MAX];
+  (void)tb_config_explain(l->cfg, target.host, strlen(target.host), target.port, l->generation, line,
+                          sizeof line);
+  TSNote("[%s] %s", TB_TAG, line);
   tb_live_release(l);
 }

@@ -26,7 +26,7 @@
 
 #define NUDGE_MIN_MS 20    /* EOS nudge right after bytes moved (see nudge()) */
 #define NUDGE_MAX_MS 2000  /* EOS nudge on an idle tunnel */
-#define NUDGE_SETUP_MS 250 /* the set-up nudge backs off to about this */
+#define NUDGE_SETUP_MS 320 /* the set-up nudge backs off to this */
 #define LINGER_MS 1000     /* how long one direction may stay open after the other closed */
 
 static void on_peer_answer(struct tb_tunnel *t, bool eos);
@@ -237,17 +237,20 @@ static void pump_verdict(struct tb_tunnel *t, enum tb_pump_verdict v) {
  * backs off to NUDGE_MAX_MS while the tunnel is idle.  The same behaviour
  * hides the close of a peer connection a client's CONNECT was just sent on,
  * so the peer read is nudged in PEER_ANSWER too (from NUDGE_MIN_MS, backing
- * off to about NUDGE_SETUP_MS): a peer that closes before answering gets a
+ * off to NUDGE_SETUP_MS): a peer that closes before answering gets a
  * 502 at once rather than at the connect timeout, and a CONNECT sent on a
  * stale warm link is resent.  The nudge also checks the idle and lifetime
  * limits and publishes the byte counts for the registry. */
 
+/* The next interval: twice this one, at most max. */
+static int64_t backed_off(int64_t ms, int64_t max) {
+  return ms * 2 > max ? max : ms * 2;
+}
+
 static void nudge(struct tb_tunnel *t) {
   if (t->phase == TB_PH_PEER_ANSWER) {
     TSVIOReenable(t->pump.down.read_vio);
-    if (t->nudge_ms < NUDGE_SETUP_MS) {
-      t->nudge_ms *= 2; /* 20 ms doubling to 320 ms: set-up is short */
-    }
+    t->nudge_ms = backed_off(t->nudge_ms, NUDGE_SETUP_MS); /* set-up is short */
     tb_tunnel_nudge_arm(t);
     return;
   }
@@ -281,8 +284,8 @@ static void nudge(struct tb_tunnel *t) {
     t->nudge_ms = NUDGE_MIN_MS;
     atomic_store(&t->reg.up, tb_pump_written(&t->pump.up));
     atomic_store(&t->reg.down, tb_pump_written(&t->pump.down));
-  } else if (t->nudge_ms < NUDGE_MAX_MS) {
-    t->nudge_ms *= 2;
+  } else {
+    t->nudge_ms = backed_off(t->nudge_ms, NUDGE_MAX_MS);
   }
   tb_pump_nudge(&t->pump);
   tb_tunnel_nudge_arm(t);

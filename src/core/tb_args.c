@@ -272,3 +272,17 @@ fail:
   tb_config_undo(c, &saved);
   return -1;
 }
+
+int tb_config_load_plugin_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,
+                               char *err, size_t errlen) {
+  struct tb_config saved = *c;
+
+  if (tb_config_load_args(c, argc, argv, confdir, err, errlen) != 0) {
+    return -1;
+  }
+  if (tb_config_check_loaded(c, err, errlen) != 0) {
+    tb_config_undo(c, &saved); /* the options an option-only list set */
+    return -1;
+  }
+  return 0;
+}

@@ -26,4 +26,12 @@
 int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,
                         char *err, size_t errlen);
 
+/* What the plugin does with its plugin.config arguments at start and on
+ * every reload, and what tls_bridge_check does with the same arguments:
+ * tb_config_load_args, then tb_config_check_loaded (at least one rule).  c
+ * is normally new (tb_config_create), as the plugin's always is.  Returns
+ * 0, or -1 with the message in err and c as it was before the call. */
+int tb_config_load_plugin_args(struct tb_config *c, int argc, const char *const *argv, const char *confdir,
+                               char *err, size_t errlen);
+
 #endif

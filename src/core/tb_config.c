@@ -226,6 +226,14 @@ void tb_config_undo(struct tb_config *c, const struct tb_config *saved) {
   c->identity = saved->identity;
 }
 
+int tb_config_check_loaded(const struct tb_config *c, char *err, size_t errlen) {
+  if (c->nrules == 0) {
+    snprintf(err, errlen, "no rules (expected '<regex> <peer>' pairs, --file PATH or --config PATH)");
+    return -1;
+  }
+  return 0;
+}
+
 void tb_config_settings(const struct tb_config *c, const struct tb_rule *r, struct tb_settings *out) {
   out->connect_timeout_ms = r->connect_timeout_ms != TB_UNSET ? r->connect_timeout_ms : c->connect_timeout_ms;
   out->idle_timeout_ms = r->idle_timeout_ms != TB_UNSET ? r->idle_timeout_ms : c->idle_timeout_ms;

@@ -104,6 +104,13 @@ void tb_config_set_defaults(struct tb_config *c, const struct tb_settings *s);
  * nrules and option fields are read. */
 void tb_config_undo(struct tb_config *c, const struct tb_config *saved);
 
+/* What every configuration needs before it may be put in force, beyond what
+ * each front end checks: at least one rule (a bridge with none would bridge
+ * nothing, silently).  Returns 0, or -1 with "no rules (expected ...)" in
+ * err.  tb_config_load_plugin_args (tb_args.h) calls it: the plugin and
+ * tls_bridge_check refuse the same configurations. */
+int tb_config_check_loaded(const struct tb_config *c, char *err, size_t errlen);
+
 /* A rule's effective settings: its overrides, else the defaults of c (so
  * idle_timeout_ms and max_lifetime_ms may be TB_UNSET, see above). */
 void tb_config_settings(const struct tb_config *c, const struct tb_rule *r, struct tb_settings *out);

@@ -424,3 +424,29 @@ int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size
   *rule = best == SIZE_MAX ? NULL : &rules[best];
   return 0;
 }
+
+/* ---- the reference's matching ------------------------------------------ */
+
+int tb_index_reference_match(const char *pattern, const char *host, size_t len) {
+  pcre2_code *re;
+  pcre2_match_data *md;
+  int code;
+  int rc;
+  PCRE2_SIZE offset;
+
+  /* Only PCRE2_ANCHORED: the reference's regexes are anchored at the start
+   * and nowhere else, case-sensitive, with PCRE's default '$' (end, or
+   * before a final newline).  No JIT: this runs a handful of times. */
+  re = pcre2_compile((PCRE2_SPTR)pattern, strlen(pattern), PCRE2_ANCHORED, &code, &offset, NULL);
+  if (re == NULL) {
+    return -1;
+  }
+  md = pcre2_match_data_create(1, NULL);
+  rc = md != NULL ? pcre2_match(re, (PCRE2_SPTR)host, len, 0, 0, md, NULL) : PCRE2_ERROR_NOMEMORY;
+  pcre2_match_data_free(md); /* NULL: a no-op */
+  pcre2_code_free(re);
+  if (rc >= 0) {
+    return 1;
+  }
+  return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+}

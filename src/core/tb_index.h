@@ -54,4 +54,13 @@ int tb_index_add(struct tb_index *ix, const char *pattern, size_t i);
 int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size_t nrules, const char *host,
                     size_t len, unsigned port, const struct tb_rule **rule);
 
+/* Does pattern match host[0..len) the way the upstream C++ tls_bridge (the
+ * reference, see docs/reference-comparison.md) matches: anchored at the start
+ * only (a match of a prefix of host is enough), case-sensitive, host taken as
+ * given (a trailing dot is part of it)?  1 yes, 0 no, -1 the pattern does
+ * not compile or matching failed (out of memory, a PCRE2 limit).  Compiles
+ * pattern on every call: for tools (tls_bridge_check), never on the request
+ * path.  Thread-safe. */
+int tb_index_reference_match(const char *pattern, const char *host, size_t len);
+
 #endif

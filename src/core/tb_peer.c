@@ -185,6 +185,7 @@ int tb_peer_parse(const char *s, size_t len, struct tb_peer *out, char *err, siz
     if (why != NULL) {
       return fail(err, errlen, s, len, why);
     }
+    p.port_given = true;
   }
   *out = p;
   if (err != NULL && errlen > 0) {

@@ -20,6 +20,7 @@ struct tb_peer {
   char host[TB_HOST_MAX + 1]; /* NUL-terminated; IPv6 without brackets; no trailing dot */
   uint16_t port;              /* 1..65535 */
   bool ipv6;                  /* host is an IPv6 literal: format it in brackets */
+  bool port_given;            /* the text named the port (else TB_PEER_DEFAULT_PORT) */
 };
 
 /* Parse s[0..len) into *out.  Returns 0, or -1 with a message naming the text

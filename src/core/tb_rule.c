@@ -1,6 +1,7 @@
 /* tb_rule: see tb_rule.h. */
 #include "tb_rule.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const char *tb_identity_name(enum tb_identity id) {
@@ -36,6 +37,33 @@ int tb_rule_port_ok(const struct tb_rule *r, unsigned port) {
     if (port >= r->ports[i].lo && port <= r->ports[i].hi) {
       return 1;
     }
+  }
+  return 0;
+}
+
+int tb_rule_format_ports(const struct tb_rule *r, char *buf, size_t len) {
+  size_t used = 0;
+
+  if (len == 0) {
+    return -1;
+  }
+  buf[0] = '\0';
+  if (r->nports == 0) {
+    return snprintf(buf, len, "any") < (int)len ? 0 : -1;
+  }
+  for (size_t i = 0; i < r->nports; i++) {
+    const struct tb_port_range *p = &r->ports[i];
+    int n = p->lo == p->hi
+                ? snprintf(buf + used, len - used, "%s%u", i ? "," : "", (unsigned)p->lo)
+                : snprintf(buf + used, len - used, "%s%u-%u", i ? "," : "", (unsigned)p->lo, (unsigned)p->hi);
+    if (n < 0 || (size_t)n >= len - used) {
+      /* Cut: end in "..." where there is room for it. */
+      if (len >= 4) {
+        memcpy(buf + len - 4, "...", 4);
+      }
+      return -1;
+    }
+    used += (size_t)n;
   }
   return 0;
 }

@@ -56,4 +56,9 @@ struct tb_rule {
  * when port is 0, "unknown".) */
 int tb_rule_port_ok(const struct tb_rule *r, unsigned port);
 
+/* r's ports as the messages show them: "any" (no port list), or "443",
+ * "443,8000-8999".  Always NUL-terminated when len > 0; a list that does not
+ * fit is cut and ends in "...".  Returns 0, or -1 when it was cut. */
+int tb_rule_format_ports(const struct tb_rule *r, char *buf, size_t len);
+
 #endif

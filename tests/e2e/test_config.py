@@ -4,6 +4,8 @@ a half-configured bridge, and its logs must name the problem.
 All cases start at once (module fixture) so the suite waits ~15 s once,
 not once per case, when a plugin does not fail closed."""
 
+import os
+import sys
 import time
 
 import pytest
@@ -11,30 +13,20 @@ import pytest
 from conftest import note_instances
 from harness import PEER_HOST
 
+# The cases live in tests/config_cases.py, shared with tls_bridge_check's
+# tests (tests/check/), which check the whole message for every one of them.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+from config_cases import cases as shared_cases  # noqa: E402
+
 EXIT_WITHIN = 15.0
 
 
 def _cases(peer):
-    """name -> (plugin args, extra files, offending text the logs must show)."""
-    return {
-        "odd_argument_count": (
-            [r"service[.]internal", peer, r"lonely[.]regex"], {}, r"lonely[.]regex"),
-        "bad_regex": (
-            [r"(unclosed[.]test", peer], {}, r"(unclosed[.]test"),
-        "bad_peer_port": (
-            [r"service[.]internal", "%s:99999" % PEER_HOST], {}, "99999"),
-        "unreadable_file": (
-            ["--file", "/nonexistent/tb-rules.conf"], {}, "/nonexistent/tb-rules.conf"),
-        "bad_regex_line_in_file": (
-            ["--file", "bad_rules.conf"],
-            {"etc/bad_rules.conf": "# line 1 is a comment\nservice[.]internal %s\n"
-                                   "(broken[.]test %s\n" % (peer, peer)},
-            "bad_rules.conf:3"),
-        "missing_peer_line_in_file": (
-            ["--file", "bad_rules2.conf"],
-            {"etc/bad_rules2.conf": "\nlonely[.]regex\n"},
-            "bad_rules2.conf:2"),
-    }
+    """name -> (plugin args, extra files, offending text the logs must show):
+    the shared table's e2e cases, their files under the instance's etc/."""
+    host, port = peer.rsplit(":", 1)
+    return {c.name: (c.args, {"etc/" + rel: text for rel, text in c.files.items()}, c.text)
+            for c in shared_cases("etc", host, int(port)) if c.e2e}
 
 
 @pytest.fixture(scope="module")

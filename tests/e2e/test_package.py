@@ -101,9 +101,11 @@ def package():
 
 def test_dpkg_contents(package):
     """dpkg -L: the plugin under its own name beside the reference, the
-    samples uncompressed, documentation, copyright and changelog; the
-    checker comes with its man page.  The plugin's libraries resolve, and
-    the package depends on them and on Traffic Server 9.2."""
+    checker and its man page, the samples uncompressed, documentation,
+    copyright and changelog.  The plugin's libraries resolve, and the
+    package depends on them and on Traffic Server 9.2.  The installed
+    checker finds the installed sample configuration valid, and man finds
+    its page."""
     files = {f for f in package if os.path.isfile(f)}
     examples = {os.path.relpath(f, os.path.join(REPO, "examples"))
                 for f in glob.glob(os.path.join(REPO, "examples", "**"), recursive=True)
@@ -117,11 +119,10 @@ def test_dpkg_contents(package):
     assert {re.sub(r"\.gz$", "", f)[len(DOC) + 1:] for f in doc_files} == docs
     pngs = {DOC + "/docs/" + os.path.basename(f)
             for f in glob.glob(os.path.join(REPO, "docs", "*.png"))}
-    checker = {"/usr/bin/tls_bridge_check", "/usr/share/man/man1/tls_bridge_check.1.gz"}
-    extra = files - want - doc_files - pngs - checker
+    want |= {"/usr/bin/tls_bridge_check", "/usr/share/man/man1/tls_bridge_check.1.gz"}
+    extra = files - want - doc_files - pngs
     assert want <= files, "missing: %s" % sorted(want - files)
     assert not extra, "unexpected: %s" % sorted(extra)
-    assert (checker <= files) or not (checker & files), "the checker comes with its man page"
 
     ldd = run("ldd", MODULE)
     assert "not found" not in ldd, ldd
@@ -133,6 +134,12 @@ def test_dpkg_contents(package):
     if os.path.exists(REFERENCE):
         assert "trafficserver-experimental-plugins" in run("dpkg", "-S", REFERENCE), \
             "the reference plugin is no longer Debian's"
+
+    out = run("/usr/bin/tls_bridge_check", "--confdir", DOC + "/examples/ingress",
+              "--config", "tls_bridge.yaml")
+    assert out.startswith("configuration OK: 2 rules"), out
+    assert run("man", "-w", "tls_bridge_check").strip() == \
+        "/usr/share/man/man1/tls_bridge_check.1.gz"
 
 
 def test_tunnel_through_the_installed_plugin(package, workspace, request):

@@ -2,9 +2,11 @@
 
 Runs without Traffic Server instances: `make install DESTDIR=<temp>` must
 install exactly the plugin (as tls_bridge_ng.so, in the modules directory,
-not under PREFIX), the checker when it is built, and the documentation and
+not under PREFIX), the checker and its man page, and the documentation and
 samples under PREFIX/share/doc/tls-bridge; `make uninstall` with the same
-variables must remove all of it.  MODULEDIR is passed, so neither tsxs nor
+variables must remove all of it.  The man page names every option the
+checker's --help does, and the sample ingress configuration passes the
+checker.  MODULEDIR is passed, so neither tsxs nor
 traffic_layout is needed; building the plugin needs the ATS headers.
 
     /usr/bin/python3 -m pytest tests/pkg        (or: make test-pkg)
@@ -12,6 +14,7 @@ traffic_layout is needed; building the plugin needs the ATS headers.
 
 import glob
 import os
+import re
 import stat
 import subprocess
 
@@ -56,10 +59,7 @@ def expected(prefix, docdir=None):
     want |= {docdir + "/docs/" + os.path.basename(f)
              for f in glob.glob(os.path.join(REPO, "docs", "*.md")) +
              glob.glob(os.path.join(REPO, "docs", "*.png"))}
-    if os.path.isfile(os.path.join(REPO, "build", "tls_bridge_check")):
-        want.add(prefix + "/bin/tls_bridge_check")
-        if os.path.isfile(os.path.join(REPO, "man", "tls_bridge_check.1")):
-            want.add(prefix + "/share/man/man1/tls_bridge_check.1")
+    want |= {prefix + "/bin/tls_bridge_check", prefix + "/share/man/man1/tls_bridge_check.1"}
     return want
 
 
@@ -91,6 +91,11 @@ def test_install_then_uninstall(tmp_path, prefix):
                 open(os.path.join(REPO, f), "rb") as b:
             assert a.read() == b.read(), f
 
+    with open(os.path.join(dest, prefix.lstrip("/"), "share/man/man1/tls_bridge_check.1")) as f:
+        man = f.read()
+    with open(os.path.join(REPO, "VERSION")) as f:
+        assert '"tls_bridge %s"' % f.read().strip() in man and "@VERSION@" not in man
+
     make("uninstall", *args)
     assert files_under(dest) == set(), "left after uninstall: %s" % sorted(files_under(dest))
     assert not os.path.exists(os.path.join(dest, prefix.lstrip("/"), "share/doc/tls-bridge"))
@@ -119,3 +124,41 @@ def test_version_single_source():
     with open(os.path.join(REPO, "debian", "changelog")) as f:
         first = f.readline()
     assert first.startswith("tls-bridge (%s" % version), first
+
+
+def test_man_page_names_every_option():
+    """man/tls_bridge_check.1 documents each option of `tls_bridge_check
+    --help` (roff writes '-' as '\\-')."""
+    make("build")
+    checker = os.path.join(REPO, "build", "tls_bridge_check")
+    usage = subprocess.run([checker, "--help"], capture_output=True, text=True, check=True).stdout
+    options = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", usage))
+    assert {"--confdir", "--match", "--from-reference", "--quiet", "--help"} <= options, usage
+    with open(os.path.join(REPO, "man", "tls_bridge_check.1")) as f:
+        man = f.read().replace("\\-", "-")
+    missing = sorted(o for o in options if o not in man)
+    assert not missing, "not in the man page: %s" % missing
+    r = subprocess.run(["man", "--warnings", "-l", "-Tutf8", "-Z",
+                        os.path.join(REPO, "man", "tls_bridge_check.1")],
+                       capture_output=True, text=True, env=dict(os.environ, MANWIDTH="80"))
+    assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+
+
+def test_sample_ingress_configuration_passes_the_checker():
+    """examples/ingress: the plugin.config line's arguments and the YAML file
+    they name are valid, with the rules the samples promise."""
+    make("build")
+    checker = os.path.join(REPO, "build", "tls_bridge_check")
+    confdir = os.path.join(REPO, "examples", "ingress")
+    with open(os.path.join(confdir, "plugin.config")) as f:
+        line = [l for l in f.read().splitlines() if l.strip() and not l.startswith("#")]
+    assert len(line) == 1 and line[0].split()[0] == "tls_bridge_ng.so", line
+    r = subprocess.run([checker, "--confdir", confdir, "--match", "db.internal:5432",
+                        "--match", "cache.internal:6379", "--match", "db.internal:6379",
+                        "--"] + line[0].split()[1:], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout.splitlines()
+    assert out[0].startswith("configuration OK: 2 rules; unmatched CONNECTs denied (403)"), out
+    assert 'rule 1 "postgres"' in out[1] and "peer.example.net:4443" in out[1], out
+    assert 'rule 2 "redis"' in out[2], out
+    assert "no rule: denied (403)" in out[3], out

@@ -476,6 +476,75 @@ static void test_limits_unset_zero_n(void **state) {
   }
 }
 
+/* tb_config_load_plugin_args, what the plugin and tls_bridge_check call: the
+ * arguments' own messages first, then "no rules" for a list without one
+ * (options alone, an empty rule file, no arguments), each failure leaving
+ * the configuration as it was (options an option-only list set undone). */
+static void test_plugin_args(void **state) {
+  static const char no_rules[] = "no rules (expected '<regex> <peer>' pairs, --file PATH or --config PATH)";
+  static const struct {
+    const char *argv[6];
+    int argc;
+    const char *err; /* NULL: loads */
+  } cases[] = {
+      {{NULL}, 0, no_rules},
+      {{"--pool", "5", "--unmatched", "deny"}, 4, no_rules},
+      {{"--file", NULL}, 2, no_rules}, /* the empty rule file below */
+      {{"--pool", "5", "x"}, 3, "plugin.config argument 3: regex 'x' has no peer (arguments come in pairs)"},
+      {{"--bogus"}, 1, "plugin.config argument 1 ('--bogus'): unknown option"},
+      {{"--pool", "5", "a", "p"}, 4, NULL},
+      {{"--file", NULL, "a", "p"}, 4, NULL},
+  };
+  char empty[64];
+
+  (void)state;
+  write_tmp(empty, "# no rules yet\n\n");
+  for (size_t i = 0; i < TB_NELEM(cases); i++) {
+    const char *argv[6];
+    struct tb_config *c = tb_config_create();
+    char err[ERRLEN] = "";
+    int rc;
+
+    assert_non_null(c);
+    memcpy(argv, cases[i].argv, sizeof argv);
+    if (cases[i].argc >= 2 && strcmp(argv[0], "--file") == 0) {
+      argv[1] = empty;
+    }
+    rc = tb_config_load_plugin_args(c, cases[i].argc, argv, "/nonexistent-confdir", err, sizeof err);
+    if (cases[i].err == NULL) {
+      if (rc != 0) {
+        fail_msg("case %zu: %s", i, err);
+      }
+      assert_int_equal(c->nrules, 1);
+    } else {
+      assert_int_equal(rc, -1);
+      assert_string_equal(err, cases[i].err);
+      assert_int_equal(c->nrules, 0);
+      assert_int_equal(c->pool_size, TB_DEFAULT_POOL_SIZE);
+      assert_int_equal(c->deny_unmatched, 0);
+    }
+    tb_config_destroy(c);
+  }
+  assert_int_equal(unlink(empty), 0);
+
+  /* A YAML file without rules keeps its own message (file, line, column). */
+  {
+    char path[64];
+    const char *argv[] = {"--config", path};
+    struct tb_config *c = tb_config_create();
+    char err[ERRLEN];
+    char want[160];
+
+    assert_non_null(c);
+    write_tmp(path, "rules: []\n");
+    snprintf(want, sizeof want, "%s:1:8: rules is empty: the bridge needs at least one rule", path);
+    assert_int_equal(tb_config_load_plugin_args(c, 2, argv, NULL, err, sizeof err), -1);
+    assert_string_equal(err, want);
+    assert_int_equal(unlink(path), 0);
+    tb_config_destroy(c);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_args_table),          cmocka_unit_test(test_err_truncation),
@@ -483,6 +552,7 @@ int main(void) {
       cmocka_unit_test(test_limits_unset_zero_n), cmocka_unit_test(test_pool_options),
       cmocka_unit_test(test_file_confdir),        cmocka_unit_test(test_order),
       cmocka_unit_test(test_config_argument),     cmocka_unit_test(test_client_identity_argument),
+      cmocka_unit_test(test_plugin_args),
   };
   return cmocka_run_group_tests_name("tb_args", tests, NULL, NULL);
 }

@@ -288,6 +288,27 @@ static void test_undo(void **state) {
   tb_config_destroy(c);
 }
 
+/* tb_config_check_loaded: at least one rule; the message names the three
+ * ways to give rules; err may be NULL with errlen 0. */
+static void test_check_loaded(void **state) {
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN] = "";
+
+  (void)state;
+  assert_non_null(c);
+  assert_int_equal(tb_config_check_loaded(c, err, sizeof err), -1);
+  assert_string_equal(err, "no rules (expected '<regex> <peer>' pairs, --file PATH or --config PATH)");
+  assert_int_equal(tb_config_check_loaded(c, NULL, 0), -1);
+  char small[9];
+  assert_int_equal(tb_config_check_loaded(c, small, sizeof small), -1);
+  assert_string_equal(small, "no rules");
+  assert_int_equal(tb_config_add_rule(c, "a", "p", "here", err, sizeof err), 0);
+  err[0] = '\0';
+  assert_int_equal(tb_config_check_loaded(c, err, sizeof err), 0);
+  assert_string_equal(err, ""); /* untouched */
+  tb_config_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_destroy),
@@ -297,6 +318,7 @@ int main(void) {
       cmocka_unit_test(test_settings_levels),
       cmocka_unit_test(test_set_defaults),
       cmocka_unit_test(test_undo),
+      cmocka_unit_test(test_check_loaded),
   };
   return cmocka_run_group_tests_name("tb_config", tests, NULL, NULL);
 }

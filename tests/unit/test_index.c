@@ -500,6 +500,49 @@ static void test_compile(void **state) {
   tb_index_free_regex(NULL);
 }
 
+/* tb_index_reference_match: the reference's semantics (docs/
+ * reference-comparison.md, ATS-NOTES): anchored at the start only,
+ * case-sensitive, a trailing dot kept; -1 for a pattern that does not
+ * compile and for a match limit hit. */
+static void test_reference_match(void **state) {
+  static const struct {
+    const char *pattern;
+    const char *host;
+    int want;
+  } cases[] = {
+      {".*[.]service[.]com", "a.service.com", 1},
+      {".*[.]service[.]com", "a.service.com.evil.net", 1}, /* not end-anchored */
+      {".*[.]service[.]com", "A.Service.COM", 0},          /* case-sensitive */
+      {".*[.]service[.]com", "a.service.com.", 1},         /* the prefix matches */
+      {"db", "db.internal", 1},
+      {"db", "dbx", 1},
+      {"db", "xdb", 0}, /* anchored at the start */
+      {"db", "DB", 0},
+      {"db[.]internal$", "db.internal", 1},
+      {"db[.]internal$", "db.internal.", 0}, /* the dot is kept */
+      {"db[.]internal$", "db.internal.x", 0},
+      {"(?i)db[.]internal$", "DB.Internal", 1},
+      {"x.*", "x.anything", 1},
+      {"a|", "zzz", 1}, /* the empty alternative matches the empty prefix */
+      {"", "anything", 1},
+  };
+  char host[61];
+
+  (void)state;
+  for (size_t i = 0; i < TB_NELEM(cases); i++) {
+    int got = tb_index_reference_match(cases[i].pattern, cases[i].host, strlen(cases[i].host));
+    if (got != cases[i].want) {
+      fail_msg("'%s' on '%s': got %d, want %d", cases[i].pattern, cases[i].host, got, cases[i].want);
+    }
+  }
+  assert_int_equal(tb_index_reference_match("(", "x", 1), -1);
+  assert_int_equal(tb_index_reference_match("db", "dbx", 2), 1); /* the length counts, not a NUL */
+  assert_int_equal(tb_index_reference_match("db", "d", 1), 0);
+  memset(host, 'x', sizeof host);
+  host[sizeof host - 1] = '!';
+  assert_int_equal(tb_index_reference_match("(x+)+$", host, sizeof host), -1); /* PCRE2's match limit */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_match_table),
@@ -511,6 +554,7 @@ int main(void) {
       cmocka_unit_test(test_lookup_without_index),
       cmocka_unit_test(test_lookup_nothing),
       cmocka_unit_test(test_compile),
+      cmocka_unit_test(test_reference_match),
   };
   return cmocka_run_group_tests_name("tb_index", tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* Unit tests for tb_peer: accepted forms, every rejection, formatting. */
+/* Unit tests for tb_peer: accepted forms (and whether each named its port),
+ * every rejection, formatting. */
 #include "tb_test.h"
 
 #include "tb_peer.h"
@@ -124,6 +125,10 @@ static void test_good(void **state) {
     assert_string_equal(p.host, g->host);
     assert_int_equal(p.port, g->port);
     assert_int_equal(p.ipv6, g->ipv6);
+    /* port_given: the text had ":port" (after ']' for IPv6); the reference
+     * sends a peer without one to port 80 (tb_reference.h) */
+    assert_int_equal(p.port_given,
+                     g->in[0] == '[' ? strstr(g->in, "]:") != NULL : strchr(g->in, ':') != NULL);
     n = tb_peer_format(&p, buf, sizeof buf);
     assert_int_equal(n, (int)strlen(g->formatted));
     assert_string_equal(buf, g->formatted);
@@ -132,6 +137,7 @@ static void test_good(void **state) {
     assert_string_equal(again.host, p.host);
     assert_int_equal(again.port, p.port);
     assert_int_equal(again.ipv6, p.ipv6);
+    assert_true(again.port_given); /* formatted text always names the port */
   }
 }
 

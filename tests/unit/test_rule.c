@@ -52,10 +52,47 @@ static void test_identity_names(void **state) {
   }
 }
 
+/* tb_rule_format_ports: "any", lists and ranges; every buffer size
+ * terminated, a cut list ending in "..." and reported. */
+static void test_format_ports(void **state) {
+  static const struct tb_port_range ranges[] = {{443, 443}, {8000, 8999}, {1, 1}, {65535, 65535}};
+  static const char full[] = "443,8000-8999,1,65535";
+  struct tb_rule r;
+  char buf[64];
+
+  (void)state;
+  memset(&r, 0, sizeof r);
+  assert_int_equal(tb_rule_format_ports(&r, buf, sizeof buf), 0);
+  assert_string_equal(buf, "any");
+  assert_int_equal(tb_rule_format_ports(&r, buf, 3), -1);
+  assert_string_equal(buf, "an");
+  r.ports = (struct tb_port_range *)ranges;
+  r.nports = 1;
+  assert_int_equal(tb_rule_format_ports(&r, buf, sizeof buf), 0);
+  assert_string_equal(buf, "443");
+  r.nports = TB_NELEM(ranges);
+  assert_int_equal(tb_rule_format_ports(&r, buf, sizeof buf), 0);
+  assert_string_equal(buf, full);
+  for (size_t len = 1; len <= sizeof full; len++) {
+    char *b = malloc(len); /* exact size: ASan sees an overrun */
+    assert_non_null(b);
+    int rc = tb_rule_format_ports(&r, b, len);
+    assert_int_equal(rc, len == sizeof full ? 0 : -1);
+    assert_true(strlen(b) < len);
+    if (rc != 0 && len >= 4) {
+      assert_string_equal(b + len - 4, "...");
+      assert_memory_equal(b, full, len - 4);
+    }
+    free(b);
+  }
+  assert_int_equal(tb_rule_format_ports(&r, NULL, 0), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_port_ok),
       cmocka_unit_test(test_identity_names),
+      cmocka_unit_test(test_format_ports),
   };
   return cmocka_run_group_tests_name("tb_rule", tests, NULL, NULL);
 }

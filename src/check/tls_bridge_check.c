@@ -1,0 +1,254 @@
+/*
+ * tls_bridge_check: checks tls_bridge's plugin.config arguments without
+ * Traffic Server, before a restart or a reload (docs/tls_bridge_check.md).
+ *
+ *   tls_bridge_check [--confdir DIR] [--match HOST[:PORT]]... [--from-reference] [--quiet]
+ *                    [--] PLUGIN-ARGUMENT...
+ *
+ * The plugin arguments (everything after the plugin's path on its
+ * plugin.config line) are loaded exactly as the plugin loads them at start
+ * and on every reload: the same core call (tb_config_load_plugin_args), the
+ * same rule for relative paths (against DIR, Traffic Server's configuration
+ * directory, /etc/trafficserver by default), the same error buffer size, so
+ * the same configurations are refused with the same message.  The answers to
+ * --match are the plugin's `match` answers (tb_config_explain).
+ *
+ * The checker's own options come first: they are read up to "--" or up to
+ * the first argument that is not one of them, and none of them is a plugin
+ * option, so "tls_bridge_check --config tls_bridge.yaml" needs no "--".
+ * Only long options: a plugin argument may be a regex that starts with '-'.
+ *
+ * Exit status: 0 valid; 1 invalid (the message on stderr), or a --match or
+ * the comparison could not be answered (matching failed); 2 a usage error in
+ * the checker's own options; 3 valid, but --from-reference found something
+ * that means something else to the reference plugin.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb_args.h"
+#include "tb_explain.h"
+#include "tb_reference.h"
+#include "tb_text.h"
+
+#define PROG "tls_bridge_check"
+#define DEFAULT_CONFDIR "/etc/trafficserver" /* TSConfigDirGet() of Debian's trafficserver */
+#define ERR_MAX 1024 /* as the plugin's (plugin.c, live.c): a message is cut where the plugin cuts it */
+#define QUOTE_MAX 200
+
+enum check_status {
+  CHECK_OK = 0,
+  CHECK_INVALID = 1,
+  CHECK_USAGE = 2,
+  CHECK_DIFFERS = 3,
+};
+
+struct options {
+  const char *confdir;
+  struct tb_peer *targets; /* owned: one per --match, in order */
+  int ntargets;
+  int from_reference;
+  int quiet;
+  int argc; /* the plugin arguments: argv of main from there on */
+  const char *const *argv;
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: " PROG " [--confdir DIR] [--match HOST[:PORT]]... [--from-reference] [--quiet]\n"
+          "                        [--] PLUGIN-ARGUMENT...\n"
+          "Checks tls_bridge's plugin.config arguments (everything after the plugin's path) as the\n"
+          "plugin loads them at start and on reload, without Traffic Server.\n"
+          "  --confdir DIR         relative --config and --file paths are in DIR, as for the plugin\n"
+          "                        (Traffic Server's configuration directory; default " DEFAULT_CONFDIR ")\n"
+          "  --match HOST[:PORT]   which rule and peer a CONNECT to HOST:PORT would get (no port: 443);\n"
+          "                        may be repeated\n"
+          "  --from-reference      what means something else to the reference tls_bridge.so\n"
+          "                        (Debian's trafficserver-experimental-plugins)\n"
+          "  --quiet               no summary line for a valid configuration\n"
+          "  --help                this text\n"
+          "Options are read up to '--' or the first argument that is not one of them.\n"
+          "Exit status: 0 valid; 1 invalid (the plugin's message on stderr) or a --match that could\n"
+          "not be answered; 2 usage error; 3 valid, but --from-reference found differences.\n");
+}
+
+/* A usage error: what is wrong, then a pointer to --help. */
+static int usage_error(const char *what) {
+  fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", what);
+  return CHECK_USAGE;
+}
+
+/* Read the checker's options into *o.  Returns -1 to go on, or the exit
+ * status (--help: CHECK_OK; a usage error: CHECK_USAGE). */
+static int parse_options(int argc, char **argv, struct options *o) {
+  int separator = 0;
+  int i;
+
+  memset(o, 0, sizeof *o);
+  o->confdir = DEFAULT_CONFDIR;
+  o->targets = calloc((size_t)argc, sizeof *o->targets); /* at most one per argument */
+  if (o->targets == NULL) {
+    fprintf(stderr, PROG ": out of memory\n");
+    return CHECK_INVALID;
+  }
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+    if (strcmp(a, "--") == 0) {
+      separator = 1;
+      i++;
+      break;
+    }
+    if (strcmp(a, "--help") == 0) {
+      usage(stdout);
+      return CHECK_OK;
+    }
+    if (strcmp(a, "--quiet") == 0) {
+      o->quiet = 1;
+    } else if (strcmp(a, "--from-reference") == 0) {
+      o->from_reference = 1;
+    } else if (strcmp(a, "--confdir") == 0) {
+      if (v == NULL || v[0] == '\0') {
+        return usage_error("--confdir needs a directory");
+      }
+      o->confdir = v;
+      i++;
+    } else if (strcmp(a, "--match") == 0) {
+      char perr[256] = "";
+      char q[TB_QUOTE_SIZE(QUOTE_MAX)];
+      char msg[TB_QUOTE_SIZE(QUOTE_MAX) + sizeof perr + 64];
+      if (v == NULL) {
+        return usage_error("--match needs HOST[:PORT]");
+      }
+      /* Read as the plugin's `match HOST:PORT` reads it, and refused in
+       * the same words. */
+      if (v[0] == '\0' || tb_peer_parse(v, strlen(v), &o->targets[o->ntargets], perr, sizeof perr) != 0) {
+        tb_text_quote(q, sizeof q, v, strlen(v), QUOTE_MAX);
+        snprintf(msg, sizeof msg, "--match: expected HOST:PORT, got '%s'%s%s", q, perr[0] != '\0' ? ": " : "",
+                 perr);
+        return usage_error(msg);
+      }
+      o->ntargets++;
+      i++;
+    } else {
+      break; /* the first plugin argument */
+    }
+  }
+  if (i >= argc && !separator) {
+    usage(stderr); /* run bare, or options only: '--' alone checks an empty plugin line */
+    return CHECK_USAGE;
+  }
+  o->argc = argc - i;
+  o->argv = (const char *const *)argv + i;
+  return -1;
+}
+
+/* rule N "ORIGIN" (host 'REGEX', ports P) -> peer PEER */
+static void print_rule_head(const struct tb_config *c, const struct tb_rule *r) {
+  char origin[TB_QUOTE_SIZE(TB_ORIGIN_MAX)];
+  char pattern[TB_QUOTE_SIZE(QUOTE_MAX)];
+  char ports[256];
+  char peer[TB_PEER_TEXT_MAX];
+
+  tb_text_quote(origin, sizeof origin, r->origin, strlen(r->origin), TB_ORIGIN_MAX);
+  tb_text_quote(pattern, sizeof pattern, r->pattern, strlen(r->pattern), QUOTE_MAX);
+  (void)tb_rule_format_ports(r, ports, sizeof ports);
+  if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
+    snprintf(peer, sizeof peer, "%s", r->peer.host);
+  }
+  printf("rule %zu \"%s\" (host '%s', ports %s) -> peer %s:\n", (size_t)(r - c->rules) + 1, origin, pattern,
+         ports, peer);
+}
+
+/* --from-reference: the options the reference cannot parse, then each rule
+ * that means something else there, then a count.  Returns CHECK_OK,
+ * CHECK_DIFFERS, or CHECK_INVALID when a comparison could not be made. */
+static int report_reference(const struct tb_config *c, int argc, const char *const *argv) {
+  struct tb_ref_note notes[TB_REF_KINDS];
+  char line[ERR_MAX];
+  size_t rules = 0;
+  int options = 0;
+  int failed = 0;
+  int i = 0;
+
+  while (tb_reference_next_option(argc, argv, &i, line, sizeof line)) {
+    printf("%s\n", line);
+    options++;
+  }
+  for (size_t k = 0; k < c->nrules; k++) {
+    int n = tb_reference_rule(&c->rules[k], notes);
+    if (n < 0) {
+      fprintf(stderr, "rule %zu: comparing with the reference failed (PCRE2 limit or out of memory)\n",
+              k + 1);
+      failed = 1;
+      continue;
+    }
+    if (n == 0) {
+      continue;
+    }
+    rules++;
+    print_rule_head(c, &c->rules[k]);
+    for (int j = 0; j < n; j++) {
+      printf("  %s: %s\n", tb_ref_kind_name(notes[j].kind), notes[j].text);
+    }
+  }
+  if (rules == 0 && options == 0 && !failed) {
+    printf("same meaning for the reference: %zu rule%s, no option it cannot parse\n", c->nrules,
+           c->nrules == 1 ? "" : "s");
+    return CHECK_OK;
+  }
+  printf("differs from the reference: %zu of %zu rule%s, %d option%s it cannot parse\n", rules, c->nrules,
+         c->nrules == 1 ? "" : "s", options, options == 1 ? "" : "s");
+  return failed ? CHECK_INVALID : CHECK_DIFFERS;
+}
+
+int main(int argc, char **argv) {
+  struct options o;
+  struct tb_config *c = NULL;
+  char err[ERR_MAX] = "";
+  char line[TB_EXPLAIN_MAX];
+  int status = parse_options(argc, argv, &o);
+
+  if (status >= 0) {
+    goto done;
+  }
+  status = CHECK_OK;
+  c = tb_config_create();
+  if (c == NULL) {
+    fprintf(stderr, PROG ": out of memory\n");
+    status = CHECK_INVALID;
+    goto done;
+  }
+  if (tb_config_load_plugin_args(c, o.argc, o.argv, o.confdir, err, sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err); /* as the plugin words it: "FILE:LINE:COLUMN: ..." or "plugin.config ..." */
+    status = CHECK_INVALID;
+    goto done;
+  }
+  if (!o.quiet) {
+    (void)tb_config_describe(c, line, sizeof line);
+    printf("configuration OK: %s\n", line);
+  }
+  for (int k = 0; k < o.ntargets; k++) {
+    const struct tb_peer *t = &o.targets[k];
+    if (tb_config_explain(c, t->host, strlen(t->host), t->port, 0, line, sizeof line) == TB_EXPLAIN_FAILED) {
+      status = CHECK_INVALID;
+    }
+    printf("%s\n", line);
+  }
+  if (o.from_reference) {
+    int ref = report_reference(c, o.argc, o.argv);
+    if (status == CHECK_OK || ref == CHECK_INVALID) {
+      status = ref;
+    }
+  }
+
+done:
+  tb_config_destroy(c);
+  free(o.targets);
+  if (fflush(stdout) != 0 && status == CHECK_OK) {
+    status = CHECK_INVALID; /* a summary nobody got is not a pass */
+  }
+  return status;
+}

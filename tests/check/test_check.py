@@ -1,0 +1,337 @@
+"""Tests for tls_bridge_check (docs/tls_bridge_check.md), run against the
+built binary: TB_CHECK (default build/tls_bridge_check; `make check-tool`
+runs this file against that and against an AddressSanitizer build).
+
+- Every bad configuration in tests/config_cases.py (the e2e suite's and the
+  unit tests' error cases) gives exactly the plugin's message on stderr,
+  nothing on stdout, exit 1.
+- A good one gives the one-line summary, exit 0 (--quiet: nothing).
+- --match: indexed, regex, port-list, unmatched (passthrough, deny) and
+  failed answers, in the plugin's words.
+- --from-reference: each kind of difference, a rule with none, the options
+  the reference cannot parse, exit 0 / 3.
+- The checker's own options: usage errors (exit 2), '--', --help, and that
+  none of them is a plugin option.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from config_cases import NO_RULES, cases  # noqa: E402
+
+CHECK = os.environ.get("TB_CHECK") or os.path.join(REPO, "build", "tls_bridge_check")
+LIMIT_UNSET = "unset (Traffic Server's timeouts apply)"
+DEFAULTS = ("defaults: connect_timeout 10000 ms, idle_timeout %s, max_lifetime %s, client_identity keep; "
+            "pool: 2 warm connections per peer, max_age 30000 ms" % (LIMIT_UNSET, LIMIT_UNSET))
+
+
+def run(*args, cwd=None):
+    """Run the checker; (exit status, stdout, stderr)."""
+    p = subprocess.run([CHECK] + list(args), capture_output=True, text=True, cwd=cwd, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def write_files(confdir, files):
+    for rel, content in files.items():
+        path = os.path.join(confdir, rel)
+        mode = "wb" if isinstance(content, bytes) else "w"
+        with open(path, mode) as f:
+            f.write(content)
+
+
+@pytest.fixture
+def confdir(tmp_path):
+    return str(tmp_path)
+
+
+def test_binary_exists():
+    assert os.access(CHECK, os.X_OK), "build it first: make build (or set TB_CHECK)"
+
+
+# ---- every error path: the plugin's message, exactly -----------------------
+
+@pytest.mark.parametrize("case", [c.name for c in cases("CONFDIR")])
+def test_bad_configuration(confdir, case):
+    """The checker refuses what the plugin refuses, in the same words: stderr
+    is exactly the message the plugin logs after 'configuration error: '."""
+    c = {c.name: c for c in cases(confdir)}[case]
+    write_files(confdir, c.files)
+    code, out, err = run("--confdir", confdir, "--", *c.args)
+    assert (code, out, err) == (1, "", c.message + "\n")
+    if c.e2e:
+        # the e2e suite finds this text in traffic_server's log line
+        assert c.text in c.message
+
+
+def test_file_too_big(confdir):
+    path = os.path.join(confdir, "big.conf")
+    with open(path, "w") as f:
+        f.truncate((16 << 20) + 1)
+    code, out, err = run("--confdir", confdir, "--file", "big.conf")
+    assert (code, out, err) == (1, "", path + ": larger than 16 MiB\n")
+
+
+def test_relative_paths_default_to_etc_trafficserver():
+    """Without --confdir, relative paths are Traffic Server's: /etc/trafficserver."""
+    code, out, err = run("--config", "tls-bridge-check-test-no-such-file.yaml")
+    assert (code, out) == (1, "")
+    assert err == ("/etc/trafficserver/tls-bridge-check-test-no-such-file.yaml: cannot open: "
+                   "No such file or directory\n")
+
+
+def test_absolute_paths_ignore_confdir(confdir):
+    path = os.path.join(confdir, "rules.conf")
+    write_files(confdir, {"rules.conf": "a[.]example p:1\n"})
+    code, out, err = run("--confdir", "/nonexistent", "--file", path)
+    assert (code, err) == (0, "")
+    assert out == "configuration OK: 1 rule; unmatched CONNECTs left to Traffic Server; %s\n" % DEFAULTS
+
+
+# ---- a valid configuration ---------------------------------------------------
+
+def test_summary_for_arguments():
+    code, out, err = run("a[.]example", "p:1", "b", "[::1]")
+    assert (code, err) == (0, "")
+    assert out == "configuration OK: 2 rules; unmatched CONNECTs left to Traffic Server; %s\n" % DEFAULTS
+
+
+def test_summary_for_yaml(confdir):
+    write_files(confdir, {"tls_bridge.yaml": "unmatched: deny\nidle_timeout: 15m\nmax_lifetime: 0\n"
+                                             "client_identity: forwarded\npool: {size: 0}\n"
+                                             "rules:\n  - {host: a, peer: p}\n"})
+    code, out, err = run("--confdir", confdir, "--config", "tls_bridge.yaml")
+    assert (code, err) == (0, "")
+    assert out == ("configuration OK: 1 rule; unmatched CONNECTs denied (403); defaults: connect_timeout "
+                   "10000 ms, idle_timeout 900000 ms, max_lifetime never, client_identity forwarded; "
+                   "pool: off\n")
+
+
+def test_quiet():
+    assert run("--quiet", "a", "p") == (0, "", "")
+
+
+def test_separator_is_optional_and_only_the_first_counts():
+    assert run("--quiet", "--", "a", "p") == (0, "", "")
+    # a second '--' is a plugin argument, which the plugin refuses
+    assert run("--quiet", "--", "--", "a") == (1, "", "plugin.config argument 1 ('--'): unknown option\n")
+
+
+def test_empty_plugin_line():
+    assert run("--") == (1, "", NO_RULES + "\n")
+
+
+# ---- --match -------------------------------------------------------------------
+
+MATCH_YAML = """\
+unmatched: deny
+client_identity: forwarded
+rules:
+  - name: databases
+    host: db[.]internal
+    ports: [5432, 6379]
+    peer: peer-dc1.example.net:4443
+    idle_timeout: 0
+  - name: web
+    host: .*[.]service[.]example
+    ports: 443
+    peer: peer-dc1.example.net:4443
+  - name: legacy-range
+    host: (legacy|old)[.]internal
+    ports: 8000-8999
+    peer: "[2001:db8::7]:4443"
+    connect_timeout: 2s
+    max_lifetime: 12h
+    client_identity: strip
+"""
+
+SETTINGS_DB = ("connect_timeout 10000 ms, idle_timeout never, max_lifetime %s, client_identity forwarded"
+               % LIMIT_UNSET)
+
+
+@pytest.mark.parametrize("target,answer", [
+    # indexed: an exact name, any case, a trailing dot
+    ("db.internal:5432", 'match db.internal:5432: rule 1 "databases" (host \'db[.]internal\', ports '
+                         '5432,6379) -> peer peer-dc1.example.net:4443; ' + SETTINGS_DB),
+    ("DB.Internal.:6379", 'match DB.Internal:6379: rule 1 "databases" (host \'db[.]internal\', ports '
+                          '5432,6379) -> peer peer-dc1.example.net:4443; ' + SETTINGS_DB),
+    # indexed: a dot suffix; no port means 443
+    ("a.b.service.example", 'match a.b.service.example:443: rule 2 "web" (host \'.*[.]service[.]example\', '
+                            'ports 443) -> peer peer-dc1.example.net:4443; connect_timeout 10000 ms, '
+                            'idle_timeout %s, max_lifetime %s, client_identity forwarded'
+                            % (LIMIT_UNSET, LIMIT_UNSET)),
+    # a regex, a port range, the rule's own settings
+    ("old.internal:8080", 'match old.internal:8080: rule 3 "legacy-range" (host \'(legacy|old)[.]internal\', '
+                          'ports 8000-8999) -> peer [2001:db8::7]:4443; connect_timeout 2000 ms, idle_timeout '
+                          '%s, max_lifetime 43200000 ms, client_identity strip' % LIMIT_UNSET),
+    # a port outside the lists, a host no rule takes, the whole host only
+    ("db.internal:80", "match db.internal:80: no rule: denied (403)"),
+    ("old.internal:7999", "match old.internal:7999: no rule: denied (403)"),
+    ("www.example.org:443", "match www.example.org:443: no rule: denied (403)"),
+    ("a.service.example.evil.net:443", "match a.service.example.evil.net:443: no rule: denied (403)"),
+])
+def test_match(confdir, target, answer):
+    write_files(confdir, {"tls_bridge.yaml": MATCH_YAML})
+    code, out, err = run("--quiet", "--confdir", confdir, "--match", target, "--config", "tls_bridge.yaml")
+    assert (code, out, err) == (0, answer + "\n", "")
+
+
+def test_match_several_in_order_and_passthrough():
+    code, out, err = run("--quiet", "--match", "x.test", "--match", "nowhere:22", "x[.]test", "peer:8443")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        'match x.test:443: rule 1 "plugin.config argument 1" (host \'x[.]test\', ports any) -> peer '
+        "peer:8443; connect_timeout 10000 ms, idle_timeout %s, max_lifetime %s, client_identity keep"
+        % (LIMIT_UNSET, LIMIT_UNSET),
+        "match nowhere:22: no rule: left to Traffic Server",
+    ]
+
+
+def test_match_failed_exits_1():
+    """A PCRE2 limit while matching: the plugin would refuse the CONNECT (502);
+    the checker says so and exits 1."""
+    host = "x" * 60 + "-"  # a DNS character that fails the end anchor after every split of the x's
+    code, out, err = run("--quiet", "--match", host + ":443", "(x+)+", "p")
+    assert (code, err) == (1, "")
+    assert out == ("match %s:443: matching failed (PCRE2 limit or out of memory): a CONNECT would be "
+                   "refused (502)\n" % host)
+
+
+def test_match_on_a_bad_configuration_answers_nothing():
+    assert run("--match", "a:1", "a") == (
+        1, "", "plugin.config argument 1: regex 'a' has no peer (arguments come in pairs)\n")
+
+
+# ---- --from-reference ------------------------------------------------------------
+
+def test_reference_no_difference():
+    code, out, err = run("--quiet", "--from-reference", "(?i).*[.]svc[.]example.*", "peer:443",
+                         "--file", "/dev/null")
+    assert (code, err) == (0, "")
+    assert out == "same meaning for the reference: 1 rule, no option it cannot parse\n"
+
+
+def test_reference_every_kind_of_difference(confdir):
+    write_files(confdir, {"tls_bridge.yaml": (
+        "rules:\n"
+        "  - {host: 'db[.]internal', peer: 'peer:4443', name: db}\n"           # anchoring, case
+        "  - {host: '(?i)legacy[.]internal$', peer: 'peer:4443', name: leg}\n"  # trailing dot
+        "  - {host: '(?i).*[.]x.*', peer: peer, name: noport}\n"               # peer port
+        "  - {host: '(?i).*[.]y.*', peer: 'peer:4443', ports: [5432, 6000-6010], name: ports}\n"
+        "  - {host: '(?i).*[.]z.*', peer: 'peer:4443', name: same}\n")})
+    code, out, err = run("--quiet", "--from-reference", "--confdir", confdir, "--config", "tls_bridge.yaml")
+    assert (code, err) == (3, "")
+    assert out.splitlines() == [
+        "plugin.config argument 1 ('--config'): an option of this plugin only: the reference cannot parse it",
+        "rule 1 \"db\" (host 'db[.]internal', ports any) -> peer peer:4443:",
+        "  anchoring: the reference also matched hosts that merely start with this pattern, "
+        "e.g. 'db.internal.example'",
+        "  case: the reference matched case-sensitively: 'DB.INTERNAL' was not bridged there",
+        "rule 2 \"leg\" (host '(?i)legacy[.]internal$', ports any) -> peer peer:4443:",
+        "  trailing dot: the reference did not drop a trailing dot: 'legacy.internal.' was not bridged there",
+        "rule 3 \"noport\" (host '(?i).*[.]x.*', ports any) -> peer peer:443:",
+        "  peer port: peer has no port: the reference connected to port 80, this plugin to 443",
+        "rule 4 \"ports\" (host '(?i).*[.]y.*', ports 5432,6000-6010) -> peer peer:4443:",
+        "  ports: the reference ignored the CONNECT port: it bridged every port of a matching host, "
+        "this rule only 5432,6000-6010",
+        "differs from the reference: 4 of 5 rules, 1 option it cannot parse",
+    ]
+
+
+def test_reference_undecided_pattern_says_may():
+    code, out, err = run("--quiet", "--from-reference", "(?=a)b", "p:1")
+    assert (code, err) == (3, "")
+    assert out.splitlines()[1:4] == [
+        "  anchoring: the reference anchored the pattern at the start only: it may also have matched "
+        "longer hosts that start with a match (no example derived)",
+        "  case: the reference matched case-sensitively: a host written in another case may not have been "
+        "bridged there (no example derived)",
+        "  trailing dot: the reference did not drop a trailing dot: a host written with one may not have "
+        "been bridged there (no example derived)",
+    ]
+
+
+def test_reference_options_only_difference():
+    """Arguments in the reference's form plus our options: the options alone
+    differ, each named by its argument number; --file does not."""
+    code, out, err = run("--quiet", "--from-reference", "(?i).*[.]a.*", "p:1", "--pool", "4",
+                         "--file", "/dev/null", "--unmatched", "deny")
+    assert (code, err) == (3, "")
+    assert out.splitlines() == [
+        "plugin.config argument 3 ('--pool'): an option of this plugin only: the reference cannot parse it",
+        "plugin.config argument 7 ('--unmatched'): an option of this plugin only: the reference cannot "
+        "parse it",
+        "differs from the reference: 0 of 1 rule, 2 options it cannot parse",
+    ]
+
+
+def test_reference_with_summary_and_match():
+    """The summary, then the --match answers, then the comparison."""
+    code, out, err = run("--match", "a.svc:443", "--from-reference", ".*[.]svc", "p:1")
+    assert (code, err) == (3, "")
+    lines = out.splitlines()
+    assert lines[0].startswith("configuration OK: 1 rule;")
+    assert lines[1].startswith('match a.svc:443: rule 1 "plugin.config argument 1"')
+    assert lines[2] == "rule 1 \"plugin.config argument 1\" (host '.*[.]svc', ports any) -> peer p:1:"
+    assert lines[-1] == "differs from the reference: 1 of 1 rule, 0 options it cannot parse"
+
+
+def test_reference_on_a_bad_configuration_is_1():
+    assert run("--from-reference", "(", "p")[0] == 1
+
+
+def test_match_failure_outranks_reference_differences():
+    code, out, _ = run("--quiet", "--from-reference", "--match", "x" * 60 + "-:1", "(x+)+", "p")
+    assert code == 1
+    assert "matching failed" in out and "differs from the reference" in out
+
+
+# ---- the checker's own options ---------------------------------------------------
+
+@pytest.mark.parametrize("args,message", [
+    (["--match"], "--match needs HOST[:PORT]"),
+    (["--match", "x:0", "a", "p"], "--match: expected HOST:PORT, got 'x:0': peer 'x:0': port must be 1-65535"),
+    (["--match", "", "a", "p"], "--match: expected HOST:PORT, got ''"),
+    (["--match", "a b", "a", "p"], "--match: expected HOST:PORT, got 'a b': peer 'a b': contains whitespace"),
+    (["--confdir"], "--confdir needs a directory"),
+    (["--confdir", "", "a", "p"], "--confdir needs a directory"),
+])
+def test_usage_errors(args, message):
+    code, out, err = run(*args)
+    assert (code, out) == (2, "")
+    assert err == "tls_bridge_check: %s\nTry 'tls_bridge_check --help'.\n" % message
+
+
+@pytest.mark.parametrize("args", [[], ["--quiet"], ["--match", "a:1", "--from-reference"]])
+def test_no_plugin_arguments_is_a_usage_error(args):
+    code, out, err = run(*args)
+    assert (code, out) == (2, "")
+    assert err.startswith("usage: tls_bridge_check [--confdir DIR]")
+
+
+def test_help():
+    code, out, err = run("--help")
+    assert (code, err) == (0, "")
+    assert out.startswith("usage: tls_bridge_check [--confdir DIR] [--match HOST[:PORT]]... "
+                          "[--from-reference] [--quiet]\n")
+    assert "Exit status: 0 valid; 1 invalid" in out
+
+
+@pytest.mark.parametrize("option", ["--confdir", "--match", "--from-reference", "--quiet", "--help"])
+def test_own_options_are_not_plugin_options(option):
+    """The checker's options cannot clash with the plugin's: the plugin knows
+    none of them.  (Should the plugin ever get one, this fails, and '--'
+    remains the way to pass it.)"""
+    code, out, err = run("--", option, "x")
+    assert (code, out, err) == (1, "", "plugin.config argument 1 ('%s'): unknown option\n" % option)
+
+
+def test_regex_starting_with_a_dash_is_a_plugin_argument():
+    """Only long options: '-q' is a regex, as the plugin reads it."""
+    code, out, err = run("--quiet", "-q", "p:1")
+    assert (code, out, err) == (0, "", "")

@@ -1,0 +1,236 @@
+/*
+ * Unit tests for tb_explain: the `match` answer for an indexed rule, a regex
+ * rule, a port list, no rule (passthrough and deny), a matching failure,
+ * with and without the plugin's configuration number; the lines that
+ * docs/operations.md and tests/e2e/test_reload.py show, byte for byte; the
+ * three ways a limit reads; quoting; every buffer size (always terminated,
+ * a cut text ends in "..."); and the one-line summary.
+ */
+#include "tb_test.h"
+
+#include "tb_args.h"
+#include "tb_explain.h"
+#include "tb_yaml.h"
+
+#define ERRLEN 1024
+
+static struct tb_config *yaml(const char *text) {
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN] = "";
+
+  assert_non_null(c);
+  if (tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", err, sizeof err) != 0) {
+    fail_msg("%s", err);
+  }
+  return c;
+}
+
+static struct tb_config *args(int argc, const char *const *argv) {
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN] = "";
+
+  assert_non_null(c);
+  if (tb_config_load_plugin_args(c, argc, argv, NULL, err, sizeof err) != 0) {
+    fail_msg("%s", err);
+  }
+  return c;
+}
+
+/* Explain host:port under c and compare the whole line and the result. */
+static void expect(const struct tb_config *c, const char *host, unsigned port, uint64_t generation,
+                   enum tb_explain_result result, const char *line) {
+  char buf[TB_EXPLAIN_MAX];
+  enum tb_explain_result got = tb_config_explain(c, host, strlen(host), port, generation, buf, sizeof buf);
+
+  if (strcmp(buf, line) != 0) {
+    fail_msg("%s:%u\n got: %s\nwant: %s", host, port, buf, line);
+  }
+  assert_int_equal(got, result);
+}
+
+static const char ops_yaml[] = "unmatched: deny\n"
+                               "client_identity: forwarded\n"
+                               "rules:\n"
+                               "  - name: databases\n"
+                               "    host: db[.]internal\n"
+                               "    ports: [5432, 6379]\n"
+                               "    peer: peer-dc1.example.net:4443\n"
+                               "    idle_timeout: 0\n";
+
+/* The lines docs/operations.md shows, and the plugin wrote before the
+ * wording moved into the core: byte for byte. */
+static void test_plugin_lines(void **state) {
+  struct tb_config *c = yaml(ops_yaml);
+
+  (void)state;
+  expect(
+      c, "db.internal", 5432, 3, TB_EXPLAIN_RULE,
+      "match db.internal:5432: rule 1 \"databases\" (host 'db[.]internal', ports 5432,6379, configuration 3) "
+      "-> peer peer-dc1.example.net:4443; connect_timeout 10000 ms, idle_timeout never, max_lifetime unset "
+      "(Traffic Server's timeouts apply), client_identity forwarded");
+  expect(c, "www.example.org", 443, 3, TB_EXPLAIN_NO_RULE,
+         "match www.example.org:443: no rule (configuration 3): denied (403)");
+  tb_config_destroy(c);
+
+  /* tests/e2e/test_reload.py's (its config_text, peer at some port) */
+  c = yaml("unmatched: deny\npool: {size: 0}\nrules:\n"
+           "  - {host: 'service[.]internal', peer: 'peer.test:4443', name: first}\n");
+  expect(
+      c, "service.internal", 8080, 1, TB_EXPLAIN_RULE,
+      "match service.internal:8080: rule 1 \"first\" (host 'service[.]internal', ports any, configuration 1) "
+      "-> peer peer.test:4443; connect_timeout 10000 ms, idle_timeout unset (Traffic Server's timeouts "
+      "apply), max_lifetime unset (Traffic Server's timeouts apply), client_identity keep");
+  expect(c, "nowhere.test", 443, 1, TB_EXPLAIN_NO_RULE,
+         "match nowhere.test:443: no rule (configuration 1): denied (403)");
+  tb_config_destroy(c);
+}
+
+/* Without a configuration number (tls_bridge_check): indexed, regex and
+ * port-list rules, the first match winning, and both unmatched policies. */
+static void test_rules_and_ports(void **state) {
+  static const char *const argv[] = {
+      "--idle-timeout",      "30",
+      "--max-lifetime",      "0",
+      "x[.]example",         "p1.example.net",
+      "(api|www)[.]example", "[2001:db8::1]:4443",
+  };
+  struct tb_config *c = args((int)TB_NELEM(argv), argv);
+
+  (void)state;
+  expect(c, "X.Example.", 22, 0, TB_EXPLAIN_RULE,
+         "match X.Example.:22: rule 1 \"plugin.config argument 5\" (host 'x[.]example', ports any) -> peer "
+         "p1.example.net:443; connect_timeout 10000 ms, idle_timeout 30000 ms, max_lifetime never, "
+         "client_identity keep");
+  expect(
+      c, "www.example", 443, 0, TB_EXPLAIN_RULE,
+      "match www.example:443: rule 2 \"plugin.config argument 7\" (host '(api|www)[.]example', ports any) -> "
+      "peer [2001:db8::1]:4443; connect_timeout 10000 ms, idle_timeout 30000 ms, max_lifetime never, "
+      "client_identity keep");
+  expect(c, "www.example.net", 443, 0, TB_EXPLAIN_NO_RULE,
+         "match www.example.net:443: no rule: left to Traffic Server");
+  tb_config_destroy(c);
+
+  c = yaml("unmatched: deny\nconnect_timeout: 5\nrules:\n"
+           "  - {host: 'db[.]internal', ports: [5432, 6000-6010], peer: pg, connect_timeout: 250ms,"
+           " max_lifetime: 2h, client_identity: strip}\n"
+           "  - {host: 'db[.]internal', peer: other, name: rest}\n");
+  expect(c, "db.internal", 6005, 0, TB_EXPLAIN_RULE,
+         "match db.internal:6005: rule 1 \"t.yaml:4\" (host 'db[.]internal', ports 5432,6000-6010) -> peer "
+         "pg:443; connect_timeout 250 ms, idle_timeout unset (Traffic Server's timeouts apply), max_lifetime "
+         "7200000 ms, client_identity strip");
+  expect(c, "db.internal", 6011, 0, TB_EXPLAIN_RULE,
+         "match db.internal:6011: rule 2 \"rest\" (host 'db[.]internal', ports any) -> peer other:443; "
+         "connect_timeout 5000 ms, idle_timeout unset (Traffic Server's timeouts apply), max_lifetime unset "
+         "(Traffic Server's timeouts apply), client_identity keep");
+  expect(c, "db.internal.", 5432, 0, TB_EXPLAIN_RULE,
+         "match db.internal.:5432: rule 1 \"t.yaml:4\" (host 'db[.]internal', ports 5432,6000-6010) -> peer "
+         "pg:443; connect_timeout 250 ms, idle_timeout unset (Traffic Server's timeouts apply), max_lifetime "
+         "7200000 ms, client_identity strip");
+  expect(c, "dbxinternal", 5432, 0, TB_EXPLAIN_NO_RULE, "match dbxinternal:5432: no rule: denied (403)");
+  tb_config_destroy(c);
+}
+
+/* A regex that hits PCRE2's match limit: refused (502), never "no rule". */
+static void test_matching_failed(void **state) {
+  static const char *const argv[] = {"(x+)+", "p0"};
+  struct tb_config *c = args(2, argv);
+  char host[62];
+
+  (void)state;
+  memset(host, 'x', sizeof host);
+  host[sizeof host - 2] = '!';
+  host[sizeof host - 1] = '\0';
+  expect(
+      c, host, 443, 7, TB_EXPLAIN_FAILED,
+      "match xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx!:443: matching failed (PCRE2 limit "
+      "or out of memory): a CONNECT would be refused (502)");
+  tb_config_destroy(c);
+}
+
+/* Configured and asked-for text is quoted as in error messages. */
+static void test_quoting(void **state) {
+  struct tb_config *c = yaml("rules:\n  - {host: \"it's\\x01\", peer: p}\n");
+
+  (void)state;
+  expect(c, "it's\x01", 1, 0, TB_EXPLAIN_RULE,
+         "match it\\x27s\\x01:1: rule 1 \"t.yaml:2\" (host 'it\\x27s\\x01', ports any) -> peer p:443; "
+         "connect_timeout 10000 ms, idle_timeout unset (Traffic Server's timeouts apply), max_lifetime unset "
+         "(Traffic Server's timeouts apply), client_identity keep");
+  tb_config_destroy(c);
+}
+
+/* Every buffer size: terminated, a prefix of the whole line, "..." at the
+ * end of a cut one; size 0 writes nothing. */
+static void test_buffer_sizes(void **state) {
+  struct tb_config *c = yaml(ops_yaml);
+  char full[TB_EXPLAIN_MAX];
+  size_t n;
+
+  (void)state;
+  assert_int_equal(tb_config_explain(c, "db.internal", 11, 5432, 0, full, sizeof full), TB_EXPLAIN_RULE);
+  n = strlen(full);
+  for (size_t len = 1; len <= n + 2; len++) {
+    char *buf = malloc(len); /* exact size: ASan sees an overrun */
+    assert_non_null(buf);
+    assert_int_equal(tb_config_explain(c, "db.internal", 11, 5432, 0, buf, len), TB_EXPLAIN_RULE);
+    if (len > n) {
+      assert_string_equal(buf, full);
+    } else {
+      assert_int_equal(strlen(buf), len - 1);
+      if (len >= 4) {
+        assert_memory_equal(buf, full, len - 4);
+        assert_string_equal(buf + len - 4, "...");
+      }
+    }
+    free(buf);
+  }
+  assert_int_equal(tb_config_explain(c, "db.internal", 11, 5432, 0, NULL, 0), TB_EXPLAIN_RULE);
+  assert_int_equal(tb_config_describe(c, NULL, 0), -1);
+  tb_config_destroy(c);
+}
+
+static void test_describe(void **state) {
+  static const char *const one[] = {"--pool", "1", "a", "p"};
+  static const char *const off[] = {
+      "--pool", "0", "--unmatched", "deny", "--idle-timeout", "0", "--client-identity", "strip",
+      "a",      "p", "b",           "q"};
+  struct tb_config *c = args((int)TB_NELEM(one), one);
+  char buf[TB_EXPLAIN_MAX];
+  char small[40];
+
+  (void)state;
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  assert_string_equal(buf,
+                      "1 rule; unmatched CONNECTs left to Traffic Server; defaults: connect_timeout 10000 "
+                      "ms, idle_timeout unset (Traffic Server's timeouts apply), max_lifetime unset "
+                      "(Traffic Server's timeouts apply), client_identity keep; pool: 1 warm connection "
+                      "per peer, max_age 30000 ms");
+  assert_int_equal(tb_config_describe(c, small, sizeof small), -1);
+  assert_string_equal(small, "1 rule; unmatched CONNECTs left to T...");
+  tb_config_destroy(c);
+
+  c = args((int)TB_NELEM(off), off);
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  assert_string_equal(buf, "2 rules; unmatched CONNECTs denied (403); defaults: connect_timeout 10000 ms, "
+                           "idle_timeout never, max_lifetime unset (Traffic Server's timeouts apply), "
+                           "client_identity strip; pool: off");
+  tb_config_destroy(c);
+
+  c = yaml(ops_yaml);
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  assert_string_equal(buf,
+                      "1 rule; unmatched CONNECTs denied (403); defaults: connect_timeout 10000 ms, "
+                      "idle_timeout unset (Traffic Server's timeouts apply), max_lifetime unset (Traffic "
+                      "Server's timeouts apply), client_identity forwarded; pool: 2 warm connections per "
+                      "peer, max_age 30000 ms");
+  tb_config_destroy(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_plugin_lines),    cmocka_unit_test(test_rules_and_ports),
+      cmocka_unit_test(test_matching_failed), cmocka_unit_test(test_quoting),
+      cmocka_unit_test(test_buffer_sizes),    cmocka_unit_test(test_describe),
+  };
+  return cmocka_run_group_tests_name("tb_explain", tests, NULL, NULL);
+}
