@@ -109,8 +109,21 @@ enum tb_pump_verdict tb_pump_event(struct tb_pump *p, TSEvent event, enum tb_pum
     return dest_complete(p, d);
   default: {
     char name[32];
+    bool is_write = e == TB_END_UA_WRITE || e == TB_END_PEER_WRITE;
+    struct tb_dir *other = d == &p->up ? &p->down : &p->up;
     TB_DEBUG("[%" PRIu64 "] %s on the %s %s side", p->id, tb_event_name(event, name, sizeof name),
-             on_ua ? "client" : "peer", e == TB_END_UA_READ || e == TB_END_PEER_READ ? "read" : "write");
+             on_ua ? "client" : "peer", is_write ? "write" : "read");
+    if (is_write && other->eos && !d->done) {
+      /* That side had already closed its own sending cleanly (the other
+       * direction's EOS): what was still on its way to it cannot be
+       * delivered, but what it sent, buffered here, still can.  So this
+       * direction is over and the other one drains; the linger bounds it. */
+      TB_DEBUG("[%" PRIu64 "] %" PRId64 " bytes towards the %s side dropped; its own bytes still go out",
+               p->id, TSIOBufferReaderAvail(d->reader), on_ua ? "client" : "peer");
+      d->eos = true;
+      d->done = true;
+      return after_done(p);
+    }
     return on_ua ? TB_PUMP_UA_ERROR : TB_PUMP_PEER_ERROR;
   }
   }
