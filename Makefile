@@ -7,12 +7,19 @@
 # The version comes from the headers (TS_VERSION_MAJOR).  9.2 builds into
 # build/ as always; 10.x into build/ats10/ (plus the C++17 shim
 # src/ats/ts_api10.cc), so both variants can sit side by side.
+#
+# The plugin's own version is the VERSION file, the one place it is written
+# (the glue gets it as TB_VERSION; debian/changelog must agree, make deb
+# checks).  CPPFLAGS, CFLAGS, CXXFLAGS and LDFLAGS from the environment are
+# added to ours (dpkg-buildflags' hardening flags in the Debian build).
 
 CC        ?= cc
 CXX       ?= g++
 BUILD     := build
 PYTHON    := /usr/bin/python3
 ATS       ?=
+VERSION   := $(shell cat VERSION)
+VERSION_DEF := -DTB_VERSION=\"$(VERSION)\"
 TSXS      := $(if $(ATS),,$(shell command -v tsxs 2>/dev/null))
 LAYOUT_INC = $(shell $(1) info --json 2>/dev/null | sed -n 's/.*"INCLUDEDIR": *"\([^"]*\)".*/\1/p')
 ifneq ($(ATS),)
@@ -36,16 +43,16 @@ ifeq ($(ATS10),yes)
 # The glue sees only ts_api.h's C declarations, never ATS 10's C++ headers;
 # the shim is the one file that does.
 VBUILD    := $(BUILD)/ats$(ATS_MAJOR)
-GLUE_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(WARN) -DTB_ATS_MAJOR=$(ATS_MAJOR) -Isrc/core
+GLUE_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(WARN) -DTB_ATS_MAJOR=$(ATS_MAJOR) $(VERSION_DEF) -Isrc/core
 SHIM_CXXFLAGS := -std=c++17 -O2 -g -fPIC -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-declarations -Werror \
-  -DTB_ATS_MAJOR=$(ATS_MAJOR) -I$(TS_INC) -Isrc/ats
+  -DTB_ATS_MAJOR=$(ATS_MAJOR) $(VERSION_DEF) -I$(TS_INC) -Isrc/ats
 SHIM_OBJ  := $(VBUILD)/ats/ts_api10.o
 # C++ objects inside: link as C++ (libstdc++).  The ATS symbols (libtsapi,
 # DbgCtl, libswoc) resolve from traffic_server when it loads the plugin.
 LINK      := $(CXX)
 else
 VBUILD    := $(BUILD)
-GLUE_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(WARN) -Wno-strict-prototypes -I$(TS_INC) -Isrc/core
+GLUE_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(WARN) -Wno-strict-prototypes $(VERSION_DEF) -I$(TS_INC) -Isrc/core
 SHIM_OBJ  :=
 LINK      := $(CC)
 endif
@@ -66,7 +73,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short soak-upload valgrind
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short soak-upload valgrind install uninstall deb test-pkg
 all: build
 
 deps:
@@ -80,30 +87,30 @@ build: $(VBUILD)/tls_bridge.so $(CHECK_BIN)
 
 $(VBUILD)/core/%.o: src/core/%.c $(wildcard src/core/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CORE_CFLAGS) -c $< -o $@
+	$(CC) $(CORE_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(VBUILD)/ats/%.o: src/ats/%.c $(wildcard src/ats/*.h src/core/*.h)
+$(VBUILD)/ats/%.o: src/ats/%.c $(wildcard src/ats/*.h src/core/*.h) VERSION
 	@mkdir -p $(@D)
-	$(CC) $(GLUE_CFLAGS) -c $< -o $@
+	$(CC) $(GLUE_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(VBUILD)/ats/%.o: src/ats/%.cc src/ats/ts_api.h
+$(VBUILD)/ats/%.o: src/ats/%.cc src/ats/ts_api.h VERSION
 	@mkdir -p $(@D)
-	$(CXX) $(SHIM_CXXFLAGS) -c $< -o $@
+	$(CXX) $(SHIM_CXXFLAGS) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
 # Link to a temporary name and rename: overwriting a .so in place can crash
 # a traffic_server that has it loaded.
 $(VBUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ) $(SHIM_OBJ)
-	$(LINK) -shared -o $@.tmp $^ $(LIBS)
+	$(LINK) -shared $(LDFLAGS) -o $@.tmp $^ $(LIBS)
 	mv -f $@.tmp $@
 
 # tls_bridge_check (docs/tls_bridge_check.md): the core and one main, no
 # Traffic Server; the core's flags and warnings.
 $(BUILD)/check/%.o: src/check/%.c $(wildcard src/check/*.h src/core/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CORE_CFLAGS) -Isrc/core -c $< -o $@
+	$(CC) $(CORE_CFLAGS) $(CPPFLAGS) $(CFLAGS) -Isrc/core -c $< -o $@
 
 $(CHECK_BIN): $(CHECK_OBJ) $(CORE_OBJ)
-	$(CC) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The checker's tests (tests/check/) run the built binary, then the same
 # tests run a build with AddressSanitizer and UBSan.
@@ -115,6 +122,64 @@ $(ASAN_CHECK): $(CHECK_SRC) $(CORE_SRC) $(wildcard src/check/*.h src/core/*.h)
 check-tool: $(CHECK_BIN) $(ASAN_CHECK)
 	TB_CHECK=$(abspath $(CHECK_BIN)) $(PYTHON) -m pytest -p no:cacheprovider -q tests/check
 	TB_CHECK=$(abspath $(ASAN_CHECK)) ASAN_OPTIONS=detect_leaks=1 $(PYTHON) -m pytest -p no:cacheprovider -q tests/check
+
+# Install (docs/packaging.md).  `make install [DESTDIR=...] [PREFIX=/usr/local]`:
+#   the plugin        $(MODULEDIR)/tls_bridge_ng.so: the ATS modules directory
+#                     (tsxs -q LIBEXECDIR; for ATS=PREFIX or without tsxs,
+#                     traffic_layout's PLUGINDIR), not under PREFIX, since that is where
+#                     ATS looks; named _ng so that it never replaces the
+#                     reference tls_bridge.so that Debian's
+#                     trafficserver-experimental-plugins owns
+#   the checker       $(BINDIR)/tls_bridge_check, its man page in $(MANDIR)/man1
+#   docs, examples    $(DOCDIR)/ (README.md, LICENSE, docs/, examples/)
+# install(1) unlinks an existing file before writing it, so a running
+# traffic_server keeps the copy it has mapped.  `make uninstall` with the
+# same variables removes exactly these files.
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/tls-bridge
+LAYOUT_VAR = $(shell $(1) info --json 2>/dev/null | sed -n 's/.*"$(2)": *"\([^"]*\)".*/\1/p')
+MODULEDIR ?= $(if $(ATS),$(call LAYOUT_VAR,$(ATS)/bin/traffic_layout,PLUGINDIR),$(if $(TSXS),$(shell tsxs -q LIBEXECDIR),$(call LAYOUT_VAR,traffic_layout,PLUGINDIR)))
+INSTALL   ?= install
+INSTALLED_PLUGIN := tls_bridge_ng.so
+CHECK_MAN := man/tls_bridge_check.1
+DOC_FILES := README.md LICENSE
+DOCS_DIR_FILES := $(wildcard docs/*.md docs/*.png)
+EXAMPLE_FILES := examples/README.md $(wildcard examples/ingress/* examples/peer/*)
+
+install: build
+	@[ -n "$(MODULEDIR)" ] || { echo "install: no ATS modules directory (no tsxs or traffic_layout): pass MODULEDIR=..."; exit 1; }
+	$(INSTALL) -d $(DESTDIR)$(MODULEDIR)
+	$(INSTALL) -m 0644 $(VBUILD)/tls_bridge.so $(DESTDIR)$(MODULEDIR)/$(INSTALLED_PLUGIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 0755 $(CHECK_BIN) $(DESTDIR)$(BINDIR)/tls_bridge_check
+	sed 's/@VERSION@/$(VERSION)/g' $(CHECK_MAN) > $(DESTDIR)$(MANDIR)/man1/tls_bridge_check.1
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/tls_bridge_check.1
+	$(INSTALL) -d $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples/ingress $(DESTDIR)$(DOCDIR)/examples/peer
+	$(INSTALL) -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 $(DOCS_DIR_FILES) $(DESTDIR)$(DOCDIR)/docs/
+	@set -e; for f in $(EXAMPLE_FILES); do \
+	  $(INSTALL) -m 0644 $$f $(DESTDIR)$(DOCDIR)/$$f; done
+	@echo "installed $(VERSION): $(DESTDIR)$(MODULEDIR)/$(INSTALLED_PLUGIN); in plugin.config: $(INSTALLED_PLUGIN) --config tls_bridge.yaml"
+
+uninstall:
+	@[ -n "$(MODULEDIR)" ] || { echo "uninstall: no ATS modules directory (no tsxs or traffic_layout): pass MODULEDIR=..."; exit 1; }
+	rm -f $(DESTDIR)$(MODULEDIR)/$(INSTALLED_PLUGIN) $(DESTDIR)$(BINDIR)/tls_bridge_check \
+	  $(DESTDIR)$(MANDIR)/man1/tls_bridge_check.1
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(DOC_FILES) $(DOCS_DIR_FILES) $(EXAMPLE_FILES))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples/ingress $(DESTDIR)$(DOCDIR)/examples/peer \
+	  $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The Debian package (docs/packaging.md): installs the packaging tools if
+# missing, builds with dpkg-buildpackage in a copy of the tree under
+# build/deb/ (the working tree stays clean), runs lintian; the .deb lands in
+# build/deb/.  `make test-pkg` checks `make install` (no ATS needed).
+deb:
+	@scripts/make-deb.sh
+
+test-pkg:
+	$(PYTHON) -m pytest -p no:cacheprovider tests/pkg
 
 # Unit tests: the core alone, rebuilt with sanitizers, one binary per module.
 $(BUILD)/unit/test_%: tests/unit/test_%.c $(CORE_SRC) $(wildcard src/core/*.h tests/unit/*.h)
@@ -166,9 +231,9 @@ fuzz-short: $(FUZZ_BIN)
 # The e2e suite against a build of the plugin with AddressSanitizer and
 # UBSan, their runtimes preloaded into traffic_server.
 ASAN_PLUGIN := $(BUILD)/asan/tls_bridge.so
-$(ASAN_PLUGIN): $(CORE_SRC) $(GLUE_SRC) $(wildcard src/core/*.h src/ats/*.h)
+$(ASAN_PLUGIN): $(CORE_SRC) $(GLUE_SRC) $(wildcard src/core/*.h src/ats/*.h) VERSION
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(SAN) -I$(TS_INC) -Isrc/core -o $@.tmp \
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(SAN) $(VERSION_DEF) -I$(TS_INC) -Isrc/core -o $@.tmp \
 	  $(CORE_SRC) $(GLUE_SRC) $(LIBS)
 	mv -f $@.tmp $@
 
@@ -179,9 +244,13 @@ e2e-asan: $(ASAN_PLUGIN)
 e2e: build
 	TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
 
+# deb before e2e: with a fresh package in build/deb, the e2e suite's
+# test_package.py installs it, runs it and purges it (make deb 20-55 s,
+# the package test under 10 s here; docs/packaging.md).
 test: deps
 	$(MAKE) lint
-	$(MAKE) build unit check-tool fuzz-short valgrind
+	$(MAKE) build unit check-tool fuzz-short valgrind test-pkg
+	$(MAKE) deb
 	$(MAKE) e2e
 	$(MAKE) e2e-asan
 	$(MAKE) soak-short
@@ -263,9 +332,9 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -Isrc/core src/core src/ats src/check
 	clang-tidy --quiet $(CORE_SRC) $(CHECK_SRC) -- -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc/core
-	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE -I$(TS_INC) -Isrc/core
+	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE $(VERSION_DEF) -I$(TS_INC) -Isrc/core
 	@# The glue as built for ATS 10 (ts_api.h's C view: needs no ATS 10 headers).
-	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE -DTB_ATS_MAJOR=10 -Isrc/core
+	clang-tidy --quiet $(GLUE_SRC) -- -std=c11 -D_GNU_SOURCE -DTB_ATS_MAJOR=10 $(VERSION_DEF) -Isrc/core
 	clang-format --dry-run --Werror src/core/*.[ch] src/ats/*.[ch] src/ats/*.cc $(CHECK_FMT) tests/unit/*.[ch]
 
 format:

@@ -168,9 +168,9 @@ int tb_live_init(int argc, const char *argv[], char *err, size_t errlen) {
   describe_rules(l->cfg);
   install(l);
   const struct tb_config *c = l->cfg;
-  TSNote("[%s] %zu rule%s loaded, set-up timeout %u ms, %u warm connection%s per peer in use, unmatched "
-         "CONNECTs %s",
-         TB_TAG, c->nrules, c->nrules == 1 ? "" : "s", c->connect_timeout_ms, c->pool_size,
+  TSNote("[%s] tls_bridge %s: %zu rule%s loaded, set-up timeout %u ms, %u warm connection%s per peer in use, "
+         "unmatched CONNECTs %s",
+         TB_TAG, TB_VERSION, c->nrules, c->nrules == 1 ? "" : "s", c->connect_timeout_ms, c->pool_size,
          c->pool_size == 1 ? "" : "s", c->deny_unmatched ? "denied" : "left to Traffic Server");
   return 0;
 }

@@ -2,7 +2,7 @@
  * plugin: the entry points.  TSPluginInit loads the configuration, creates
  * the metrics and the tunnel log and registers the hooks: the request hook
  * (request.h), reload on `traffic_ctl config reload`, and `traffic_ctl
- * plugin msg tls_bridge ...` (reload, match, tunnels).
+ * plugin msg tls_bridge ...` (reload, match, tunnels, version).
  *
  * The configuration (live.h) is loaded before any hook is registered.  An
  * error in it at start stops traffic_server (TSEmergency): a bridge that
@@ -30,7 +30,8 @@ static int on_config_update(TSCont cont, TSEvent event, void *edata) {
   return 0;
 }
 
-/* What a message's data holds: "reload", "match HOST:PORT", "tunnels". */
+/* What a message's data holds: "reload", "match HOST:PORT", "tunnels",
+ * "version". */
 static void on_message(const char *data, size_t len) {
   while (len > 0 && (data[len - 1] == '\0' || data[len - 1] == '\n' || data[len - 1] == ' ')) {
     len--;
@@ -49,8 +50,11 @@ static void on_message(const char *data, size_t len) {
     tb_live_explain(data + arg, len - arg);
   } else if (word == 7 && memcmp(data, "tunnels", 7) == 0 && arg == len) {
     tb_registry_dump();
+  } else if (word == 7 && memcmp(data, "version", 7) == 0 && arg == len) {
+    TSNote("[%s] tls_bridge %s, built against ATS %s, running in Traffic Server %s", TB_TAG, TB_VERSION,
+           TB_ATS_HEADERS_VERSION, TSTrafficServerVersionGet());
   } else {
-    TSError("[%s] unknown message '%.*s': expected reload, match HOST:PORT or tunnels", TB_TAG,
+    TSError("[%s] unknown message '%.*s': expected reload, match HOST:PORT, tunnels or version", TB_TAG,
             (int)(len > 100 ? 100 : len), data);
   }
 }

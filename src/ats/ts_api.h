@@ -22,12 +22,19 @@
 /* The plugin's name: its debug tag, log name and message tag. */
 #define TB_TAG "tls_bridge"
 
+/* The plugin's version, from the VERSION file (the Makefile passes it). */
+#ifndef TB_VERSION
+#error "TB_VERSION is not defined: build with make, which passes -DTB_VERSION from the VERSION file"
+#endif
+
 #if !defined(TB_ATS_MAJOR) || TB_ATS_MAJOR < 10
 
 #include <ts/ts.h>
 
 #define TB_DEBUG_ENABLED() TSIsDebugTagSet(TB_TAG)
 #define tb_debug(...) TSDebug(TB_TAG, __VA_ARGS__)
+/* The ATS version of the headers the plugin was built with. */
+#define TB_ATS_HEADERS_VERSION TS_VERSION_STRING
 
 #else /* ATS 10 */
 
@@ -196,6 +203,7 @@
   F(void, TSStatIntDecrement, (int id, TSMgmtInt v), (id, v))                                                \
   F(void, TSStatIntIncrement, (int id, TSMgmtInt v), (id, v))                                                \
   F(TSReturnCode, TSTextLogObjectCreate, (const char *n, int mode, TSTextLogObject *l), (n, mode, l))        \
+  F(const char *, TSTrafficServerVersionGet, (void), ())                                                     \
   F(const char *, TSUrlHostGet, (TSMBuffer b, TSMLoc u, int *len), (b, u, len))                              \
   F(int, TSUrlPortGet, (TSMBuffer b, TSMLoc u), (b, u))                                                      \
   F(void, TSVConnClose, (TSVConn v), (v))                                                                    \
@@ -250,11 +258,15 @@ void tb_TSMgmtUpdateRegister(TSCont c, const char *name);
 /* Debug output under TB_TAG (ATS 10's DbgCtl). */
 int tb_debug_enabled(void);
 void tb_debug(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+/* TS_VERSION_STRING of the headers built with: a C++ constant in 10.x, no
+ * macro C could see. */
+const char *tb_ats_headers_version(void);
 #ifdef __cplusplus
 }
 #endif
 
 #define TB_DEBUG_ENABLED() tb_debug_enabled()
+#define TB_ATS_HEADERS_VERSION tb_ats_headers_version()
 
 #ifndef __cplusplus /* the glue's spelling: ATS's names */
 #define TSActionCancel tb_TSActionCancel
@@ -311,6 +323,7 @@ void tb_debug(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
 #define TSStatIntDecrement tb_TSStatIntDecrement
 #define TSStatIntIncrement tb_TSStatIntIncrement
 #define TSTextLogObjectCreate tb_TSTextLogObjectCreate
+#define TSTrafficServerVersionGet tb_TSTrafficServerVersionGet
 #define TSUrlHostGet tb_TSUrlHostGet
 #define TSUrlPortGet tb_TSUrlPortGet
 #define TSVConnClose tb_TSVConnClose

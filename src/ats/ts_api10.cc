@@ -10,7 +10,7 @@
  *     the installed ATS does not compile);
  *   - defines the extern "C" wrappers tb_<name>, each a plain call of ATS's
  *     <name>, plus the few that differ (printf-likes, TSMgmtUpdateRegister,
- *     debug output).
+ *     debug output, the headers' version string).
  * No state but the debug control; thread-safe as ATS is.
  */
 #include <cstdarg>
@@ -144,5 +144,9 @@ int tb_debug_enabled(void) {
 void tb_debug(const char *fmt, ...) {
   TB_FORMAT(fmt);
   DbgPrint(dbg_ctl, "%s", line);
+}
+
+const char *tb_ats_headers_version(void) {
+  return TS_VERSION_STRING;
 }
 } // extern "C"

@@ -236,6 +236,12 @@ def main():
         check("traffic_ctl plugin msg tls_bridge match", r.returncode == 0 and text and "rule 1" in text,
               (text or "").strip()[-300:])
         off = len(ing.log("diags.log"))
+        r = ing.ctl("plugin", "msg", TB_TAG, "version")
+        text = ing.wait_log("diags.log", "running in Traffic Server", after=off)
+        check("traffic_ctl plugin msg tls_bridge version", r.returncode == 0 and text and
+              "built against ATS 10." in text and "running in Traffic Server 10." in text,
+              (text or "").strip()[-300:])
+        off = len(ing.log("diags.log"))
         r = ing.ctl("config", "reload")
         text = ing.wait_log("diags.log", "reload (traffic_ctl config reload)", after=off)
         check("traffic_ctl config reload reaches the plugin", r.returncode == 0 and text and

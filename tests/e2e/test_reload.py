@@ -3,13 +3,14 @@
 removed by `traffic_ctl config reload` and `traffic_ctl plugin msg
 tls_bridge reload` while a tunnel opened before stays intact; an invalid
 file leaves the running rules in force; the reload metrics; and the
-`match` and `tunnels` messages."""
+`match`, `tunnels` and `version` messages."""
 
 import os
 import re
 
 import pytest
 
+import harness
 from harness import DEAD_PEER_HOST, PEER_HOST, SERVICE_HOST, open_tunnel
 from test_tunnel_log import wait_line
 
@@ -125,7 +126,11 @@ def test_match_and_tunnels_messages(managed):
     ing.ctl("plugin", "msg", "tls_bridge", "match")
     ing.wait_log("match: expected HOST:PORT")
     ing.ctl("plugin", "msg", "tls_bridge", "bogus")
-    ing.wait_log("unknown message 'bogus': expected reload, match HOST:PORT or tunnels")
+    ing.wait_log("unknown message 'bogus': expected reload, match HOST:PORT, tunnels or version")
+    ing.ctl("plugin", "msg", "tls_bridge", "version")
+    with open(os.path.join(harness.REPO_ROOT, "VERSION")) as f:
+        version = f.read().strip()
+    ing.wait_log("tls_bridge %s, built against ATS " % version)
     with open_tunnel(ing.port, SERVICE_HOST, echo_port, timeout=10) as t:
         assert t.status == 200
         echo(t, b"hello\n")
