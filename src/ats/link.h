@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "glue.h"
+#include "tb_select.h"
 
 struct tb_link;
 
@@ -33,6 +34,7 @@ enum tb_link_news {
   TB_LINK_FAILED,  /* could not be opened (why says how): dead, the owner closes it */
   TB_LINK_LOST,    /* open and unused, it was closed by the far end or broke: dead */
   TB_LINK_EXPIRED, /* open and unused, its deadline passed: still open */
+  TB_LINK_STEADY,  /* open and unused, it has stayed open for a while (one watch): the peer took it */
 };
 
 /* Why an open failed, in the terms of what the client is told. */
@@ -42,6 +44,21 @@ enum tb_link_cause {
   TB_LINK_BROKEN,      /* the connection failed with an error (502) */
   TB_LINK_INTERNAL,    /* this side could not do it: out of memory, a bad answer from ATS (502) */
 };
+
+/* What a failure says about the peer's health (tb_select.h). */
+static inline enum tb_cause tb_link_health_cause(enum tb_link_cause c) {
+  switch (c) {
+  case TB_LINK_UNREACHABLE:
+    return TB_CAUSE_UNREACHABLE;
+  case TB_LINK_TIMEOUT:
+    return TB_CAUSE_TIMEOUT;
+  case TB_LINK_BROKEN:
+    return TB_CAUSE_CLOSED;
+  case TB_LINK_INTERNAL:
+  default:
+    return TB_CAUSE_OTHER;
+  }
+}
 
 struct tb_link_failure {
   enum tb_link_cause cause;

@@ -51,6 +51,7 @@ struct tb_link {
   struct tb_resp resp; /* ATS's answer */
   int64_t parsed;      /* bytes of in_reader already fed to resp */
   int64_t expire_at;   /* OPEN: EXPIRED at this time (ms); 0: never */
+  bool steady;         /* OPEN: STEADY was told */
   unsigned open_timeout_ms;
   tb_link_fn fn;
   void *owner;
@@ -203,6 +204,13 @@ static int on_timer(TSCont cont, TSEvent event, void *edata) {
      * tunnel.c): a read pass with nothing new is what reports it. */
     TSVIOReenable(l->read_vio);
     tb_timer_arm(&l->timer, WATCH_MS, NULL);
+    if (!l->steady) {
+      /* Open for a whole watch and not lost: ATS answers the internal
+       * CONNECT on TCP alone, so this, not OPENED, says the peer took it. */
+      l->steady = true;
+      tell(l, TB_LINK_STEADY, NULL); /* may free l */
+      return 0;
+    }
     if (l->expire_at != 0 && tb_now_ms() >= l->expire_at) {
       l->expire_at = 0;
       tell(l, TB_LINK_EXPIRED, NULL); /* may free l */

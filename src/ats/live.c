@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "glue.h"
+#include "peers.h"
 #include "pool.h"
 #include "stats.h"
 #include "tb_args.h"
@@ -20,9 +21,13 @@ struct tb_live {
   atomic_int refs;
   uint64_t generation;
   struct tb_config *cfg; /* owned */
-  /* owned array, one slot per rule: the rule's pool once looked up, so that
-   * after the first CONNECT a rule finds its pool without a lock */
-  _Atomic(struct tb_pool *) *rule_pools;
+  /* owned arrays, one slot per peer of cfg->peers: its health record (made
+   * at build: records outlive configurations) and its pool once looked up,
+   * so that after the first CONNECT a peer's pool is found without a lock */
+  struct tb_peer_state **peer_states;
+  _Atomic(struct tb_pool *) *peer_pools;
+  /* owned array, one per rule: its round-robin turn */
+  atomic_uint_fast64_t *turns;
 };
 
 /* The current configuration: g_live holds one reference.  The read lock
@@ -39,7 +44,9 @@ static char **g_argv;
 
 static void live_free(struct tb_live *l) {
   tb_config_destroy(l->cfg);
-  free(l->rule_pools);
+  free(l->peer_states);
+  free(l->peer_pools);
+  free(l->turns);
   free(l);
 }
 
@@ -85,18 +92,26 @@ uint64_t tb_live_generation(const struct tb_live *l) {
   return l->generation;
 }
 
-struct tb_pool *tb_live_pool(struct tb_live *l, const struct tb_rule *rule) {
+struct tb_pool *tb_live_peer_pool(struct tb_live *l, size_t i) {
   const struct tb_config *c = l->cfg;
-  size_t i = (size_t)(rule - c->rules);
-  if (c->pool_size == 0 || l->rule_pools == NULL || i >= c->nrules) {
+  if (c->pool_size == 0 || i >= c->npeers) {
     return NULL;
   }
-  struct tb_pool *p = atomic_load_explicit(&l->rule_pools[i], memory_order_acquire);
+  struct tb_pool *p = atomic_load_explicit(&l->peer_pools[i], memory_order_acquire);
   if (p == NULL) {
-    p = tb_pool_get(&rule->peer, c->pool_size, c->pool_max_age_ms, c->connect_timeout_ms);
-    atomic_store_explicit(&l->rule_pools[i], p, memory_order_release);
+    p = tb_pool_get(&c->peers[i], l->peer_states[i], c->pool_size, c->pool_max_age_ms, c->connect_timeout_ms);
+    atomic_store_explicit(&l->peer_pools[i], p, memory_order_release);
   }
   return p;
+}
+
+struct tb_peer_state *tb_live_peer_state(const struct tb_live *l, size_t i) {
+  return i < l->cfg->npeers ? l->peer_states[i] : NULL;
+}
+
+uint64_t tb_live_turn(struct tb_live *l, const struct tb_rule *rule) {
+  size_t i = (size_t)(rule - l->cfg->rules);
+  return i < l->cfg->nrules ? (uint64_t)atomic_fetch_add_explicit(&l->turns[i], 1, memory_order_relaxed) : 0;
 }
 
 /* Build a configuration from the saved arguments; NULL with err set. */
@@ -112,9 +127,22 @@ static struct tb_live *build(char *err, size_t errlen) {
     live_free(l);
     return NULL;
   }
-  l->rule_pools = calloc(l->cfg->nrules, sizeof *l->rule_pools);
-  if (l->rule_pools == NULL) {
-    TSError("[%s] out of memory for connection pools: every tunnel opens its own connection", TB_TAG);
+  size_t np = l->cfg->npeers > 0 ? l->cfg->npeers : 1;
+  l->peer_states = calloc(np, sizeof *l->peer_states);
+  l->peer_pools = calloc(np, sizeof *l->peer_pools);
+  l->turns = calloc(l->cfg->nrules > 0 ? l->cfg->nrules : 1, sizeof *l->turns);
+  if (l->peer_states == NULL || l->peer_pools == NULL || l->turns == NULL) {
+    snprintf(err, errlen, "out of memory");
+    live_free(l);
+    return NULL;
+  }
+  tb_peers_register(l->cfg);
+  for (size_t i = 0; i < l->cfg->npeers; i++) {
+    l->peer_states[i] = tb_peers_find(&l->cfg->peers[i], true);
+    atomic_init(&l->peer_pools[i], NULL);
+  }
+  for (size_t i = 0; i < l->cfg->nrules; i++) {
+    atomic_init(&l->turns[i], 0);
   }
   atomic_init(&l->refs, 1); /* g_live's */
   return l;
@@ -125,18 +153,18 @@ static void describe_rules(const struct tb_config *c) {
     return;
   }
   for (size_t i = 0; i < c->nrules && i < 20; i++) {
-    char peer[TB_PEER_TEXT_MAX];
+    char peers[512];
     const struct tb_rule *r = &c->rules[i];
-    if (tb_peer_format(&r->peer, peer, sizeof peer) < 0) {
-      snprintf(peer, sizeof peer, "%s", r->peer.host);
-    }
+    (void)tb_config_format_peers(c, r, peers, sizeof peers); /* a cut list is fine here */
     tb_debug("rule %zu (%s): '%s'%s -> %s", i + 1, r->origin, r->pattern,
-             r->nports > 0 ? " (some ports)" : "", peer);
+             r->nports > 0 ? " (some ports)" : "", peers);
   }
 }
 
 /* Put l in force; the old configuration lives on while tunnels hold it. */
 static void install(struct tb_live *l) {
+  struct tb_health_settings hs = {l->cfg->health_failures, l->cfg->health_down_for_ms};
+  tb_pool_health(&hs); /* warm-ups are judged by the defaults in force */
   pthread_rwlock_wrlock(&g_live_lock);
   struct tb_live *old = g_live;
   g_live = l;

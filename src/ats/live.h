@@ -24,7 +24,8 @@
 
 #include "tb_config.h"
 
-struct tb_pool; /* pool.h */
+struct tb_pool;       /* pool.h */
+struct tb_peer_state; /* peers.h */
 
 struct tb_live;
 
@@ -45,9 +46,16 @@ const struct tb_config *tb_live_config(const struct tb_live *l);
 /* Which load this is: 1 for the first, +1 per successful reload. */
 uint64_t tb_live_generation(const struct tb_live *l);
 
-/* The warm-connection pool for rule's peer (rule must be one of l's); NULL
+/* The warm-link pool of peer i of l's configuration (cfg->peers); NULL
  * when pools are off or out of memory. */
-struct tb_pool *tb_live_pool(struct tb_live *l, const struct tb_rule *rule);
+struct tb_pool *tb_live_peer_pool(struct tb_live *l, size_t i);
+
+/* The health record of peer i of l's configuration; NULL when there was no
+ * room for one. */
+struct tb_peer_state *tb_live_peer_state(const struct tb_live *l, size_t i);
+
+/* rule's round-robin turn: 0, 1, 2, ... one per call (rule: one of l's). */
+uint64_t tb_live_turn(struct tb_live *l, const struct tb_rule *rule);
 
 /* Ask for a reload; it runs soon on a task thread (why: for the log). */
 void tb_live_reload_soon(const char *why);

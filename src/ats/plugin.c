@@ -14,6 +14,7 @@
 
 #include "glue.h"
 #include "live.h"
+#include "peers.h"
 #include "registry.h"
 #include "request.h"
 #include "stats.h"
@@ -50,12 +51,19 @@ static void on_message(const char *data, size_t len) {
     tb_live_explain(data + arg, len - arg);
   } else if (word == 7 && memcmp(data, "tunnels", 7) == 0 && arg == len) {
     tb_registry_dump();
+  } else if (word == 5 && memcmp(data, "peers", 5) == 0 && arg == len) {
+    tb_peers_dump();
+  } else if (word == 5 && memcmp(data, "drain", 5) == 0) {
+    tb_peers_drain(data + arg, len - arg, 1);
+  } else if (word == 7 && memcmp(data, "undrain", 7) == 0) {
+    tb_peers_drain(data + arg, len - arg, 0);
   } else if (word == 7 && memcmp(data, "version", 7) == 0 && arg == len) {
     TSNote("[%s] tls_bridge %s, built against ATS %s, running in Traffic Server %s", TB_TAG, TB_VERSION,
            TB_ATS_HEADERS_VERSION, TSTrafficServerVersionGet());
   } else {
-    TSError("[%s] unknown message '%.*s': expected reload, match HOST:PORT, tunnels or version", TB_TAG,
-            (int)(len > 100 ? 100 : len), data);
+    TSError("[%s] unknown message '%.*s': expected reload, match HOST:PORT, tunnels, peers, drain PEER, "
+            "undrain PEER or version",
+            TB_TAG, (int)(len > 100 ? 100 : len), data);
   }
 }
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "peers.h"
 #include "stats.h"
 
 #define POOL_THREADS_MAX 64
@@ -44,12 +45,17 @@ struct tb_pool {
   int64_t backoff_ms;    /* after a failed warm-up: wait before the next one */
   int64_t next_try_ms;
   struct tb_peer peer;
+  struct tb_peer_state *state; /* not owned: the peer's health, which warm-ups report to (may be NULL) */
   char peer_text[TB_PEER_TEXT_MAX];
   struct tb_pool *next; /* the list of all pools, under g_pools_lock */
 };
 
 static pthread_mutex_t g_pools_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tb_pool *g_pools;
+/* How warm-ups are judged (the configuration's health defaults).  Read
+ * without the lock by the pools: a struct of two words written at reload,
+ * where a torn read only mixes two valid settings. */
+static struct tb_health_settings g_health = {3, 10000};
 
 static void refill(struct tb_pool *p, int i);
 
@@ -125,6 +131,8 @@ static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
       back_off(p);
     }
     break;
+  case TB_LINK_STEADY:
+    break;
   case TB_LINK_EXPIRED:
   default:
     mine = idle_remove(sl, l);
@@ -132,6 +140,19 @@ static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
   }
   pthread_mutex_unlock(&p->lock);
 
+  /* Warm-ups are evidence of the peer's health: an idle peer that died is
+   * marked down before a client needs it, and one that comes back is found
+   * (tb_pool_touch keeps a down peer's warm-ups going while its rule is in
+   * use).  Judged by the default health settings (pool.h). */
+  if (news == TB_LINK_STEADY) {
+    tb_peers_report(p->state, &g_health, true, TB_CAUSE_OTHER, true);
+    return;
+  }
+  if (news == TB_LINK_FAILED || (news == TB_LINK_LOST && mine)) {
+    tb_peers_report(p->state, &g_health, false,
+                    news == TB_LINK_LOST || why == NULL ? TB_CAUSE_CLOSED : tb_link_health_cause(why->cause),
+                    true);
+  }
   if (news == TB_LINK_OPENED) {
     if (!mine) {
       tb_link_close(l); /* the slot filled up meanwhile */
@@ -221,8 +242,21 @@ struct tb_link *tb_pool_take(struct tb_pool *p) {
   return l;
 }
 
-struct tb_pool *tb_pool_get(const struct tb_peer *peer, unsigned size, unsigned max_age_ms,
-                            unsigned connect_timeout_ms) {
+void tb_pool_health(const struct tb_health_settings *hs) {
+  pthread_mutex_lock(&g_pools_lock);
+  g_health = *hs;
+  pthread_mutex_unlock(&g_pools_lock);
+}
+
+void tb_pool_touch(struct tb_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  p->last_claim_ms = tb_now_ms();
+  pthread_mutex_unlock(&p->lock);
+  tb_pool_refill_here(p);
+}
+
+struct tb_pool *tb_pool_get(const struct tb_peer *peer, struct tb_peer_state *state, unsigned size,
+                            unsigned max_age_ms, unsigned connect_timeout_ms) {
   struct tb_pool *p;
   if (size > TB_POOL_SIZE_MAX) {
     size = TB_POOL_SIZE_MAX;
@@ -243,6 +277,7 @@ struct tb_pool *tb_pool_get(const struct tb_peer *peer, unsigned size, unsigned 
       p->max_age_ms = max_age_ms;
       p->connect_timeout_ms = connect_timeout_ms;
       p->peer = *peer;
+      p->state = state;
       if (tb_peer_format(peer, p->peer_text, sizeof p->peer_text) < 0) {
         snprintf(p->peer_text, sizeof p->peer_text, "%s", peer->host);
       }

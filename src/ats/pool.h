@@ -23,10 +23,22 @@
 
 struct tb_pool;
 
+struct tb_peer_state;
+
 /* The pool for peer with these settings, made if new; NULL when out of
- * memory.  size is capped at TB_POOL_SIZE_MAX. */
-struct tb_pool *tb_pool_get(const struct tb_peer *peer, unsigned size, unsigned max_age_ms,
-                            unsigned connect_timeout_ms);
+ * memory.  size is capped at TB_POOL_SIZE_MAX.  state: the peer's health
+ * record (peers.h), which its warm-ups report to; may be NULL. */
+struct tb_pool *tb_pool_get(const struct tb_peer *peer, struct tb_peer_state *state, unsigned size,
+                            unsigned max_age_ms, unsigned connect_timeout_ms);
+
+/* The settings warm-ups are judged by (the configuration's health
+ * defaults; set at load and reload). */
+void tb_pool_health(const struct tb_health_settings *hs);
+
+/* The peer is in use (a CONNECT of one of its rules): keep warming it on
+ * the calling thread, even if this CONNECT goes to another of the rule's
+ * peers, so that a peer that is down is found when it comes back. */
+void tb_pool_touch(struct tb_pool *p);
 
 /* A warm link made on the calling event thread, taken out of the pool, or
  * NULL.  The caller owns it: it must share its mutex (tb_link_mutex) and

@@ -71,7 +71,7 @@ void tb_registry_dump(void) {
     r->down = atomic_load(&e->down);
     r->state = atomic_load(&e->state);
     snprintf(r->target, sizeof r->target, "%s", e->target);
-    snprintf(r->peer, sizeof r->peer, "%s", e->peer);
+    snprintf(r->peer, sizeof r->peer, "%s", atomic_load(&e->peer));
     snprintf(r->rule, sizeof r->rule, "%s", e->rule != NULL ? e->rule : "-");
   }
   pthread_mutex_unlock(&g_lock);

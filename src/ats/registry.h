@@ -22,7 +22,7 @@ struct tb_reg_entry {
   uint64_t generation;          /* of the configuration the tunnel started with */
   int64_t started_ms;           /* tb_now_ms() at the intercept */
   const char *target;           /* not owned: the tunnel's text, stable while registered */
-  const char *peer;             /* not owned: likewise */
+  _Atomic(const char *) peer;   /* not owned: the peer being tried, changed as set-up moves on */
   const char *rule;             /* not owned: likewise (the rule's origin or name) */
   _Atomic(const char *) state;  /* a static phase name */
   atomic_int_fast64_t up, down; /* bytes delivered each way, as of the last update */

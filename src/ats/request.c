@@ -125,8 +125,10 @@ static void consider(TSHttpTxn txn) {
   const struct tb_rule *rule = NULL;
   live = tb_live_acquire();
   const struct tb_config *config = live != NULL ? tb_live_config(live) : NULL;
-  if (config == NULL || tb_config_lookup_port(config, host, (size_t)host_len,
-                                              port > 0 && port < 65536 ? (unsigned)port : 0, &rule) != 0) {
+  struct tb_captures caps;
+  if (config == NULL ||
+      tb_config_lookup_captures(config, host, (size_t)host_len, port > 0 && port < 65536 ? (unsigned)port : 0,
+                                &rule, &caps) != 0) {
     /* Fail closed: a host we could not match might have been a rule's. */
     TSError("[%s] matching CONNECT %.*s against the rules failed (PCRE2 limit or out of memory): refused",
             TB_TAG, host_len, host);
@@ -163,8 +165,7 @@ static void consider(TSHttpTxn txn) {
     return;
   }
   lift_timeouts(txn, settings.idle_timeout_ms != TB_UNSET, settings.max_lifetime_ms != TB_UNSET, host_text);
-  if (tb_tunnel_start(txn, live, rule, &settings, host, host_len, port, tb_live_pool(live, rule)) !=
-      TS_SUCCESS) {
+  if (tb_tunnel_start(txn, live, rule, &settings, host, host_len, port, &caps) != TS_SUCCESS) {
     /* Fail closed: never let a matching CONNECT go out directly. */
     TSError("[%s] out of memory: refusing CONNECT %.*s", TB_TAG, host_len, host);
     tb_stat_add(TB_STAT_FAIL_ERROR, 1);

@@ -29,6 +29,7 @@ static const char *const names[TB_STAT_COUNT] = {
     [TB_STAT_POOL_WARM_FAILED] = "plugin.tls_bridge.pool.warm_failed",
     [TB_STAT_CONNECT_MATCH_FAILED] = "plugin.tls_bridge.connects.match_failed",
     [TB_STAT_CONNECT_IDENTITY_FAILED] = "plugin.tls_bridge.connects.identity_failed",
+    [TB_STAT_FAIL_NO_PEER] = "plugin.tls_bridge.failures.no_peer",
 };
 
 static int ids[TB_STAT_COUNT];
@@ -58,5 +59,36 @@ void tb_stat_add(enum tb_stat s, int64_t n) {
     TSStatIntIncrement(ids[s], n);
   } else {
     TSStatIntDecrement(ids[s], -n);
+  }
+}
+
+int tb_stat_make(const char *name) {
+  int id = -1;
+  if (TSStatFindName(name, &id) == TS_SUCCESS) {
+    return id;
+  }
+  id = TSStatCreate(name, TS_RECORDDATATYPE_INT, TS_STAT_NON_PERSISTENT, TS_STAT_SYNC_SUM);
+  if (id < 0) {
+    TSError(
+        "[%s] cannot create metric %s (raise proxy.config.stat_api.max_stats_allowed): it will be missing",
+        TB_TAG, name);
+  }
+  return id;
+}
+
+void tb_stat_id_add(int id, int64_t n) {
+  if (id < 0 || n == 0) {
+    return;
+  }
+  if (n > 0) {
+    TSStatIntIncrement(id, n);
+  } else {
+    TSStatIntDecrement(id, -n);
+  }
+}
+
+void tb_stat_id_set(int id, int64_t v) {
+  if (id >= 0) {
+    TSStatIntSet(id, v);
   }
 }

@@ -2,8 +2,10 @@
  * stats: the plugin's metrics, plugin.tls_bridge.*, readable with
  * `traffic_ctl metric match tls_bridge` or stats_over_http.
  *
- * Created once in TSPluginInit (tb_stats_init); after that tb_stat_add is
- * lock-free and may be called from any thread.  Owns nothing.
+ * The fixed ones are created once in TSPluginInit (tb_stats_init); after
+ * that tb_stat_add is lock-free and may be called from any thread.  Per-peer
+ * metrics (peers.c) are created as peers appear (tb_stat_make).  Owns
+ * nothing.
  */
 #ifndef TB_STATS_H
 #define TB_STATS_H
@@ -36,6 +38,7 @@ enum tb_stat {
   TB_STAT_CONNECT_MATCH_FAILED,    /* CONNECTs refused (502) because matching itself failed */
   TB_STAT_CONNECT_IDENTITY_FAILED, /* CONNECTs refused (502) because the client_identity policy could not be
                                       applied */
+  TB_STAT_FAIL_NO_PEER,            /* tunnels refused (502): their rule gave no valid peer (a template) */
   TB_STAT_COUNT
 };
 
@@ -45,5 +48,14 @@ int tb_stats_init(char *err, size_t errlen);
 
 /* Add n (may be negative) to metric s. */
 void tb_stat_add(enum tb_stat s, int64_t n);
+
+/* A metric of its own (found if it exists already: after a reload), by
+ * full name; its id, or -1 (logged) when ATS has no room for it
+ * (proxy.config.stat_api.max_stats_allowed). */
+int tb_stat_make(const char *name);
+
+/* Add n to, or set v on, a metric tb_stat_make made (id -1: no-op). */
+void tb_stat_id_add(int id, int64_t n);
+void tb_stat_id_set(int id, int64_t v);
 
 #endif

@@ -202,6 +202,7 @@
   F(TSReturnCode, TSStatFindName, (const char *n, int *id), (n, id))                                         \
   F(void, TSStatIntDecrement, (int id, TSMgmtInt v), (id, v))                                                \
   F(void, TSStatIntIncrement, (int id, TSMgmtInt v), (id, v))                                                \
+  F(void, TSStatIntSet, (int id, TSMgmtInt v), (id, v))                                                      \
   F(TSReturnCode, TSTextLogObjectCreate, (const char *n, int mode, TSTextLogObject *l), (n, mode, l))        \
   F(const char *, TSTrafficServerVersionGet, (void), ())                                                     \
   F(const char *, TSUrlHostGet, (TSMBuffer b, TSMLoc u, int *len), (b, u, len))                              \
@@ -322,6 +323,7 @@ const char *tb_ats_headers_version(void);
 #define TSStatFindName tb_TSStatFindName
 #define TSStatIntDecrement tb_TSStatIntDecrement
 #define TSStatIntIncrement tb_TSStatIntIncrement
+#define TSStatIntSet tb_TSStatIntSet
 #define TSTextLogObjectCreate tb_TSTextLogObjectCreate
 #define TSTrafficServerVersionGet tb_TSTrafficServerVersionGet
 #define TSUrlHostGet tb_TSUrlHostGet

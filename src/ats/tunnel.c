@@ -19,8 +19,12 @@
 #include "tunnel.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 
+#include "live.h"
+#include "peers.h"
 #include "pool.h"
 #include "tunnel_object.h"
 
@@ -35,14 +39,63 @@ static void on_peer_answer(struct tb_tunnel *t, bool eos);
 
 static void on_link_news(void *owner, struct tb_link *l, enum tb_link_news news,
                          const struct tb_link_failure *why);
+static void start_attempt(struct tb_tunnel *t);
 
-/* Open a new link to the peer: PEER_OPEN (or REFUSE). */
+/* Back to the start of the client's CONNECT (and any bytes after it), to
+ * send it again on another connection; a new replay reader keeps it for a
+ * later attempt still. */
+static void rewind_connect(struct tb_tunnel *t) {
+  TSIOBufferReaderFree(t->pump.up.reader);
+  t->pump.up.reader = t->replay;
+  t->replay = TSIOBufferReaderClone(t->pump.up.reader);
+  tb_resp_init(&t->resp);
+  t->parsed = 0;
+}
+
+/* The current attempt failed before the peer answered (cause; stat, status
+ * and the text are what its client gets if no other peer is left).  The
+ * next peer of the plan is tried within what is left of the set-up time;
+ * when none is, the client gets one answer: the old, single message when
+ * one peer was tried, else one naming every peer tried and why each
+ * failed (504 when all of them timed out, else 502). */
+static void attempt_failed(struct tb_tunnel *t, enum tb_stat stat, enum tb_cause cause, unsigned status,
+                           const char *fmt, ...) TS_PRINTFLIKE(5, 6);
+static void attempt_failed(struct tb_tunnel *t, enum tb_stat stat, enum tb_cause cause, unsigned status,
+                           const char *fmt, ...) {
+  char why[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
+  va_end(ap);
+  tb_plan_failed(&t->plan, cause, why);
+  tb_timer_stop(&t->setup);
+  tb_timer_stop(&t->nudge);
+  tb_tunnel_close_link(t);
+  if (tb_plan_next(&t->plan) != NULL && tb_plan_budget(&t->plan) > 0) {
+    TB_TDEBUG(t, "%s: trying peer %s next", why, tb_plan_current(&t->plan)->name);
+    t->reused = false;
+    t->retried = false;
+    rewind_connect(t);
+    start_attempt(t); /* may free t */
+    return;
+  }
+  if (t->plan.failures <= 1) {
+    tb_tunnel_refuse(t, stat, status, NULL, "%s", why);
+    return;
+  }
+  bool timeouts = t->plan.timeouts == t->plan.failures;
+  tb_tunnel_refuse(t, timeouts ? TB_STAT_FAIL_PEER_TIMEOUT : stat, timeouts ? 504 : 502, NULL,
+                   "tls_bridge: no peer answered the CONNECT for %s: %s", t->target, t->plan.causes);
+}
+
+/* Open a new link to the current peer: PEER_OPEN. */
 static void open_link(struct tb_tunnel *t) {
-  struct tb_link_spec spec = {&t->peer_addr, (const struct sockaddr *)&t->client_addr, t->target, t->id, 0};
+  struct tb_try *c = tb_plan_current(&t->plan);
+  struct tb_link_spec spec = {&c->peer, (const struct sockaddr *)&t->client_addr, t->target, t->id, 0};
   t->link = tb_link_open(&spec, TSContMutexGet(t->cont), NULL, on_link_news, t);
   if (t->link == NULL) {
-    tb_tunnel_refuse(t, TB_STAT_FAIL_ERROR, 502, NULL,
-                     "tls_bridge: could not open a transaction towards peer %s", t->peer_text);
+    attempt_failed(t, TB_STAT_FAIL_ERROR, TB_CAUSE_OTHER, 502,
+                   "tls_bridge: could not open a transaction towards peer %s", t->peer_text);
     return;
   }
   TB_TDEBUG(t, "connecting to peer %s for %s", t->peer_text, t->target);
@@ -54,8 +107,8 @@ static void start_peer_answer(struct tb_tunnel *t) {
   struct tb_pump *p = &t->pump;
   p->peer = tb_link_use(t->link, t->cont, p->down.buf, p->up.reader, &p->down.read_vio, &p->up.write_vio);
   if (p->peer == NULL) {
-    tb_tunnel_refuse(t, TB_STAT_FAIL_ERROR, 502, NULL,
-                     "tls_bridge: could not take over the connection to peer %s", t->peer_text);
+    attempt_failed(t, TB_STAT_FAIL_ERROR, TB_CAUSE_OTHER, 502,
+                   "tls_bridge: could not take over the connection to peer %s", t->peer_text);
     return;
   }
   TB_TDEBUG(t, "peer %s: connection open, sending the CONNECT for %s", t->peer_text, t->target);
@@ -71,28 +124,52 @@ static void start_peer_answer(struct tb_tunnel *t) {
   }
 }
 
-/* NET_ACCEPT: the client side is ours.  ATS writes its rebuilt copy of the
- * client's CONNECT into ua now. */
-static void on_accept(struct tb_tunnel *t, TSVConn ua) {
-  t->pump.ua = ua;
-  t->pump.up.read_vio = TSVConnRead(ua, t->cont, t->pump.up.buf, INT64_MAX);
-  tb_timer_arm(&t->setup, t->connect_timeout_ms, NULL);
+/* An attempt at the plan's current peer, with its share of the set-up time:
+ * over the warm link the tunnel holds, or a new one. */
+static void start_attempt(struct tb_tunnel *t) {
+  struct tb_try *c = tb_plan_current(&t->plan);
+  t->peer_text = c->name;
+  atomic_store(&t->reg.peer, c->name);
+  t->attempt_ms = tb_plan_budget(&t->plan);
+  tb_timer_arm(&t->setup, t->attempt_ms, NULL);
   if (t->link == NULL) {
     open_link(t);
     return;
   }
-  /* A warm link: TCP and TLS are up.  Keep a reader on the client's CONNECT
-   * in case the link turns out stale (see retry_fresh). */
+  /* A warm link: TCP and TLS are up; if it turns out stale, the CONNECT is
+   * sent again on a new one (retry_fresh). */
   t->reused = true;
-  t->replay = TSIOBufferReaderClone(t->pump.up.reader);
   TB_TDEBUG(t, "accepted; sending the CONNECT for %s over a warm connection to %s", t->target, t->peer_text);
   start_peer_answer(t);
 }
 
+/* NET_ACCEPT: the client side is ours.  ATS writes its rebuilt copy of the
+ * client's CONNECT into ua now; a reader clone keeps it until a peer
+ * answers, to send it again should an attempt fail. */
+static void on_accept(struct tb_tunnel *t, TSVConn ua) {
+  t->pump.ua = ua;
+  t->pump.up.read_vio = TSVConnRead(ua, t->cont, t->pump.up.buf, INT64_MAX);
+  t->replay = TSIOBufferReaderClone(t->pump.up.reader);
+  t->plan.started_ms = tb_now_ms();
+  if (tb_plan_current(&t->plan) == NULL) {
+    if (t->plan.n == 0) {
+      tb_tunnel_refuse(t, TB_STAT_FAIL_NO_PEER, 502, NULL,
+                       "tls_bridge: rule \"%s\" has no valid peer for %s: %s", t->reg.rule, t->target,
+                       t->plan.no_peer);
+    } else {
+      tb_tunnel_refuse(t, TB_STAT_FAIL_PEER_UNREACHABLE, 502, NULL,
+                       "tls_bridge: no peer of rule \"%s\" is available for %s", t->reg.rule, t->target);
+    }
+    return;
+  }
+  start_attempt(t);
+}
+
 /* A warm link failed before the peer answered anything: it had gone stale
  * (the peer closed it while idle).  Resend the client's CONNECT once, on a
- * new link, so that a stale warm link never fails a client.  Returns false
- * when this does not apply. */
+ * new link to the same peer, so that a stale warm link never fails a
+ * client (and is not held against the peer).  Returns false when this does
+ * not apply. */
 static bool retry_fresh(struct tb_tunnel *t) {
   if (!t->reused || t->retried || t->replay == NULL || t->parsed != 0 ||
       TSIOBufferReaderAvail(t->pump.down.reader) != 0) {
@@ -103,11 +180,7 @@ static bool retry_fresh(struct tb_tunnel *t) {
   tb_stat_add(TB_STAT_POOL_STALE_RETRIED, 1);
   tb_timer_stop(&t->nudge);
   tb_tunnel_close_link(t);
-  TSIOBufferReaderFree(t->pump.up.reader);
-  t->pump.up.reader = t->replay; /* back to the start of the client's CONNECT */
-  t->replay = NULL;
-  tb_resp_init(&t->resp);
-  t->parsed = 0;
+  rewind_connect(t);
   open_link(t);
   return true;
 }
@@ -122,10 +195,10 @@ static void on_peer_answer(struct tb_tunnel *t, bool eos) {
       return;
     }
     if (eos) {
-      tb_tunnel_refuse(t, TB_STAT_FAIL_PEER_CLOSED, 502, NULL,
-                       "tls_bridge: peer %s closed the connection before answering the CONNECT for %s "
-                       "(connection refused, TLS handshake failed, or the peer dropped the connection)",
-                       t->peer_text, t->target);
+      attempt_failed(t, TB_STAT_FAIL_PEER_CLOSED, TB_CAUSE_CLOSED, 502,
+                     "tls_bridge: peer %s closed the connection before answering the CONNECT for %s "
+                     "(connection refused, TLS handshake failed, or the peer dropped the connection)",
+                     t->peer_text, t->target);
     } else {
       TSVIOReenable(t->pump.down.read_vio);
     }
@@ -135,8 +208,14 @@ static void on_peer_answer(struct tb_tunnel *t, bool eos) {
     TSIOBufferReaderFree(t->replay); /* the peer answered: no resend */
     t->replay = NULL;
   }
-  if (r == TB_RESP_DONE && t->pool != NULL) {
-    tb_pool_peer_ok(t->pool); /* the peer works: no need to wait before warming */
+  struct tb_try *c = tb_plan_current(&t->plan);
+  if (r == TB_RESP_DONE) {
+    tb_plan_answered(&t->plan); /* whatever it said: the peer works */
+    if (c != NULL && c->pool != NULL) {
+      tb_pool_peer_ok(c->pool); /* no need to wait before warming */
+    }
+  } else {
+    tb_plan_failed(&t->plan, TB_CAUSE_BAD_ANSWER, t->resp.error); /* relayed as 502, not retried */
   }
   if (r == TB_RESP_ERROR) {
     tb_tunnel_refuse(t, TB_STAT_FAIL_PEER_BAD_RESPONSE, 502, NULL,
@@ -185,6 +264,11 @@ static void finish_handover(struct tb_tunnel *t) {
   struct tb_dir *d = &t->pump.down;
   tb_tunnel_set_phase(t, TB_PH_TUNNEL);
   t->open_ms = tb_now_ms();
+  struct tb_try *c = tb_plan_current(&t->plan);
+  if (c != NULL && c->state != NULL) {
+    t->open_peer = c->state;
+    tb_peers_tunnels(t->open_peer, 1);
+  }
   t->last_active_ms = t->open_ms;
   d->write_vio = TSVConnWrite(t->pump.ua, t->cont, d->reader, INT64_MAX);
   tb_reply_free(&t->reply); /* no VIO's any more: not kept for the tunnel's life */
@@ -366,8 +450,9 @@ static void in_peer_answer(struct tb_tunnel *t, TSEvent event, enum tb_pump_end 
     if (retry_fresh(t)) {
       return;
     }
-    tb_tunnel_refuse(t, TB_STAT_FAIL_PEER_CLOSED, 502, NULL, "tls_bridge: connection to peer %s failed (%s)",
-                     t->peer_text, tb_event_name(event, name, sizeof name));
+    attempt_failed(t, TB_STAT_FAIL_PEER_CLOSED, TB_CAUSE_CLOSED, 502,
+                   "tls_bridge: connection to peer %s failed (%s)", t->peer_text,
+                   tb_event_name(event, name, sizeof name));
     return;
   case TB_END_UA_WRITE:
   case TB_END_UNKNOWN:
@@ -523,8 +608,17 @@ static void on_link_news(void *owner, struct tb_link *l, enum tb_link_news news,
     return;
   }
   if (t->phase == TB_PH_PEER_OPEN && news == TB_LINK_FAILED && why != NULL) {
-    tb_tunnel_refuse_link(t, why);
+    static const enum tb_stat stat[] = {
+        [TB_LINK_UNREACHABLE] = TB_STAT_FAIL_PEER_UNREACHABLE,
+        [TB_LINK_TIMEOUT] = TB_STAT_FAIL_PEER_TIMEOUT,
+        [TB_LINK_BROKEN] = TB_STAT_FAIL_PEER_CLOSED,
+        [TB_LINK_INTERNAL] = TB_STAT_FAIL_ERROR,
+    };
+    attempt_failed(t, stat[why->cause], tb_link_health_cause(why->cause), why->status, "%s", why->text);
     return;
+  }
+  if (t->phase == TB_PH_ACCEPT && (news == TB_LINK_STEADY || news == TB_LINK_EXPIRED)) {
+    return; /* a warm link still waiting for NET_ACCEPT: nothing to do */
   }
   TSError("[%s] [%" PRIu64 "] unexpected news %d of the link in phase %s: ending the tunnel", TB_TAG, t->id,
           (int)news, tb_phase_names[t->phase]);
@@ -541,9 +635,9 @@ static int on_setup_timer(TSCont cont, TSEvent event, void *edata) {
   }
   t->setup.action = NULL;
   if (t->phase == TB_PH_PEER_OPEN || t->phase == TB_PH_PEER_ANSWER) {
-    tb_tunnel_refuse(t, TB_STAT_FAIL_PEER_TIMEOUT, 504, NULL,
-                     "tls_bridge: peer %s did not answer the CONNECT for %s within %u ms", t->peer_text,
-                     t->target, t->connect_timeout_ms);
+    attempt_failed(t, TB_STAT_FAIL_PEER_TIMEOUT, TB_CAUSE_TIMEOUT, 504,
+                   "tls_bridge: peer %s did not answer the CONNECT for %s within %u ms", t->peer_text,
+                   t->target, t->attempt_ms);
   }
   return 0;
 }
@@ -563,13 +657,23 @@ static int on_nudge_timer(TSCont cont, TSEvent event, void *edata) {
 
 TSReturnCode tb_tunnel_start(TSHttpTxn txn, struct tb_live *live, const struct tb_rule *rule,
                              const struct tb_settings *s, const char *host, int host_len, int port,
-                             struct tb_pool *pool) {
-  /* A warm link runs under a mutex of its own: the tunnel shares it. */
-  struct tb_link *warm = pool != NULL ? tb_pool_take(pool) : NULL;
+                             const struct tb_captures *caps) {
+  struct tb_plan plan;
+  if (tb_plan_make(&plan, live, rule, host, (size_t)host_len, port > 0 ? (unsigned)port : 0, caps,
+                   tb_live_turn(live, rule)) != 0) {
+    return TS_ERROR;
+  }
+  plan.connect_timeout_ms = s->connect_timeout_ms;
+  /* The first attempt begins now, so that its peer's warm link can be
+   * taken: a warm link runs under a mutex of its own, which the tunnel then
+   * shares. */
+  struct tb_try *first = tb_plan_next(&plan);
+  struct tb_link *warm = first != NULL && first->pool != NULL ? tb_pool_take(first->pool) : NULL;
   TSMutex mutex = warm != NULL ? tb_link_mutex(warm) : TSMutexCreate();
   struct tb_tunnel *t = tb_tunnel_create(mutex, on_event, on_setup_timer, on_nudge_timer, txn, live, rule, s,
-                                         host, host_len, port);
+                                         host, host_len, port, &plan);
   if (t == NULL) {
+    tb_plan_free(&plan);
     if (warm != NULL) {
       /* Out of memory: close the link under its mutex, which a continuation
        * of ours keeps alive until it is unlocked. */
@@ -582,7 +686,6 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, struct tb_live *live, const struct t
     return TS_ERROR;
   }
   TSMutexLock(mutex); /* a warm link may be handling an event right now */
-  t->pool = pool;
   if (warm != NULL && tb_link_adopt(warm, on_link_news, t)) {
     t->link = warm;
     tb_stat_add(TB_STAT_POOL_WARM_USED, 1);
@@ -590,13 +693,19 @@ TSReturnCode tb_tunnel_start(TSHttpTxn txn, struct tb_live *live, const struct t
     tb_link_close(warm); /* it died meanwhile: NET_ACCEPT opens a new one */
   }
   TB_TDEBUG(t, "CONNECT %s matches rule '%s' (%s): bridging to %s%s", t->target, rule->pattern, rule->origin,
-            t->peer_text, t->link != NULL ? " (warm connection)" : "");
+            first != NULL ? first->name : "no peer", t->link != NULL ? " (warm connection)" : "");
+  /* Keep every peer of the rule warm on this thread, the ones this tunnel
+   * does not use too: warm-ups tell a dead peer (or one that came back)
+   * before a client needs it.  (Before the intercept: from then on the
+   * tunnel, and its plan, may go at any time.) */
+  for (size_t i = 0; i < t->plan.n; i++) {
+    if (t->plan.tries[i].pool != NULL) {
+      tb_pool_touch(t->plan.tries[i].pool);
+    }
+  }
   TSMutexUnlock(mutex);
   /* Remap rules are for what ATS forwards itself; this transaction is ours. */
   TSHttpTxnCntlSet(txn, TS_HTTP_CNTL_SKIP_REMAPPING, true);
   TSHttpTxnIntercept(t->cont, txn);
-  if (pool != NULL) {
-    tb_pool_refill_here(pool);
-  }
   return TS_SUCCESS;
 }

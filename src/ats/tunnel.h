@@ -14,6 +14,7 @@
 #define TB_TUNNEL_H
 
 #include "glue.h"
+#include "tb_capture.h"
 #include "tb_config.h"
 
 struct tb_live; /* live.h */
@@ -23,12 +24,14 @@ struct tb_pool; /* pool.h */
  * with settings s.  live is the configuration rule belongs to: the tunnel
  * takes over the caller's reference to it and releases it when it closes.
  * host/port are the CONNECT target (for messages only: the request ATS
- * rebuilds is what goes to the peer).  pool (may be NULL): where to take a
- * warm connection to the peer from.  Returns TS_SUCCESS, or TS_ERROR when
+ * rebuilds is what goes to the peer); caps: the captures of the match (for
+ * peer templates).  The tunnel tries the rule's peers as its plan says
+ * (plan.h), taking a warm link from the first one's pool when there is
+ * one.  Returns TS_SUCCESS, or TS_ERROR when
  * nothing was intercepted (out of memory; the reference is still the
  * caller's), in which case the caller must not let the transaction through. */
 TSReturnCode tb_tunnel_start(TSHttpTxn txn, struct tb_live *live, const struct tb_rule *rule,
                              const struct tb_settings *s, const char *host, int host_len, int port,
-                             struct tb_pool *pool);
+                             const struct tb_captures *caps);
 
 #endif

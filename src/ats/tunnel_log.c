@@ -28,9 +28,10 @@ void tb_tunnel_log_write(const struct tb_tunnel_record *r) {
   }
   if (TSTextLogObjectWrite(g_log,
                            "id=%" PRIu64 " client=%s:%d target=%s rule=\"%s\" peer=%s status=%u up=%" PRId64
-                           " down=%" PRId64 " setup_ms=%" PRId64 " duration_ms=%" PRId64 " close=\"%s\"",
+                           " down=%" PRId64 " setup_ms=%" PRId64 " duration_ms=%" PRId64
+                           " close=\"%s\" tried=\"%s\"",
                            r->id, addr, port, r->target, r->rule != NULL ? r->rule : "-", r->peer, r->status,
-                           r->up, r->down, r->setup_ms, r->duration_ms, r->close) != TS_SUCCESS) {
+                           r->up, r->down, r->setup_ms, r->duration_ms, r->close, r->tried) != TS_SUCCESS) {
     TB_DEBUG("[%" PRIu64 "] tunnel log line could not be written", r->id);
   }
 }

@@ -25,6 +25,7 @@ struct tb_tunnel_record {
   int64_t up, down;   /* bytes delivered each way after the 2xx */
   int64_t setup_ms, duration_ms;
   const char *close; /* the close reason */
+  const char *tried; /* the peers tried and what came of each (plan.h) */
 };
 
 /* Where lines go (NULL: nowhere). */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "live.h"
+#include "peers.h"
 #include "tunnel_log.h"
 
 #define TUNNEL_DEAD 0xdeadbeefu
@@ -21,11 +22,14 @@ const char *const tb_phase_names[TB_PH_COUNT] = {"accept",   "peer-open", "peer-
 struct tb_tunnel *tb_tunnel_create(TSMutex mutex, TSEventFunc on_event, TSEventFunc on_setup,
                                    TSEventFunc on_nudge, TSHttpTxn txn, struct tb_live *live,
                                    const struct tb_rule *rule, const struct tb_settings *s, const char *host,
-                                   int host_len, int port) {
+                                   int host_len, int port, const struct tb_plan *plan) {
   struct tb_tunnel *t = calloc(1, sizeof *t);
   if (t == NULL) {
     return NULL;
   }
+  t->plan = *plan;
+  struct tb_try *first = tb_plan_current(&t->plan);
+  t->peer_text = first != NULL ? first->name : "-";
   t->magic = TB_TUNNEL_MAGIC;
   t->id = tb_next_id();
   t->cont = TSContCreate(on_event, mutex);
@@ -34,7 +38,6 @@ struct tb_tunnel *tb_tunnel_create(TSMutex mutex, TSEventFunc on_event, TSEventF
   tb_timer_init(&t->nudge, on_nudge, mutex, t);
   tb_pump_init(&t->pump, t->id);
   t->phase = TB_PH_ACCEPT;
-  t->peer_addr = rule->peer;
   t->connect_timeout_ms = s->connect_timeout_ms;
   t->idle_timeout_ms = s->idle_timeout_ms != TB_UNSET ? s->idle_timeout_ms : 0;
   t->max_lifetime_ms = s->max_lifetime_ms;
@@ -54,9 +57,6 @@ struct tb_tunnel *tb_tunnel_create(TSMutex mutex, TSEventFunc on_event, TSEventF
   }
   t->started_ms = tb_now_ms();
   t->live = live;
-  if (tb_peer_format(&rule->peer, t->peer_text, sizeof t->peer_text) < 0) {
-    snprintf(t->peer_text, sizeof t->peer_text, "%s", rule->peer.host);
-  }
   bool v6 = memchr(host, ':', (size_t)host_len) != NULL;
   snprintf(t->target, sizeof t->target, "%s%.*s%s:%d", v6 ? "[" : "",
            host_len > TB_HOST_MAX ? TB_HOST_MAX : host_len, host, v6 ? "]" : "", port);
@@ -69,7 +69,7 @@ struct tb_tunnel *tb_tunnel_create(TSMutex mutex, TSEventFunc on_event, TSEventF
   t->reg.generation = tb_live_generation(live);
   t->reg.started_ms = t->started_ms;
   t->reg.target = t->target;
-  t->reg.peer = t->peer_text;
+  atomic_init(&t->reg.peer, t->peer_text);
   t->reg.rule = rule->origin;
   atomic_init(&t->reg.state, tb_phase_names[TB_PH_ACCEPT]);
   atomic_init(&t->reg.up, 0);
@@ -110,6 +110,8 @@ static void destroy(struct tb_tunnel *t) {
   tb_tunnel_close_link(t);
   tb_pump_fini(&t->pump);
   tb_reply_free(&t->reply);
+  tb_peers_tunnels(t->open_peer, -1);
+  tb_plan_free(&t->plan);
   tb_stat_add(TB_STAT_TUNNELS_ACTIVE, -1);
   tb_registry_remove(&t->reg);
   tb_live_release(t->live);
@@ -126,6 +128,8 @@ static int64_t bytes_done(const struct tb_tunnel *t, const struct tb_dir *d) {
 /* Log, count and free.  The caller returns at once: t is gone. */
 void tb_tunnel_end(struct tb_tunnel *t, const char *why) {
   int64_t now = tb_now_ms();
+  char tried[512];
+  tb_plan_tried(&t->plan, tried, sizeof tried);
   struct tb_tunnel_record r = {t->id,
                                &t->client_addr,
                                t->target,
@@ -136,7 +140,8 @@ void tb_tunnel_end(struct tb_tunnel *t, const char *why) {
                                bytes_done(t, &t->pump.down),
                                (t->open_ms != 0 ? t->open_ms : now) - t->started_ms,
                                now - t->started_ms,
-                               why};
+                               why,
+                               tried};
   tb_tunnel_log_write(&r);
   tb_stat_add(TB_STAT_BYTES_CLIENT_TO_PEER, r.up);
   tb_stat_add(TB_STAT_BYTES_PEER_TO_CLIENT, r.down);

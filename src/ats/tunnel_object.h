@@ -13,6 +13,7 @@
 
 #include "glue.h"
 #include "link.h"
+#include "plan.h"
 #include "pump.h"
 #include "registry.h"
 #include "reply.h"
@@ -71,23 +72,26 @@ struct tb_tunnel {
   bool reused;              /* the link came from the pool */
   bool retried;             /* a stale warm link was replaced once already */
   struct sockaddr_storage client_addr;
-  struct tb_peer peer_addr;
-  char peer_text[TB_PEER_TEXT_MAX]; /* "host:port" of the peer, for messages */
-  char target[TB_PEER_TEXT_MAX];    /* "host:port" the client asked for, for messages */
+  struct tb_plan plan;             /* owned: the rule's peers for this CONNECT and what came of trying them */
+  const char *peer_text;           /* "host:port" of the peer being tried (in plan), or "-" */
+  unsigned attempt_ms;             /* the current attempt's share of the set-up time */
+  struct tb_peer_state *open_peer; /* the peer the open tunnel counts against (peers.h), or NULL */
+  char target[TB_PEER_TEXT_MAX];   /* "host:port" the client asked for, for messages */
 };
 
 /* A debug line about tunnel t, prefixed with its id. */
 #define TB_TDEBUG(t, fmt, ...) TB_DEBUG("[%" PRIu64 "] " fmt, (t)->id, ##__VA_ARGS__)
 
 /* A new tunnel in ACCEPT for the CONNECT in txn (host:port) matching rule
- * with settings s; its continuations (events to on_event, timers to
- * on_setup and on_nudge, data: the tunnel) run under mutex.  It takes over
- * the caller's reference to live, registers itself and counts itself
- * started.  NULL when out of memory (nothing taken over). */
+ * with settings s, trying peers as plan says; its continuations (events to
+ * on_event, timers to on_setup and on_nudge, data: the tunnel) run under
+ * mutex.  It takes over the caller's reference to live and plan (moved in),
+ * registers itself and counts itself started.  NULL when out of memory
+ * (nothing taken over). */
 struct tb_tunnel *tb_tunnel_create(TSMutex mutex, TSEventFunc on_event, TSEventFunc on_setup,
                                    TSEventFunc on_nudge, TSHttpTxn txn, struct tb_live *live,
                                    const struct tb_rule *rule, const struct tb_settings *s, const char *host,
-                                   int host_len, int port);
+                                   int host_len, int port, const struct tb_plan *plan);
 
 /* The one place a phase changes (traced, and shown to the registry). */
 void tb_tunnel_set_phase(struct tb_tunnel *t, enum tb_phase next);

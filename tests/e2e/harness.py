@@ -198,7 +198,8 @@ class Certs:
     """Test PKI in dir:
 
     ca            the test CA (trusted by both ATS and the Python client)
-    peer          peer server cert, SAN DNS:peer.test, IP:127.0.0.1, DNS:localhost
+    peer          peer server cert, SAN DNS:peer.test, IP:127.0.0.1, DNS:localhost, and the
+                  gw-a.test / gw-b.test names test_peers.py's peer templates make
     ingress       ingress client cert (clientAuth), signed by ca
     service       service cert, SAN DNS:service.internal, DNS:localhost, IP:127.0.0.1
     other_ca      a second, unrelated CA
@@ -211,7 +212,7 @@ class Certs:
         os.makedirs(directory, exist_ok=True)
         self._make_ca("ca", "tls_bridge test CA")
         self._make_leaf("peer", "ca", "peer.test", "serverAuth",
-                        "DNS:peer.test,IP:127.0.0.1,DNS:localhost")
+                        "DNS:peer.test,IP:127.0.0.1,DNS:localhost,DNS:gw-a.test,DNS:gw-b.test")
         self._make_leaf("ingress", "ca", "ingress.test", "clientAuth", "DNS:ingress.test")
         self._make_leaf("service", "ca", "service.internal", "serverAuth",
                         "DNS:service.internal,DNS:localhost,IP:127.0.0.1")

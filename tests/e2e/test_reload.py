@@ -126,7 +126,7 @@ def test_match_and_tunnels_messages(managed):
     ing.ctl("plugin", "msg", "tls_bridge", "match")
     ing.wait_log("match: expected HOST:PORT")
     ing.ctl("plugin", "msg", "tls_bridge", "bogus")
-    ing.wait_log("unknown message 'bogus': expected reload, match HOST:PORT, tunnels or version")
+    ing.wait_log("unknown message 'bogus': expected reload, match HOST:PORT, tunnels, peers, drain PEER, undrain PEER or version")
     ing.ctl("plugin", "msg", "tls_bridge", "version")
     with open(os.path.join(harness.REPO_ROOT, "VERSION")) as f:
         version = f.read().strip()

@@ -13,7 +13,8 @@ from harness import SERVICE_HOST, DEAD_PEER_HOST, WaitTimeout, open_tunnel, wait
 
 LINE = re.compile(r'id=(?P<id>\d+) client=(?P<client>\S+) target=(?P<target>\S+) rule="(?P<rule>[^"]*)" '
                   r'peer=(?P<peer>\S+) status=(?P<status>\d+) up=(?P<up>\d+) down=(?P<down>\d+) '
-                  r'setup_ms=(?P<setup>\d+) duration_ms=(?P<duration>\d+) close="(?P<close>[^"]*)"')
+                  r'setup_ms=(?P<setup>\d+) duration_ms=(?P<duration>\d+) close="(?P<close>[^"]*)"'
+                  r'(?: tried="(?P<tried>[^"]*)")?')
 
 
 def log_lines(ingress):
