@@ -187,8 +187,8 @@ test: deps
 
 # The 10.x stages of `make test`: the plugin built for the ATS 10 tree in
 # ATS10 (default /opt/ats-10.2.0; .ci/run unpacks it there) and the e2e
-# suite on it, plain and under ASan (about 6 minutes each here, measured in
-# tests/e2e/README.md).  Both run even if the first fails.  Without the
+# suite on it, plain and under ASan (about 5 minutes each here; the times
+# of every stage are in tests/e2e/README.md).  Both run even if the first fails.  Without the
 # tree: a note, not a failure.
 test-ats10:
 	@if [ -x "$(ATS10)/bin/traffic_server" ] && [ -f "$(ATS10)/include/ts/ts.h" ]; then \
