@@ -188,8 +188,8 @@ test: deps
 # The 10.x stages of `make test`: the plugin built for the ATS 10 tree in
 # ATS10 (default /opt/ats-10.2.0; .ci/run unpacks it there) and the e2e
 # suite on it, plain and under ASan (about 5 minutes each here; the times
-# of every stage are in tests/e2e/README.md).  Both run even if the first fails.  Without the
-# tree: a note, not a failure.
+# of every stage are in tests/e2e/README.md).  Both run even if the first
+# fails.  Without the tree: a note, not a failure.
 test-ats10:
 	@if [ -x "$(ATS10)/bin/traffic_server" ] && [ -f "$(ATS10)/include/ts/ts.h" ]; then \
 	  rc=0; $(MAKE) e2e ATS=$(ATS10) || rc=1; $(MAKE) e2e-asan ATS=$(ATS10) || rc=1; exit $$rc; \
@@ -231,13 +231,13 @@ SOAK_ARGS        ?=
 soak: deps
 	$(MAKE) build
 	$(E2E_ENV) $(PYTHON) tests/soak/soak.py --plugin $(PLUGIN) --tunnels $(SOAK_TUNNELS) \
-	  --concurrency $(SOAK_CONCURRENCY) --json $(BUILD)/soak.json $(SOAK_ARGS)
+	  --concurrency $(SOAK_CONCURRENCY) --json $(VBUILD)/soak.json $(SOAK_ARGS)
 
 # The short form CI runs (part of `make test`, about 2 minutes): the same
 # checks on 2,000 tunnels, 500 open at once.
 soak-short: build
 	$(E2E_ENV) $(PYTHON) tests/soak/soak.py --plugin $(PLUGIN) --tunnels 2000 --concurrency 500 \
-	  --json $(BUILD)/soak-short.json
+	  --json $(VBUILD)/soak-short.json
 
 # The unit tests under valgrind memcheck, built without sanitizers (they do
 # not mix with valgrind) into build/valgrind/.  No suppression file: PCRE2's
