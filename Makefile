@@ -12,6 +12,9 @@
 # (the glue gets it as TB_VERSION; debian/changelog must agree, make deb
 # checks).  CPPFLAGS, CFLAGS, CXXFLAGS and LDFLAGS from the environment are
 # added to ours (dpkg-buildflags' hardening flags in the Debian build).
+# `make e2e ATS=PREFIX` (and e2e-asan) also run the suite on that ATS
+# (TB_ATS=PREFIX for tests/e2e/harness.py); `make test` adds the 10.x
+# stages when the tree ATS10 (default /opt/ats-10.2.0) is there.
 
 CC        ?= cc
 CXX       ?= g++
@@ -35,11 +38,18 @@ $(error ATS=$(ATS): no Traffic Server headers found (looked for $(ATS)/include/t
 endif
 endif
 ATS_MAJOR := $(shell sed -n 's/^\#define TS_VERSION_MAJOR *\([0-9][0-9]*\).*/\1/p' $(TS_INC)/ts/apidefs.h 2>/dev/null)
-ATS10     := $(shell [ "0$(ATS_MAJOR)" -ge 10 ] && echo yes)
+IS_ATS10  := $(shell [ "0$(ATS_MAJOR)" -ge 10 ] && echo yes)
+# The install the e2e suite runs on (tests/e2e/harness.py, AtsInstall):
+# unset = Debian's 9.2 packages; the prefix of the ATS selected here
+# otherwise (also a 10.x found through traffic_layout on the PATH).
+ATS_PREFIX := $(or $(ATS),$(if $(IS_ATS10),$(patsubst %/include,%,$(TS_INC))))
+E2E_ENV   := $(if $(ATS_PREFIX),TB_ATS=$(ATS_PREFIX))
+# The ATS 10 tree `make test` runs the 10.x stages on when it exists.
+ATS10     ?= /opt/ats-10.2.0
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
 CORE_CFLAGS := -std=c11 -pedantic -D_POSIX_C_SOURCE=200809L -O2 -g -fPIC $(WARN)
-ifeq ($(ATS10),yes)
+ifeq ($(IS_ATS10),yes)
 # The glue sees only ts_api.h's C declarations, never ATS 10's C++ headers;
 # the shim is the one file that does.
 VBUILD    := $(BUILD)/ats$(ATS_MAJOR)
@@ -73,7 +83,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short soak-upload valgrind install uninstall deb test-pkg
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short soak-upload valgrind install uninstall deb test-pkg
 all: build
 
 deps:
@@ -229,20 +239,32 @@ fuzz-short: $(FUZZ_BIN)
 	done
 
 # The e2e suite against a build of the plugin with AddressSanitizer and
-# UBSan, their runtimes preloaded into traffic_server.
-ASAN_PLUGIN := $(BUILD)/asan/tls_bridge.so
-$(ASAN_PLUGIN): $(CORE_SRC) $(GLUE_SRC) $(wildcard src/core/*.h src/ats/*.h) VERSION
+# UBSan, their runtimes preloaded into traffic_server (9.2's or, with
+# ATS=PREFIX, 10.x's).  For 10.x the glue is C as always (ts_api.h's C view,
+# -DTB_ATS_MAJOR) and the shim C++17 with g++, both instrumented.
+ASAN_PLUGIN := $(VBUILD)/asan/tls_bridge.so
+ifeq ($(IS_ATS10),yes)
+ASAN_SHIM   := $(VBUILD)/asan/ts_api10.o
+ASAN_GLUE   := -DTB_ATS_MAJOR=$(ATS_MAJOR)
+$(ASAN_SHIM): src/ats/ts_api10.cc src/ats/ts_api.h
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(SAN) $(VERSION_DEF) -I$(TS_INC) -Isrc/core -o $@.tmp \
-	  $(CORE_SRC) $(GLUE_SRC) $(LIBS)
+	$(CXX) -std=c++17 -O1 -g -fPIC $(SAN) $(VERSION_DEF) -DTB_ATS_MAJOR=$(ATS_MAJOR) -I$(TS_INC) -Isrc/ats -c $< -o $@
+else
+ASAN_SHIM   :=
+ASAN_GLUE   := -I$(TS_INC)
+endif
+$(ASAN_PLUGIN): $(CORE_SRC) $(GLUE_SRC) $(ASAN_SHIM) $(wildcard src/core/*.h src/ats/*.h) VERSION
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(SAN) $(VERSION_DEF) $(ASAN_GLUE) -Isrc/core -o $@.tmp \
+	  $(CORE_SRC) $(GLUE_SRC) $(ASAN_SHIM) $(LIBS) $(if $(ASAN_SHIM),-lstdc++)
 	mv -f $@.tmp $@
 
 e2e-asan: $(ASAN_PLUGIN)
-	TB_ATS_LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	$(E2E_ENV) TB_ATS_LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	  TB_PLUGIN=$(abspath $(ASAN_PLUGIN)) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
 
 e2e: build
-	TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
+	$(E2E_ENV) TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
 
 # deb before e2e: with a fresh package in build/deb, the e2e suite's
 # test_package.py installs it, runs it and purges it (make deb 20-55 s,
@@ -254,16 +276,29 @@ test: deps
 	$(MAKE) e2e
 	$(MAKE) e2e-asan
 	$(MAKE) soak-short
+	$(MAKE) test-ats10
+
+# The 10.x stages of `make test`: the plugin built for the ATS 10 tree in
+# ATS10 (default /opt/ats-10.2.0; .ci/run unpacks it there) and the e2e
+# suite on it, plain and under ASan (about 5 minutes each here; the times
+# of every stage are in tests/e2e/README.md).  Both run even if the first
+# fails.  Without the tree: a note, not a failure.
+test-ats10:
+	@if [ -x "$(ATS10)/bin/traffic_server" ] && [ -f "$(ATS10)/include/ts/ts.h" ]; then \
+	  rc=0; $(MAKE) e2e ATS=$(ATS10) || rc=1; $(MAKE) e2e-asan ATS=$(ATS10) || rc=1; exit $$rc; \
+	else \
+	  echo "test-ats10: skipped: no ATS 10 tree at $(ATS10) (unpack ../shared/ats/trafficserver-10.2.0-debian12-amd64.tar.xz into /opt, as .ci/run does, or pass ATS10=PREFIX)"; \
+	fi
 
 # The ATS 10.x smoke (tests/e2e/ats10_smoke.py) against the 10.x build:
 # make smoke-ats10 ATS=/opt/ats-10.2.0
 smoke-ats10: build
-	@[ "$(ATS10)" = yes ] || { echo "smoke-ats10: needs an ATS 10.x (make smoke-ats10 ATS=PREFIX)"; exit 1; }
-	$(PYTHON) tests/e2e/ats10_smoke.py --plugin $(PLUGIN) --prefix $(or $(ATS),$(patsubst %/include,%,$(TS_INC)))
+	@[ "$(IS_ATS10)" = yes ] || { echo "smoke-ats10: needs an ATS 10.x (make smoke-ats10 ATS=PREFIX)"; exit 1; }
+	$(E2E_ENV) $(PYTHON) tests/e2e/ats10_smoke.py --plugin $(PLUGIN)
 
 run: deps
 	$(MAKE) build
-	$(PYTHON) scripts/run.py
+	$(E2E_ENV) $(PYTHON) scripts/run.py --plugin $(PLUGIN)
 
 # Benchmark: ours vs the reference tls_bridge.so vs Squid (docs/benchmarks.md).
 # Not part of `make test`.  bench-quick: every row, small sizes, ~2 minutes.
@@ -288,14 +323,14 @@ SOAK_CONCURRENCY ?= 2000
 SOAK_ARGS        ?=
 soak: deps
 	$(MAKE) build
-	$(PYTHON) tests/soak/soak.py --plugin $(PLUGIN) --tunnels $(SOAK_TUNNELS) \
-	  --concurrency $(SOAK_CONCURRENCY) --json $(BUILD)/soak.json $(SOAK_ARGS)
+	$(E2E_ENV) $(PYTHON) tests/soak/soak.py --plugin $(PLUGIN) --tunnels $(SOAK_TUNNELS) \
+	  --concurrency $(SOAK_CONCURRENCY) --json $(VBUILD)/soak.json $(SOAK_ARGS)
 
 # The short form CI runs (part of `make test`, about 2 minutes): the same
 # checks on 2,000 tunnels, 500 open at once.
 soak-short: build
-	$(PYTHON) tests/soak/soak.py --plugin $(PLUGIN) --tunnels 2000 --concurrency 500 \
-	  --json $(BUILD)/soak-short.json
+	$(E2E_ENV) $(PYTHON) tests/soak/soak.py --plugin $(PLUGIN) --tunnels 2000 --concurrency 500 \
+	  --json $(VBUILD)/soak-short.json
 
 # The soak's upload case alone, many times over, with evidence from every hop
 # for each upload whose answer does not arrive (tests/soak/upload_repro.py;

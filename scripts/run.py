@@ -9,13 +9,17 @@ and an ingress ATS running the plugin, waits until a bridged request works,
 prints what runs where and a command that proves it, then waits for Ctrl-C
 or SIGTERM and stops everything.
 
-The ingress reads its rules from a YAML file (--config) and runs under
-traffic_manager, so traffic_ctl works against it: edit the file and
+The ingress reads its rules from a YAML file (--config) and traffic_ctl
+works against it (on 9.2 it runs under traffic_manager for that; 10.x's
+traffic_ctl talks to traffic_server itself): edit the file and
 `traffic_ctl config reload`, or ask `traffic_ctl plugin msg tls_bridge
 "match HOST:PORT"`.  (With the reference plugin, which has neither, the
 rules are plugin.config pairs and traffic_server runs alone.)
 
     scripts/run.py [--plugin PATH] [--check] [--no-debug] [--keep]
+
+TB_ATS=PREFIX runs it on the ATS 10 installed there (tests/e2e/harness.py,
+AtsInstall); the default plugin is then build/ats10/tls_bridge.so.
 
 --check runs the proof command itself, prints the result, stops everything
 and exits 0 on success, 1 on failure (2 if the set-up failed).
@@ -32,6 +36,7 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "e2e"))
 import harness  # noqa: E402
+from tbtest import metrics  # noqa: E402
 
 
 def parse_args():
@@ -70,13 +75,6 @@ rules:
 """
 
 
-def is_reference(plugin):
-    try:
-        return os.path.samefile(plugin, harness.REFERENCE_PLUGIN)
-    except OSError:
-        return False
-
-
 class Stop(Exception):
     pass
 
@@ -96,7 +94,7 @@ def main():
     signal.signal(signal.SIGINT, _raise_stop)
 
     ws = harness.Workspace(prefix="tb-run-", keep=args.keep)
-    if is_reference(plugin):
+    if harness.is_reference(plugin):
         d = harness.Deployment(plugin, ws, debug=not args.no_debug, python_origins=False,
                                rules=demo_rules)
     else:
@@ -141,7 +139,7 @@ def print_summary(d, plugin, argv):
         ("plugin", plugin),
         ("ingress ATS", "127.0.0.1:%d  (pid %d) plain HTTP proxy, runs tls_bridge%s"
          % (p["ingress"], d.ingress.pid,
-            ", under traffic_manager" if d.ingress.manager else "")),
+            ", under traffic_manager" if d.ingress.under_manager else "")),
         ("peer ATS", "%s:%d = 127.0.0.1:%d  (pid %d) TLS, requires a client cert"
          % (harness.PEER_HOST, p["peer"], p["peer"], d.peer.pid)),
         ("service", "%s:%d  nginx (pid %d), name known only to the peer"
@@ -168,13 +166,14 @@ def print_summary(d, plugin, argv):
           "https://%s:%d/" % (p["ingress"], d.certs.ca_cert, harness.SERVICE_HOST,
                               p["nginx_https"]), flush=True)
     if d.ingress.manager:
-        ctl = "TS_RUNROOT=%s traffic_ctl" % os.path.join(d.ingress.dir, "runroot.yaml")
+        ctl = "TS_RUNROOT=%s %s" % (os.path.join(d.ingress.dir, "runroot.yaml"),
+                                    harness.ATS.traffic_ctl)
         print("  operate it (output in diags.log):")
         print("    %s plugin msg tls_bridge 'match %s:%d'" % (ctl, harness.SERVICE_HOST,
                                                               p["nginx_http"]))
         print("    %s plugin msg tls_bridge tunnels" % ctl)
         print("    %s config reload      # after editing the rules file" % ctl)
-        print("    %s metric match tls_bridge" % ctl, flush=True)
+        print("    %s metric match '%s'" % (ctl, metrics.CTL_PATTERN), flush=True)
 
 
 def check(d, argv, ws):

@@ -1,9 +1,12 @@
 """pytest wiring for the tls_bridge end-to-end suite.
 
 The plugin under test is TB_PLUGIN (absolute path to a .so; default
-build/tls_bridge.so).  Run:
+build/tls_bridge.so, or build/ats10/tls_bridge.so on ATS 10); the Traffic
+Server it runs in is TB_ATS (unset: Debian's 9.2 packages; a prefix such as
+/opt/ats-10.2.0: that install; harness.AtsInstall).  Run:
 
     TB_PLUGIN=/abs/path/tls_bridge.so /usr/bin/python3 -m pytest tests/e2e
+    TB_ATS=/opt/ats-10.2.0 TB_PLUGIN=/abs/path/ats10/tls_bridge.so /usr/bin/python3 -m pytest tests/e2e
 
 Environment knobs (for heavier local runs): TB_E2E_BIG_MIB (payload size,
 default 32), TB_E2E_REPEAT (repetitions, default 3), TB_E2E_STREAM_MIB
@@ -28,16 +31,9 @@ def plugin_under_test():
 
 
 def plugin_is_reference(path=None):
-    """True when the plugin under test is the upstream reference build (it
-    cannot parse our extra options)."""
-    flag = os.environ.get("TB_PLUGIN_IS_REFERENCE")
-    if flag in ("0", "1"):
-        return flag == "1"
-    path = path or plugin_under_test()
-    try:
-        return os.path.samefile(path, harness.REFERENCE_PLUGIN)
-    except OSError:
-        return os.path.realpath(path) == os.path.realpath(harness.REFERENCE_PLUGIN)
+    """True when the plugin under test is an upstream reference build, 9.2's
+    or the selected ATS's (it cannot parse our extra options)."""
+    return harness.is_reference(path or plugin_under_test())
 
 
 def _sigterm(signum, frame):
@@ -54,7 +50,8 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     p = plugin_under_test()
-    return "tls_bridge e2e: TB_PLUGIN=%s%s" % (p, " (reference)" if plugin_is_reference(p) else "")
+    return "tls_bridge e2e: %s; TB_PLUGIN=%s%s" % (harness.ATS, p, " (reference)"
+                                                   if plugin_is_reference(p) else "")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -130,6 +127,10 @@ def plugin():
     if not os.path.isfile(path):
         pytest.exit("TB_PLUGIN=%s does not exist (build it with `make build`, or point "
                     "TB_PLUGIN at %s)" % (path, harness.REFERENCE_PLUGIN), returncode=4)
+    api = harness.plugin_api_major(path)
+    if api is not None and (api >= 10) != (harness.ATS.major >= 10):
+        pytest.exit("TB_PLUGIN=%s is built for ATS %d's API, but the suite runs %s "
+                    "(TB_ATS): it would not load" % (path, api, harness.ATS), returncode=4)
     return path
 
 

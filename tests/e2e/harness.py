@@ -21,6 +21,7 @@ import atexit
 import hashlib
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -37,16 +38,227 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "lib"))
 from tbtest import metrics, proc  # noqa: E402
 from tbtest.wait import WaitTimeout, wait_until  # noqa: E402
 
-REFERENCE_PLUGIN = "/usr/lib/trafficserver/modules/tls_bridge.so"
-DEFAULT_PLUGIN = os.path.join(REPO_ROOT, "build", "tls_bridge.so")
-STOCK_CONFIG_DIR = "/etc/trafficserver"
-TRAFFIC_SERVER = shutil.which("traffic_server") or "/usr/bin/traffic_server"
-TRAFFIC_MANAGER = shutil.which("traffic_manager") or "/usr/bin/traffic_manager"
+
+# --------------------------------------------------------------------------
+# Which Traffic Server: the one switch, TB_ATS.
+
+
+class AtsInstall:
+    """The Traffic Server installation every instance here runs.
+
+    TB_ATS unset or empty: Debian 12's packages (9.2, programs in /usr/bin,
+    stock configuration in /etc/trafficserver, plugins in
+    /usr/lib/trafficserver/modules).  TB_ATS=PREFIX: the install under
+    PREFIX in the layout of an ATS 10 build (bin/, lib/,
+    libexec/trafficserver/, etc/trafficserver/, include/), e.g.
+    /opt/ats-10.2.0 (/work/shared/ats/BUILD.md).
+
+    What it selects, for the harness and for version-specific expectations
+    in tests (the only place that asks for the version):
+      records_name, records_text()  records.config (9.x) or records.yaml
+                                    (10.x: nested keys, no "proxy.config."
+                                    prefix, two records renamed)
+      runroot_yaml(dir)             each instance's runroot.yaml
+      traffic_server, traffic_ctl   the programs; traffic_manager only where
+                                    it exists (9.x): on 10.x traffic_ctl talks
+                                    JSON-RPC to traffic_server itself
+      stock_config_dir, plugin_dir  copied into each instance; where
+                                    "stats_over_http.so" is found
+      reference_plugin              the upstream tls_bridge.so of this install
+      default_plugin                build/tls_bridge.so (9.x) or
+                                    build/ats<major>/tls_bridge.so
+      hosts_file_late               10.x: wait for the hosts file before any
+                                    request that needs a name from it
+      server_header()               ATS's Server: header ("ATS/10.2.0")"""
+
+    DEBIAN_REFERENCE = "/usr/lib/trafficserver/modules/tls_bridge.so"
+
+    # 9.2 record names the harness uses -> their 10.x names (the rest are
+    # unchanged, checked by 10.2 printing no complaint about them at start).
+    RENAMED_10 = {
+        "proxy.config.exec_thread.autoconfig": "proxy.config.exec_thread.autoconfig.enabled",
+        "proxy.config.http.connect_attempts_max_retries_dead_server":
+            "proxy.config.http.connect_attempts_max_retries_suspect_server",
+    }
+
+    def __init__(self, prefix=None):
+        self.prefix = os.path.abspath(prefix) if prefix else None
+        if self.prefix == "/usr":  # `make e2e ATS=/usr`: the packages
+            self.prefix = None
+        if self.prefix is None:
+            self.bindir = "/usr/bin"
+            self.sbindir = "/usr/sbin"
+            self.libdir = "/usr/lib/trafficserver"
+            self.plugin_dir = "/usr/lib/trafficserver/modules"
+            self.stock_config_dir = "/etc/trafficserver"
+            self.includedir = "/usr/include"
+            layout_prefix = "/usr"
+        else:
+            self.bindir = self.sbindir = os.path.join(self.prefix, "bin")
+            self.libdir = os.path.join(self.prefix, "lib")
+            self.plugin_dir = os.path.join(self.prefix, "libexec", "trafficserver")
+            self.stock_config_dir = os.path.join(self.prefix, "etc", "trafficserver")
+            self.includedir = os.path.join(self.prefix, "include")
+            layout_prefix = self.prefix
+            if not os.path.isfile(os.path.join(self.bindir, "traffic_server")):
+                raise RuntimeError("TB_ATS=%s: no bin/traffic_server there" % prefix)
+        self.layout_prefix = layout_prefix
+        self.traffic_server = os.path.join(self.bindir, "traffic_server")
+        self.traffic_ctl = os.path.join(self.bindir, "traffic_ctl")
+        manager = os.path.join(self.bindir, "traffic_manager")
+        self.traffic_manager = manager if os.path.isfile(manager) else None
+        self.version = self._version()
+        self.major = int(self.version.split(".")[0])
+        self.records_name = "records.yaml" if self.major >= 10 else "records.config"
+        self.reference_plugin = os.path.join(self.plugin_dir, "tls_bridge.so")
+        self.default_plugin = os.path.join(
+            REPO_ROOT, "build", *([] if self.major < 10 else ["ats%d" % self.major]),
+            "tls_bridge.so")
+        # 10.x reads the hosts file (hostdb.host_file.path) about 1 s after
+        # it starts listening, and a name looked up before that fails and
+        # keeps failing: the failed DNS answer stays in HostDB's cache, which
+        # is consulted before the hosts file (still failing after 60 s,
+        # measured with 10.2.0; hostdb.fail.timeout does not help, the
+        # record is renewed by each retry).  So on 10.x an instance is not
+        # ready until its hosts file is (AtsInstance.wait_hosts_file); 9.2
+        # answers from the hosts file as soon as it is read.
+        self.hosts_file_late = self.major >= 10
+
+    def _version(self):
+        """"9.2.9", "10.2.0": from the API headers, else `traffic_server -V`."""
+        try:
+            with open(os.path.join(self.includedir, "ts", "apidefs.h")) as f:
+                m = re.search(r'TS_VERSION_STRING[^"\n]*"([0-9][^"]*)"', f.read())
+            if m:
+                return m.group(1)
+        except OSError:
+            pass
+        env = dict(os.environ, TS_ROOT=self.layout_prefix)
+        out = subprocess.run([self.traffic_server, "-V"], capture_output=True, text=True,
+                             env=env, timeout=30)
+        m = re.search(r"traffic_server - ([0-9]+[.][0-9.]+)", out.stdout + out.stderr)
+        if not m:
+            raise RuntimeError("cannot tell the version of %s: %s" % (self.traffic_server,
+                                                                      out.stderr.strip()))
+        return m.group(1)
+
+    def __str__(self):
+        where = "Debian packages" if self.prefix is None else self.prefix
+        return "ATS %s (%s)" % (self.version, where)
+
+    def server_header(self):
+        """The Server: header Traffic Server puts on its own answers."""
+        return "ATS/%s" % self.version
+
+    def runroot_yaml(self, directory):
+        """runroot.yaml for an instance whose configuration, logs, runtime
+        files and cache live in directory (etc/, log/, run/, var/, cache/);
+        programs, libraries, plugins and body_factory stay the install's."""
+        d = directory
+        return "".join("%s: %s\n" % kv for kv in [
+            ("prefix", self.layout_prefix),
+            ("exec_prefix", self.layout_prefix),
+            ("bindir", self.bindir),
+            ("sbindir", self.sbindir),
+            ("sysconfdir", os.path.join(d, "etc")),
+            ("datadir", os.path.join(d, "var")),
+            ("includedir", self.includedir),
+            ("libdir", self.libdir),
+            ("libexecdir", self.plugin_dir),
+            ("localstatedir", os.path.join(d, "var")),
+            ("runtimedir", os.path.join(d, "run")),
+            ("logdir", os.path.join(d, "log")),
+            ("cachedir", os.path.join(d, "cache")),
+        ])
+
+    def records_text(self, records):
+        """The records file's text from {9.2 record name: (TYPE, value)}."""
+        if self.major < 10:
+            return "".join("CONFIG %s %s %s\n" % (name, kind, value)
+                           for name, (kind, value) in records.items())
+        return records_yaml({self.RENAMED_10.get(name, name): value
+                             for name, value in records.items()})
+
+
+def yaml_scalar(kind, text):
+    """A records.yaml scalar for a records.config (TYPE, text) value: INT
+    bare, FLOAT bare, NULL bare (YAML's null: ATS's "no value", e.g. for
+    dns.resolv_conf), any other STRING single-quoted."""
+    if kind in ("INT", "FLOAT") or text == "NULL":
+        return str(text)
+    return "'%s'" % str(text).replace("'", "''")
+
+
+def records_yaml(records):
+    """records.yaml from {name: (TYPE, text)}: "proxy.config.a.b.c" becomes
+    records: {a: {b: {c: value}}}.  A name that is both a value and the
+    parent of another record cannot be written: ValueError."""
+    tree = {}
+    for name, (kind, text) in records.items():
+        parts = name[len("proxy.config."):].split(".") if name.startswith("proxy.config.") \
+            else name.split(".")
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError("record %s: a parent of it has a value" % name)
+        if isinstance(node.get(parts[-1]), dict):
+            raise ValueError("record %s: it is the parent of other records" % name)
+        node[parts[-1]] = yaml_scalar(kind, text)
+    lines = ["records:"]
+
+    def emit(node, depth):
+        for key in sorted(node):
+            if isinstance(node[key], dict):
+                lines.append("%s%s:" % ("  " * depth, key))
+                emit(node[key], depth + 1)
+            else:
+                lines.append("%s%s: %s" % ("  " * depth, key, node[key]))
+    emit(tree, 1)
+    return "\n".join(lines) + "\n"
+
+
+ATS = AtsInstall(os.environ.get("TB_ATS") or None)
+REFERENCE_PLUGIN = ATS.reference_plugin
+DEFAULT_PLUGIN = ATS.default_plugin
 # make e2e-asan preloads AddressSanitizer into traffic_server.  Freed memory
 # then waits in ASan's quarantine (256 MiB by default) before reuse, so RSS
 # grows with every allocation and a bound on RSS growth must be looser.
 UNDER_ASAN = "asan" in os.environ.get("TB_ATS_LD_PRELOAD", "")
-TRAFFIC_CTL = shutil.which("traffic_ctl") or "/usr/bin/traffic_ctl"
+
+
+def is_reference(path):
+    """True when path is the upstream tls_bridge.so: this install's, or the
+    Debian 9.2 package's.  TB_PLUGIN_IS_REFERENCE=0|1 overrides."""
+    flag = os.environ.get("TB_PLUGIN_IS_REFERENCE")
+    if flag in ("0", "1"):
+        return flag == "1"
+    for ref in (ATS.reference_plugin, AtsInstall.DEBIAN_REFERENCE):
+        try:
+            if os.path.samefile(path, ref):
+                return True
+        except OSError:
+            if os.path.realpath(path) == os.path.realpath(ref):
+                return True
+    return False
+
+
+def plugin_api_major(path):
+    """The Traffic Server API a plugin .so was built for, from the symbols
+    it imports: 10 when TSPluginRegister is the C++ (mangled) one of ATS 10's
+    ts.h, 9 when it is the C one; None when neither is found."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if b"16TSPluginRegisterPK" in data:
+        return 10
+    if b"\0TSPluginRegister\0" in data:
+        return 9
+    return None
+
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 LOOPBACK4 = "127.0.0.1"
@@ -378,17 +590,11 @@ class ManagedProcess:
 # Traffic Server instances.
 
 
-def _records_text(records):
-    lines = []
-    for name, (kind, value) in records.items():
-        lines.append("CONFIG %s %s %s" % (name, kind, value))
-    return "\n".join(lines) + "\n"
-
-
 def base_records(workdir, port_spec, debug=True, debug_tags="tls_bridge"):
     """Records every instance here needs (see ATS-NOTES.md).
 
-    An ordered dict name -> (TYPE, value); callers update it."""
+    An ordered dict name -> (TYPE, value), with 9.2's names; callers update
+    it, and ATS.records_text() writes it as the selected install wants."""
     return {
         # Keep the current user (root in the sandbox) instead of switching to
         # the 'trafficserver' user, which could not read our temp dirs.
@@ -429,8 +635,9 @@ def base_records(workdir, port_spec, debug=True, debug_tags="tls_bridge"):
         "proxy.config.http.down_server.cache_time": ("INT", "1"),
         # Below the 20000 fd limit here (silences a start-up warning).
         "proxy.config.net.connections_throttle": ("INT", "10000"),
-        # Debug output (TSDebug lands in the stdout log in 9.2).  It costs CPU,
-        # so it can be turned off (debug=False) for heavier runs.
+        # Debug output, on stdout ("O": 9.2's TSDebug, 10.x's Dbg), which
+        # lands in traffic_server.out.  It costs CPU, so it can be turned
+        # off (debug=False) for heavier runs.
         "proxy.config.diags.debug.enabled": ("INT", "1" if debug else "0"),
         "proxy.config.diags.debug.tags": ("STRING", debug_tags),
         "proxy.config.diags.output.debug": ("STRING", "O"),
@@ -438,25 +645,43 @@ def base_records(workdir, port_spec, debug=True, debug_tags="tls_bridge"):
 
 
 class AtsInstance:
-    """One traffic_server with its own runroot under a temp dir.
+    """One traffic_server of the selected install (ATS) with its own runroot
+    under a temp dir.
 
     Layout of self.dir:
       runroot.yaml        sysconfdir/logdir/runtimedir/localstatedir/cachedir -> here
-      etc/                the stock /etc/trafficserver copied, then ours written over it
-      log/                diags.log, error.log, access log (squid.log)
+      etc/                the install's stock configuration copied, then ours
+                          written over it (records.config or records.yaml)
+      log/                diags.log, error.log, access log (squid.log),
+                          tls_bridge.log
+      run/                10.x: jsonrpc20.sock, which traffic_ctl talks to
       hosts               the instance's hosts file
       traffic_server.out  stdout/stderr of traffic_server (debug lines land here)
-    """
+
+    manager=True: traffic_ctl must reach the instance (config reload,
+    plugin msg, metric match).  9.x runs traffic_server under
+    traffic_manager for that; 10.x has no manager and traffic_ctl talks to
+    traffic_server itself, so there it changes nothing."""
+
+    # Names in every hosts file for AtsInstance.wait_hosts_file (one fresh
+    # name per try: a name asked for too early stays unresolved on 10.x).
+    HOSTS_PROBES = 300
 
     def __init__(self, name, workspace, port, *, tls_port=False, records=None,
                  plugin_lines=(), remap_lines=(), ssl_multicert_lines=(), hosts=None,
-                 extra_files=None, debug=True, ipv6_port=None, out_ipv6=True, manager=False):
-        # manager=True runs traffic_server under traffic_manager, which
-        # traffic_ctl needs in 9.2 (config reload, plugin msg, metric get).
+                 extra_files=None, debug=True, ipv6_port=None, out_ipv6=True, manager=False,
+                 client_certs=None):
         self.manager = manager
+        # Under traffic_manager: only where traffic_ctl needs it (9.x).
+        self.under_manager = manager and ATS.traffic_manager is not None
         self.name = name
         self.out_ipv6 = out_ipv6
         self.port = port
+        self.tls_port = tls_port
+        # A TLS listener that requires a client certificate: the test PKI
+        # (Certs) whose ingress certificate a probe presents.
+        self.client_certs = client_certs
+        self._probes_used = 0
         self.dir = workspace.mkdir(name)
         self.etc = os.path.join(self.dir, "etc")
         self.logdir = os.path.join(self.dir, "log")
@@ -484,25 +709,11 @@ class AtsInstance:
         return path
 
     def _write_config(self):
-        shutil.copytree(STOCK_CONFIG_DIR, self.etc, dirs_exist_ok=True)
+        shutil.copytree(ATS.stock_config_dir, self.etc, dirs_exist_ok=True)
         for sub in ("log", "run", "var", "cache"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
-        self._write("runroot.yaml", "".join("%s: %s\n" % kv for kv in [
-            ("prefix", "/usr"),
-            ("exec_prefix", "/usr"),
-            ("bindir", "/usr/bin"),
-            ("sbindir", "/usr/sbin"),
-            ("sysconfdir", self.etc),
-            ("datadir", os.path.join(self.dir, "var")),
-            ("includedir", "/usr/include"),
-            ("libdir", "/usr/lib/trafficserver"),
-            ("libexecdir", "/usr/lib/trafficserver/modules"),
-            ("localstatedir", os.path.join(self.dir, "var")),
-            ("runtimedir", os.path.join(self.dir, "run")),
-            ("logdir", self.logdir),
-            ("cachedir", os.path.join(self.dir, "cache")),
-        ]))
-        self._write("etc/records.config", _records_text(self.records))
+        self._write("runroot.yaml", ATS.runroot_yaml(self.dir))
+        self._write("etc/" + ATS.records_name, ATS.records_text(self.records))
         self._write("etc/plugin.config", "".join(l + "\n" for l in self.plugin_lines))
         self._write("etc/remap.config", "".join(l + "\n" for l in self.remap_lines))
         self._write("etc/ssl_multicert.config",
@@ -511,8 +722,10 @@ class AtsInstance:
         self._write("etc/ip_allow.yaml", ip_allow_yaml(self.out_ipv6))
         self._write("etc/logging.yaml", LOGGING_YAML)
         self._write("etc/sni.yaml", "sni: []\n")
+        probes = range(self.HOSTS_PROBES if ATS.hosts_file_late else 0)
         self._write("hosts", "".join("%s %s\n" % (addr, name)
-                                     for name, addr in self.hosts.items()))
+                                     for name, addr in self.hosts.items()) +
+                    "".join("%s %s\n" % (LOOPBACK4, self._probe_name(i)) for i in probes))
         for rel, text in self.extra_files.items():
             self._write(rel, text)
 
@@ -523,9 +736,9 @@ class AtsInstance:
         return env
 
     def ctl(self, *args, timeout=20.0, check=True):
-        """Run traffic_ctl against this instance (needs manager=True);
-        returns its stdout."""
-        r = subprocess.run([TRAFFIC_CTL] + list(args), env=self.env(), capture_output=True,
+        """Run traffic_ctl against this instance (on 9.x it needs
+        manager=True); returns its stdout."""
+        r = subprocess.run([ATS.traffic_ctl] + list(args), env=self.env(), capture_output=True,
                            text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise RuntimeError("traffic_ctl %s: exit %d: %s %s"
@@ -535,10 +748,10 @@ class AtsInstance:
     def metrics(self):
         """The plugin's metrics now, {short name: int} (tbtest.metrics):
         through stats_over_http when it is in plugin.config, else through
-        traffic_ctl (manager=True)."""
+        traffic_ctl (on 9.x only under traffic_manager: manager=True)."""
         if any(l.split()[0].endswith("stats_over_http.so") for l in self.plugin_lines if l):
             return metrics.from_stats_over_http(self.port)
-        if self.manager:
+        if self.under_manager or ATS.traffic_manager is None:
             return metrics.from_traffic_ctl(lambda *args: self.ctl(*args, check=False))
         raise ValueError("%s: no way to read metrics: load stats_over_http.so "
                          "(extra_plugin_lines) or run it under traffic_manager" % self.name)
@@ -574,7 +787,7 @@ class AtsInstance:
             env["LD_PRELOAD"] = preload
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        argv = [TRAFFIC_MANAGER] if self.manager else [TRAFFIC_SERVER]
+        argv = [ATS.traffic_manager] if self.under_manager else [ATS.traffic_server]
         self.process = ManagedProcess(self.name, argv, self.dir, self.stdout_path, env=env)
         self.process.log_tail = self.log_tail  # so the registry lists us for log dumps
         self.process.owner = self
@@ -601,8 +814,8 @@ class AtsInstance:
 
     def server_pid(self):
         """traffic_server's pid: the process itself, or traffic_manager's
-        child when manager=True (None while there is none)."""
-        if not self.manager:
+        child under the manager (None while there is none)."""
+        if not self.under_manager:
             return self.pid
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -625,9 +838,58 @@ class AtsInstance:
         return proc.rss_kib(self.server_pid())
 
     def wait_listening(self, timeout=20.0):
+        """Wait until the instance accepts connections and, on 10.x, until
+        it has read its hosts file (wait_hosts_file)."""
         if not wait_for_port(self.port, timeout=timeout, proc_alive=self.alive):
             raise StartupError("%s did not start listening on %d within %.0f s (alive=%s)\n%s"
                                % (self.name, self.port, timeout, self.alive(), self.log_tail()))
+        if ATS.hosts_file_late:
+            self.wait_hosts_file()
+
+    @staticmethod
+    def _probe_name(i):
+        return "tb-hosts-probe-%d.test" % i
+
+    def resolves(self, name, timeout=5.0):
+        """True when the instance resolves name: a forward-proxy GET
+        http://name:<a port where nothing listens>/ gets anything but
+        Traffic Server's "500 Cannot find server" (a resolved name gets a
+        502).  On a TLS listener (a peer) the GET is made over TLS with the
+        test PKI's ingress certificate, for an https:// URL (an http:// one
+        gets "400 Invalid HTTP Request" there, resolved or not)."""
+        dead = free_port()
+        raw = socket.create_connection((LOOPBACK4, self.port), timeout=timeout)
+        sock = raw
+        try:
+            if self.tls_port:
+                ctx = ssl.create_default_context(cafile=self.client_certs.ca_cert)
+                ctx.load_cert_chain(self.client_certs.ingress_cert, self.client_certs.ingress_key)
+                sock = ctx.wrap_socket(raw, server_hostname=PEER_HOST)
+            sock.sendall(("GET %s://%s:%d/ HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n"
+                          % ("https" if self.tls_port else "http", name, dead, name,
+                             dead)).encode())
+            resp, _ = read_response(sock, time.monotonic() + timeout)
+            return not (resp.status == 500 and "Cannot find server" in resp.reason)
+        finally:
+            sock.close()
+
+    def wait_hosts_file(self, timeout=30.0):
+        """Wait until the instance answers from its hosts file, asking each
+        time for a name of it never asked for before (see
+        AtsInstall.hosts_file_late: on 10.x an early miss is remembered)."""
+        def fresh_name_resolves():
+            if self._probes_used >= self.HOSTS_PROBES:
+                raise StartupError("%s: all %d probe names of the hosts file used"
+                                   % (self.name, self.HOSTS_PROBES))
+            self._probes_used += 1
+            return self.resolves(self._probe_name(self._probes_used - 1))
+        def exited():
+            return not self.alive() and "exited (%s)" % self.process.returncode()
+        try:
+            wait_until(fresh_name_resolves, timeout, "%s to read its hosts file" % self.name,
+                       interval=0.1, retry=(OSError, ProtocolError), stop_if=exited)
+        except WaitTimeout as e:
+            raise StartupError("%s\n%s" % (e, self.log_tail())) from None
 
     def wait_ready(self, probe, timeout=45.0, what="probe"):
         """Call probe() (which should use a short timeout) until it returns
@@ -774,7 +1036,7 @@ def make_peer(workspace, certs, port, connect_ports, hosts, name="peer", debug=T
     return AtsInstance(name, workspace, port, tls_port=True, records=records, hosts=hosts,
                        ssl_multicert_lines=["dest_ip=* ssl_cert_name=%s ssl_key_name=%s"
                                             % (certs.peer_cert, certs.peer_key)],
-                       debug=debug)
+                       debug=debug, client_certs=certs)
 
 
 def make_ingress(workspace, certs, port, plugin, plugin_args, connect_ports, hosts,
@@ -1508,11 +1770,14 @@ class Deployment:
         return hosts
 
     def peer_hosts(self):
-        # "a.service.test." (trailing dot) is listed as well: the peer's hostdb
-        # lowercases names but does not drop a trailing dot, and a bridged
-        # CONNECT keeps the client's spelling of the host.
+        # A bridged CONNECT keeps the client's spelling of the host, so the
+        # spellings test_rules uses are listed: "a.service.test." (9.2's
+        # hostdb lowercases names but keeps a trailing dot) and
+        # "A.Service.TEST." (10.x's hosts file matches names exactly, case
+        # included).
         hosts = {SERVICE_HOST: LOOPBACK4, "a.service.test": LOOPBACK4,
-                 "a.service.test.": LOOPBACK4, "down.internal": LOOPBACK4}
+                 "a.service.test.": LOOPBACK4, "A.Service.TEST.": LOOPBACK4,
+                 "down.internal": LOOPBACK4}
         for policy in ("keep", "strip", "fwd"):  # test_yaml_config's identity rules
             hosts["%s.service.test" % policy] = LOOPBACK4
         if self.ipv6:

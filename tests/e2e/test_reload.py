@@ -1,9 +1,10 @@
-"""Live reload and introspection on an ingress run under traffic_manager
-(in 9.2 traffic_ctl talks to traffic_manager): rules added, changed and
-removed by `traffic_ctl config reload` and `traffic_ctl plugin msg
-tls_bridge reload` while a tunnel opened before stays intact; an invalid
-file leaves the running rules in force; the reload metrics; and the
-`match`, `tunnels` and `version` messages."""
+"""Live reload and introspection through traffic_ctl (manager=True: on 9.2
+the ingress runs under traffic_manager, which 9.2's traffic_ctl talks to;
+10.x's traffic_ctl talks JSON-RPC to traffic_server itself): rules added,
+changed and removed by `traffic_ctl config reload` and `traffic_ctl plugin
+msg tls_bridge reload` while a tunnel opened before stays intact; an
+invalid file leaves the running rules in force; the reload metrics; and
+the `match`, `tunnels` and `version` messages."""
 
 import os
 import re
@@ -12,6 +13,7 @@ import pytest
 
 import harness
 from harness import DEAD_PEER_HOST, PEER_HOST, SERVICE_HOST, open_tunnel
+from tbtest.metrics import CTL_PATTERN
 from test_tunnel_log import wait_line
 
 pytestmark = pytest.mark.our_plugin_only
@@ -56,9 +58,9 @@ def echo(t, payload):
 
 def metric(ing, name, expected, timeout=25.0):
     """The plugin metric `name` (short: "reloads.done") once it shows
-    expected, else its last value: read with traffic_ctl (the instance runs
-    under traffic_manager), which has a plugin's metrics only some 10 s
-    after the start, hence the longer wait."""
+    expected, else its last value: read with traffic_ctl (9.2's
+    traffic_manager has a plugin's metrics only some 10 s after the start,
+    hence the longer wait)."""
     return ing.wait_metrics({name: (expected,)}, timeout=timeout).get(name)
 
 
@@ -105,7 +107,7 @@ def test_invalid_reload_keeps_the_running_rules(managed):
     assert status_of(ing, SERVICE_HOST, echo_port) == 200  # the old rules still bridge
     assert metric(ing, "reloads.failed", 2) == 2
     assert metric(ing, "reloads.done", 0) == 0
-    listed = ing.ctl("metric", "match", "tls_bridge")
+    listed = ing.ctl("metric", "match", CTL_PATTERN)
     for name in ("tunnels.active", "failures.peer_timeout", "connects.denied", "reloads.failed"):
         assert "plugin.tls_bridge." + name in listed, listed
     # Fixed, the next reload goes through.

@@ -3,9 +3,12 @@
 Two ways in, both used here:
   - stats_over_http: with `stats_over_http.so` in the instance's
     plugin.config, `GET /_stats` on its proxy port answers every metric as
-    JSON ({"global": {name: "value", ...}}); no traffic_manager needed.
-  - traffic_ctl: `traffic_ctl metric match tls_bridge`, for an instance run
-    under traffic_manager (9.2's traffic_ctl talks to the manager).
+    JSON ({"global": {name: "value", ...}}); no traffic_ctl needed.
+  - traffic_ctl: `traffic_ctl metric match '^plugin\\.tls_bridge\\.'`.  9.2's
+    traffic_ctl talks to traffic_manager (the instance must run under it);
+    10.x's talks JSON-RPC to traffic_server itself.  The pattern is a regex
+    and is anchored: unanchored, "tls_bridge" also matches 10.x's own
+    per-plugin counters (proxy.process.plugin.tls_bridge.*).
 Either way the values are sums that Traffic Server publishes periodically
 (traffic_manager sees a plugin's metrics only some 10 s after the start), so
 a check polls: wait_metrics().
@@ -40,15 +43,17 @@ def from_stats_over_http(port, host="127.0.0.1", timeout=5.0):
     return plugin_metrics(stats_over_http(port, host, timeout))
 
 
+# The regex `traffic_ctl metric match` takes: the plugin's metrics only.
+CTL_PATTERN = "^" + re.escape(PREFIX)
 _CTL_LINE = re.compile(r"^(%s\S+) (-?[0-9.]+)$" % re.escape(PREFIX), re.M)
 
 
 def from_traffic_ctl(ctl):
-    """The plugin's metrics through `traffic_ctl metric match tls_bridge`;
+    """The plugin's metrics through `traffic_ctl metric match CTL_PATTERN`;
     ctl(*args) runs traffic_ctl against the instance and returns its stdout
-    (AtsInstance.ctl).  Empty until traffic_manager has the plugin's
-    metrics."""
-    return plugin_metrics(dict(_CTL_LINE.findall(ctl("metric", "match", "tls_bridge"))))
+    (AtsInstance.ctl).  Under 9.2's traffic_manager, empty until the manager
+    has the plugin's metrics."""
+    return plugin_metrics(dict(_CTL_LINE.findall(ctl("metric", "match", CTL_PATTERN))))
 
 
 def satisfied(got, want):
