@@ -14,6 +14,11 @@
 #include "tb_resp.h"
 #include "ts_api.h"
 
+/* Traffic Server's per-transaction timeouts set to "never" in its own
+ * terms: ten years, in seconds.  (0 would not do: a connection without an
+ * inactivity timeout gets proxy.config.net.default_inactivity_timeout.) */
+#define TB_ATS_NEVER_S (10LL * 365 * 24 * 3600)
+
 /* Milliseconds on a monotonic clock. */
 int64_t tb_now_ms(void);
 

@@ -28,6 +28,10 @@ struct tb_live {
   _Atomic(struct tb_pool *) *peer_pools;
   /* owned array, one per rule: its round-robin turn */
   atomic_uint_fast64_t *turns;
+  /* What the internal transactions' timeouts must be lifted to (seconds; 0:
+   * left to Traffic Server): the most any rule's limits need */
+  int64_t internal_idle_s;
+  int64_t internal_active_s;
 };
 
 /* The current configuration: g_live holds one reference.  The read lock
@@ -114,6 +118,33 @@ uint64_t tb_live_turn(struct tb_live *l, const struct tb_rule *rule) {
   return i < l->cfg->nrules ? (uint64_t)atomic_fetch_add_explicit(&l->turns[i], 1, memory_order_relaxed) : 0;
 }
 
+/* Seconds a limit of ms needs of Traffic Server's timeouts: "never" for 0,
+ * else the limit and a margin over the nudge's lateness; 0 for unset. */
+static int64_t need_s(unsigned ms) {
+  if (ms == TB_UNSET) {
+    return 0;
+  }
+  return ms == 0 ? TB_ATS_NEVER_S : (int64_t)ms / 1000 + 10;
+}
+
+static int64_t max64(int64_t a, int64_t b) {
+  return a > b ? a : b;
+}
+
+static void internal_needs(struct tb_live *l) {
+  for (size_t i = 0; i < l->cfg->nrules; i++) {
+    struct tb_settings s;
+    tb_config_settings(l->cfg, &l->cfg->rules[i], &s);
+    l->internal_idle_s = max64(l->internal_idle_s, need_s(s.idle_timeout_ms));
+    l->internal_active_s = max64(l->internal_active_s, need_s(s.max_lifetime_ms));
+  }
+}
+
+void tb_live_internal_timeouts(const struct tb_live *l, int64_t *idle_s, int64_t *active_s) {
+  *idle_s = l->internal_idle_s;
+  *active_s = l->internal_active_s;
+}
+
 /* Build a configuration from the saved arguments; NULL with err set. */
 static struct tb_live *build(char *err, size_t errlen) {
   struct tb_live *l = calloc(1, sizeof *l);
@@ -136,6 +167,7 @@ static struct tb_live *build(char *err, size_t errlen) {
     live_free(l);
     return NULL;
   }
+  internal_needs(l);
   tb_peers_register(l->cfg);
   for (size_t i = 0; i < l->cfg->npeers; i++) {
     l->peer_states[i] = tb_peers_find(&l->cfg->peers[i], true);

@@ -54,6 +54,12 @@ struct tb_pool *tb_live_peer_pool(struct tb_live *l, size_t i);
  * room for one. */
 struct tb_peer_state *tb_live_peer_state(const struct tb_live *l, size_t i);
 
+/* What the bridge's internal transactions need of Traffic Server's
+ * transaction timeouts under l: the no-activity (*idle_s) and active
+ * (*active_s) timeouts in seconds, 0 when no rule sets the limit (they are
+ * left as they are), TB_ATS_NEVER_S for a rule's 0 ("never"). */
+void tb_live_internal_timeouts(const struct tb_live *l, int64_t *idle_s, int64_t *active_s);
+
 /* rule's round-robin turn: 0, 1, 2, ... one per call (rule: one of l's). */
 uint64_t tb_live_turn(struct tb_live *l, const struct tb_rule *rule);
 

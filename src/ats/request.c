@@ -13,11 +13,6 @@
 #include "tb_http.h"
 #include "tunnel.h"
 
-/* Traffic Server's per-transaction timeouts set to "never" in its own
- * terms: ten years, in seconds.  (0 would not do: a connection without an
- * inactivity timeout gets proxy.config.net.default_inactivity_timeout.) */
-#define ATS_NEVER_S (10LL * 365 * 24 * 3600)
-
 /* Lift Traffic Server's transaction timeouts on txn, so that they do not end
  * a tunnel before its own limits do: the no-activity timeouts (idle), and the
  * active timeouts (lifetime), on both sides of the transaction.  They are
@@ -25,19 +20,38 @@
  * (when it sends the response header, and after remapping, which runs even
  * when skipped), and to the server side when it opens it.  A failure is
  * logged: the tunnel then works but may be cut at ATS's timeouts. */
-static void lift_timeouts(TSHttpTxn txn, bool idle, bool active, const char *what) {
+static void lift_timeouts(TSHttpTxn txn, int64_t idle_s, int64_t active_s, const char *what) {
   static const TSOverridableConfigKey idle_keys[] = {TS_CONFIG_HTTP_TRANSACTION_NO_ACTIVITY_TIMEOUT_IN,
                                                      TS_CONFIG_HTTP_TRANSACTION_NO_ACTIVITY_TIMEOUT_OUT};
   static const TSOverridableConfigKey active_keys[] = {TS_CONFIG_HTTP_TRANSACTION_ACTIVE_TIMEOUT_IN,
                                                        TS_CONFIG_HTTP_TRANSACTION_ACTIVE_TIMEOUT_OUT};
   for (size_t i = 0; i < 2; i++) {
-    if ((idle && TSHttpTxnConfigIntSet(txn, idle_keys[i], ATS_NEVER_S) != TS_SUCCESS) ||
-        (active && TSHttpTxnConfigIntSet(txn, active_keys[i], ATS_NEVER_S) != TS_SUCCESS)) {
+    if ((idle_s > 0 && TSHttpTxnConfigIntSet(txn, idle_keys[i], idle_s) != TS_SUCCESS) ||
+        (active_s > 0 && TSHttpTxnConfigIntSet(txn, active_keys[i], active_s) != TS_SUCCESS)) {
       TSError("[%s] %s: cannot lift Traffic Server's transaction timeouts; they may end the tunnel first",
               TB_TAG, what);
       return;
     }
   }
+}
+
+/* An internal transaction of the bridge's (towards a peer): it may carry any
+ * rule's tunnel (a warm link is made before its rule is known), so its
+ * timeouts are lifted as far as the most demanding rule of the
+ * configuration needs (tb_live_internal_timeouts), and no further: when no
+ * rule sets idle_timeout or max_lifetime they stay Traffic Server's, which
+ * also end a connection the tunnel gave up on while ATS still waits on the
+ * peer (ATS 10 keeps one whose TLS handshake the peer never answers after
+ * the plugin closed its side). */
+static void lift_internal(TSHttpTxn txn) {
+  int64_t idle_s = 0;
+  int64_t active_s = 0;
+  struct tb_live *live = tb_live_acquire();
+  if (live != NULL) {
+    tb_live_internal_timeouts(live, &idle_s, &active_s);
+    tb_live_release(live);
+  }
+  lift_timeouts(txn, idle_s, active_s, "internal transaction to a peer");
 }
 
 /* Answer the client with ATS's own error page for status and release the
@@ -164,7 +178,8 @@ static void consider(TSHttpTxn txn) {
     refuse_txn(txn, bufp, hdr, url, TS_HTTP_STATUS_BAD_GATEWAY);
     return;
   }
-  lift_timeouts(txn, settings.idle_timeout_ms != TB_UNSET, settings.max_lifetime_ms != TB_UNSET, host_text);
+  lift_timeouts(txn, settings.idle_timeout_ms != TB_UNSET ? TB_ATS_NEVER_S : 0,
+                settings.max_lifetime_ms != TB_UNSET ? TB_ATS_NEVER_S : 0, host_text);
   if (tb_tunnel_start(txn, live, rule, &settings, host, host_len, port, &caps) != TS_SUCCESS) {
     /* Fail closed: never let a matching CONNECT go out directly. */
     TSError("[%s] out of memory: refusing CONNECT %.*s", TB_TAG, host_len, host);
@@ -193,7 +208,7 @@ int tb_request_on_event(TSCont cont, TSEvent event, void *edata) {
     if (TSHttpTxnIsInternal(txn)) {
       const char *tag = TSHttpTxnPluginTagGet(txn);
       if (tag != NULL && strcmp(tag, TB_TAG) == 0) {
-        lift_timeouts(txn, true, true, "internal transaction to a peer");
+        lift_internal(txn);
       }
       TSHttpTxnReenable(txn, TS_EVENT_HTTP_CONTINUE);
       return 0;

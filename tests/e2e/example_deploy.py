@@ -51,7 +51,7 @@ PEER_FILES = ("records.config", "ssl_multicert.config", "remap.config", "ip_allo
 # base_records' entries that are policy, not test infrastructure: the
 # stock values (and the samples') apply instead.
 POLICY_RECORDS = ("proxy.config.url_remap.remap_required", "proxy.config.reverse_proxy.enabled")
-STOCK_RECORDS = os.path.join(harness.STOCK_CONFIG_DIR, "records.config")
+STOCK_RECORDS = os.path.join(harness.ATS.stock_config_dir, "records.config")
 
 
 def read_sample(examples_dir, rel):

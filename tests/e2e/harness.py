@@ -150,6 +150,14 @@ class AtsInstall:
         """The Server: header Traffic Server puts on its own answers."""
         return "ATS/%s" % self.version
 
+    def abandoned_handshake_s(self):
+        """How long the ingress may keep a connection to a peer after the
+        plugin gave it up while Traffic Server still waited for the peer's
+        TLS handshake: 9.x closes it with the plugin's side; 10.x keeps it
+        until its own no-activity timeout (transaction_no_activity_timeout_out,
+        30 s by default: docs/architecture.md, Timeouts)."""
+        return 5 if self.major < 10 else 40
+
     def runroot_yaml(self, directory):
         """runroot.yaml for an instance whose configuration, logs, runtime
         files and cache live in directory (etc/, log/, run/, var/, cache/);
