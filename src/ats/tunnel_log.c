@@ -54,6 +54,8 @@ const char *tb_tunnel_log_refusal(enum tb_stat cause) {
     return "refused: peer timeout";
   case TB_STAT_FAIL_PEER_BAD_RESPONSE:
     return "refused: bad peer response";
+  case TB_STAT_FAIL_NO_PEER:
+    return "refused: no valid peer";
   default:
     return "refused: internal error";
   }

@@ -314,5 +314,8 @@ def test_peer_names_from_captures(ingress_factory, trio):
         assert t.status == 502, t.response
         err = t.response.header("X-TLS-Bridge-Error") or ""
         assert 'rule "long"' in err and "no valid peer" in err, err
+    line = wait_line(ing, lambda l: l["rule"] == "long")
+    assert (line["status"], line["close"], line["peer"], line["tried"]) == \
+        ("502", "refused: no valid peer", "-", "-"), line
     got = ing.wait_metrics({"failures.no_peer": (1,)})
     assert got["failures.no_peer"] == 1, got
