@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <string.h>
+#include <stdio.h>
 
 static TSTextLogObject g_log; /* not owned; set once at start */
 
@@ -24,11 +24,9 @@ void tb_tunnel_log_write(const struct tb_tunnel_record *r) {
     port = ntohs(a->sin_port);
   } else if (r->client->ss_family == AF_INET6) {
     const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)r->client;
-    addr[0] = '[';
-    if (inet_ntop(AF_INET6, &a->sin6_addr, addr + 1, INET6_ADDRSTRLEN) != NULL) {
-      strcat(addr, "]");
-    } else {
-      strcpy(addr, "-");
+    char bare[INET6_ADDRSTRLEN];
+    if (inet_ntop(AF_INET6, &a->sin6_addr, bare, sizeof bare) != NULL) {
+      snprintf(addr, sizeof addr, "[%s]", bare);
     }
     port = ntohs(a->sin6_port);
   }
