@@ -261,10 +261,13 @@ $(ASAN_PLUGIN): $(CORE_SRC) $(GLUE_SRC) $(ASAN_SHIM) $(wildcard src/core/*.h src
 
 e2e-asan: $(ASAN_PLUGIN)
 	$(E2E_ENV) TB_ATS_LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  TB_PLUGIN=$(abspath $(ASAN_PLUGIN)) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
+	  TB_PLUGIN=$(abspath $(ASAN_PLUGIN)) $(PYTHON) -m pytest -p no:cacheprovider $(E2E_PATHS) $(E2E_ARGS)
+
+# E2E_ARGS naming test files (tests/...) runs those; otherwise the whole suite.
+E2E_PATHS = $(if $(findstring tests/,$(E2E_ARGS)),,tests/e2e)
 
 e2e: build
-	$(E2E_ENV) TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
+	$(E2E_ENV) TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider $(E2E_PATHS) $(E2E_ARGS)
 
 # deb before e2e: with a fresh package in build/deb, the e2e suite's
 # test_package.py installs it, runs it and purges it (make deb 20-55 s,
