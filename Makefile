@@ -67,7 +67,9 @@ SHIM_OBJ  :=
 LINK      := $(CC)
 endif
 SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS      := -lpcre2-8 -lyaml
+# OpenSSL (tb_tls): the shared libssl3 that traffic_server itself loads,
+# never a static copy.
+LIBS      := -lpcre2-8 -lyaml -lssl -lcrypto
 
 CORE_SRC  := $(wildcard src/core/*.c)
 GLUE_SRC  := $(wildcard src/ats/*.c)
@@ -355,7 +357,7 @@ VG_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/valgrind/%,$(UNIT_SRC))
 
 $(BUILD)/valgrind/test_%: tests/unit/test_%.c $(CORE_SRC) $(wildcard src/core/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Wno-missing-prototypes -Isrc/core \
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Wno-missing-prototypes -DTB_VALGRIND -Isrc/core \
 	  -o $@ $< $(CORE_SRC) $(LIBS) -lcmocka
 
 valgrind: deps
