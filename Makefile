@@ -67,7 +67,9 @@ SHIM_OBJ  :=
 LINK      := $(CC)
 endif
 SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS      := -lpcre2-8 -lyaml
+# OpenSSL (tb_tls): the shared libssl3 that traffic_server itself loads,
+# never a static copy.
+LIBS      := -lpcre2-8 -lyaml -lssl -lcrypto
 
 CORE_SRC  := $(wildcard src/core/*.c)
 GLUE_SRC  := $(wildcard src/ats/*.c)
@@ -83,7 +85,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short soak-upload valgrind install uninstall deb test-pkg
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick fuzz fuzz-short fuzz-build fuzz-corpus-tls soak soak-short soak-upload valgrind install uninstall deb test-pkg
 all: build
 
 deps:
@@ -207,16 +209,26 @@ unit: $(UNIT_BIN)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_TARGETS := resp peer args match yaml reference template
+FUZZ_TARGETS := resp peer args match yaml reference template tls
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc/core
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard src/core/*.h)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard src/core/*.h tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
 
 fuzz-build: $(FUZZ_BIN)
+
+# fuzz_tls's seeds: what real OpenSSL servers send to its fixed client
+# (tests/fuzz/gen_tls_corpus.c), each replayed once written.  Not part of
+# `make test`; the corpus is checked in.  The files differ from run to run
+# only inside the session tickets (they carry the time).
+fuzz-corpus-tls:
+	@mkdir -p $(BUILD)/fuzz tests/fuzz/corpus/tls
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Isrc/core -o $(BUILD)/fuzz/gen_tls_corpus \
+	  tests/fuzz/gen_tls_corpus.c $(CORE_SRC) $(LIBS)
+	$(BUILD)/fuzz/gen_tls_corpus tests/fuzz/corpus/tls
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -358,7 +370,7 @@ VG_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/valgrind/%,$(UNIT_SRC))
 
 $(BUILD)/valgrind/test_%: tests/unit/test_%.c $(CORE_SRC) $(wildcard src/core/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Wno-missing-prototypes -Isrc/core \
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Wno-missing-prototypes -DTB_VALGRIND -Isrc/core \
 	  -o $@ $< $(CORE_SRC) $(LIBS) -lcmocka
 
 valgrind: deps
