@@ -6,6 +6,7 @@
  * every option of a kind is parsed, and refused, the same way.
  */
 #include "tb_args.h"
+#include "tb_file.h"
 #include "tb_rulefile.h"
 #include "tb_text.h"
 #include "tb_yaml.h"
@@ -83,39 +84,12 @@ static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out) 
   return 0;
 }
 
-/* PATH as is when absolute or when there is no confdir, else confdir/PATH. */
-static char *resolve(const char *confdir, const char *path) {
-  size_t dl;
-  size_t pl = strlen(path);
-  char *full;
-
-  if (path[0] == '/' || confdir == NULL || confdir[0] == '\0') {
-    dl = 0;
-  } else {
-    dl = strlen(confdir);
-  }
-  full = malloc(dl + 1 + pl + 1);
-  if (full == NULL) {
-    return NULL;
-  }
-  if (dl == 0) {
-    memcpy(full, path, pl + 1);
-    return full;
-  }
-  memcpy(full, confdir, dl);
-  if (confdir[dl - 1] != '/') {
-    full[dl++] = '/';
-  }
-  memcpy(full + dl, path, pl + 1);
-  return full;
-}
-
 typedef int (*load_fn)(struct tb_config *c, const char *path, char *err, size_t errlen);
 
 /* Load the file that argument number argno names (resolved against confdir). */
 static int load_path(struct tb_config *c, load_fn load, const char *confdir, const char *arg, int argno,
                      char *err, size_t errlen) {
-  char *path = resolve(confdir, arg);
+  char *path = tb_file_resolve(confdir, arg);
   int rc;
 
   if (path == NULL) {
