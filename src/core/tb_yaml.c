@@ -3,19 +3,26 @@
  *
  * libyaml's document loader builds the node tree; this file walks it against
  * a fixed schema, reading values through tb_yaml_walk (every message names
- * the file, the line and the column of the node at fault).
+ * the file, the line and the column of the node at fault) and the engine and
+ * TLS keys through tb_yaml_tls.
  *
  * The settings a rule may override (struct tb_settings) are written the same
  * way at the top level, where they are the defaults, and in a rule: one
  * table (settings[]) reads them in both places into a struct tb_settings.
  * So is `health` (struct tb_health_settings), read by one function in both
- * places.  A rule's peers (`peer`, or the list `peers`) are handed to the
- * store with the position of each, so that what the store finds wrong with
- * a peer (tb_config_add: a bad address, a peer listed twice, a template
- * naming a group the regex lacks) is reported where that peer is written.
+ * places, and so are the engine and TLS keys.  A rule's peers (`peer`, or
+ * the list `peers`) are handed to the store with the position of each, so
+ * that what the store finds wrong with a peer (tb_config_add: a bad
+ * address, a peer listed twice, a template naming a group the regex lacks)
+ * is reported where that peer is written.
+ *
+ * The rules are read after the rest of the top level, wherever they stand
+ * in the file: a rule's transport is made over the file's default one
+ * (tb_yaml_tls.h), which the top level's engine and tls keys give.
  */
 #include "tb_yaml.h"
 #include "tb_file.h"
+#include "tb_yaml_tls.h"
 #include "tb_yaml_walk.h"
 
 #include <stddef.h>
@@ -95,10 +102,13 @@ enum rule_key {
   RK_NAME,
   RK_SETTING,
   RK_HEALTH = RK_SETTING + NSETTINGS,
-  RK_COUNT
+  RK_ENGINE,
+  RK_TLS, /* the first of the TLS keys, in the order of enum tb_tls_key */
+  RK_COUNT = RK_TLS + TB_TLS_COUNT
 };
-static const char *const rule_keys[RK_COUNT] = {"host",  "peer", "peers",      "balance",
-                                                "ports", "name", SETTING_KEYS, "health"};
+static const char *const rule_keys[RK_COUNT] = {"host", "peer",       "peers",  "balance", "ports",
+                                                "name", SETTING_KEYS, "health", "engine",  TB_YAML_TLS_KEYS};
+_Static_assert(RK_COUNT <= TB_YAML_KEYS_MAX, "tb_yaml_walk_mapping takes this many keys");
 
 struct rule_in {
   const yaml_node_t *node[RK_COUNT]; /* value nodes as found */
@@ -111,6 +121,7 @@ struct rule_in {
   const char *peers[TB_RULE_PEERS_MAX];
   char where[TB_RULE_PEERS_MAX][TB_ORIGIN_MAX];
   const char *origins[TB_RULE_PEERS_MAX];
+  struct tb_yaml_tls tls; /* engine and TLS keys */
 };
 
 /* Peer n of the rule, value node v: its text and where it is written. */
@@ -156,6 +167,9 @@ static int rule_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, y
   if (key >= RK_SETTING && key < RK_HEALTH) {
     return want_setting(w, key - RK_SETTING, k, v, &in->settings);
   }
+  if (key >= RK_TLS) {
+    return tb_yaml_tls_key(w, (enum tb_tls_key)(key - RK_TLS), k, v, &in->tls);
+  }
   if ((key == RK_PEER && in->node[RK_PEERS] != NULL) || (key == RK_PEERS && in->node[RK_PEER] != NULL)) {
     return tb_yaml_fail_at(
         w, &k->start_mark,
@@ -193,7 +207,10 @@ static int rule_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, y
     return 0;
   case RK_PORTS:
     return tb_yaml_want_ports(w, v, &in->ports, &in->nports);
+  case RK_ENGINE:
+    return tb_yaml_tls_engine(w, k, v, &in->tls);
   case RK_SETTING:
+  case RK_TLS:
   case RK_COUNT:
   default:
     return -1;
@@ -201,7 +218,9 @@ static int rule_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, y
 }
 
 static int one_rule(struct tb_yaml_walk *w, const yaml_node_t *n, size_t number) {
-  struct rule_in in = {.settings = TB_SETTINGS_UNSET};
+  struct rule_in in = {.settings = TB_SETTINGS_UNSET, .tls = TB_YAML_TLS_INIT};
+  struct tb_transport transport;
+  const struct tb_transport *use = NULL;
   char what[48];
   char origin[TB_ORIGIN_MAX];
   char where[TB_ORIGIN_MAX];
@@ -214,6 +233,9 @@ static int one_rule(struct tb_yaml_walk *w, const yaml_node_t *n, size_t number)
   if (in.node[RK_HOST] == NULL || in.npeers == 0) {
     tb_yaml_fail_at(w, &n->start_mark, "rule %zu has no '%s'", number,
                     in.node[RK_HOST] == NULL ? "host" : "peer");
+    goto done;
+  }
+  if (tb_yaml_tls_rule(w, &in.tls, &transport, &use) != 0) {
     goto done;
   }
   /* The store prefixes its messages (a bad regex) with origin; a rule
@@ -234,18 +256,37 @@ static int one_rule(struct tb_yaml_walk *w, const yaml_node_t *n, size_t number)
       .settings = in.settings,
       .balance = in.balance,
       .health = in.health,
+      .transport = use,
   };
   rc = tb_config_add(w->c, &spec, w->err, w->errlen);
 
 done:
   free(in.ports);
+  tb_yaml_tls_free(&in.tls);
   return rc;
 }
 
 /* ---- the top level ----------------------------------------------------- */
 
-enum top_key { TK_RULES, TK_UNMATCHED, TK_SETTING, TK_POOL = TK_SETTING + NSETTINGS, TK_HEALTH, TK_COUNT };
-static const char *const top_keys[TK_COUNT] = {"rules", "unmatched", SETTING_KEYS, "pool", "health"};
+enum top_key {
+  TK_RULES,
+  TK_UNMATCHED,
+  TK_SETTING,
+  TK_POOL = TK_SETTING + NSETTINGS,
+  TK_HEALTH,
+  TK_ENGINE,
+  TK_TLS,
+  TK_COUNT
+};
+static const char *const top_keys[TK_COUNT] = {"rules",  "unmatched", SETTING_KEYS, "pool",
+                                               "health", "engine",    "tls"};
+
+/* What the top level says beyond the options it sets in place. */
+struct top_in {
+  struct tb_settings defaults;
+  struct tb_yaml_tls tls;   /* engine and the tls mapping: the default transport */
+  const yaml_node_t *rules; /* read last (see above) */
+};
 
 enum pool_key { PK_SIZE, PK_MAX_AGE, PK_COUNT };
 static const char *const pool_keys[PK_COUNT] = {"size", "max_age"};
@@ -260,9 +301,9 @@ static int pool_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, y
 }
 
 static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
-  struct tb_settings *defaults = arg;
+  struct top_in *top = arg;
   if (key >= TK_SETTING && key < TK_POOL) {
-    return want_setting(w, key - TK_SETTING, k, v, defaults);
+    return want_setting(w, key - TK_SETTING, k, v, &top->defaults);
   }
   switch ((enum top_key)key) {
   case TK_RULES:
@@ -274,13 +315,12 @@ static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, ya
     if (v->data.sequence.items.top == v->data.sequence.items.start) {
       return tb_yaml_fail_at(w, &v->start_mark, "rules is empty: the bridge needs at least one rule");
     }
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-      yaml_node_t *rn = tb_yaml_take(w, *it);
-      if (rn == NULL || one_rule(w, rn, (size_t)(it - v->data.sequence.items.start) + 1) != 0) {
-        return -1;
-      }
-    }
+    top->rules = v;
     return 0;
+  case TK_ENGINE:
+    return tb_yaml_tls_engine(w, k, v, &top->tls);
+  case TK_TLS:
+    return tb_yaml_tls_mapping(w, v, &top->tls);
   case TK_UNMATCHED:
     if (v->type != YAML_SCALAR_NODE ||
         (strcmp(tb_yaml_scalar(v), "passthrough") != 0 && strcmp(tb_yaml_scalar(v), "deny") != 0)) {
@@ -307,9 +347,22 @@ static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, ya
   }
 }
 
+/* The rules, in order, once the top level is read. */
+static int walk_rules(struct tb_yaml_walk *w, const yaml_node_t *rules) {
+  for (yaml_node_item_t *it = rules->data.sequence.items.start; it < rules->data.sequence.items.top; it++) {
+    yaml_node_t *rn = tb_yaml_take(w, *it);
+    if (rn == NULL || one_rule(w, rn, (size_t)(it - rules->data.sequence.items.start) + 1) != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int walk_document(struct tb_yaml_walk *w) {
-  struct tb_settings defaults = TB_SETTINGS_UNSET;
+  struct top_in top = {.defaults = TB_SETTINGS_UNSET, .tls = TB_YAML_TLS_INIT};
   yaml_node_t *root = yaml_document_get_root_node(w->doc);
+  int rc = -1;
+
   if (root == NULL) {
     snprintf(w->err, w->errlen, "%s: empty file: expected a mapping with a 'rules' list", w->name);
     return -1;
@@ -317,14 +370,22 @@ static int walk_document(struct tb_yaml_walk *w) {
   if ((root = tb_yaml_take(w, 1)) == NULL) {
     return -1;
   }
-  if (tb_yaml_walk_mapping(w, root, "the top level", top_keys, TK_COUNT, top_pair, &defaults) != 0) {
-    return -1;
+  if (tb_yaml_walk_mapping(w, root, "the top level", top_keys, TK_COUNT, top_pair, &top) != 0) {
+    goto done;
   }
-  if (w->c->nrules == 0) {
-    return tb_yaml_fail_at(w, &root->start_mark, "no 'rules': the bridge needs at least one rule");
+  if (top.rules == NULL) {
+    tb_yaml_fail_at(w, &root->start_mark, "no 'rules': the bridge needs at least one rule");
+    goto done;
   }
-  tb_config_set_defaults(w->c, &defaults);
-  return 0;
+  if (tb_yaml_tls_set_default(w, &top.tls) != 0 || walk_rules(w, top.rules) != 0) {
+    goto done;
+  }
+  tb_config_set_defaults(w->c, &top.defaults);
+  rc = 0;
+
+done:
+  tb_yaml_tls_free(&top.tls);
+  return rc;
 }
 
 static int syntax_error(const struct tb_yaml_walk *w, const yaml_parser_t *p) {
@@ -340,10 +401,10 @@ static int syntax_error(const struct tb_yaml_walk *w, const yaml_parser_t *p) {
   return tb_yaml_fail_at(w, &p->problem_mark, "YAML syntax error: %s", problem);
 }
 
-int tb_config_load_yaml_text(struct tb_config *c, const char *text, size_t len, const char *name, char *err,
-                             size_t errlen) {
+int tb_config_load_yaml_text(struct tb_config *c, const char *text, size_t len, const char *name,
+                             const char *confdir, char *err, size_t errlen) {
   struct tb_config saved = *c;
-  struct tb_yaml_walk w = {NULL, name, err, errlen, NULL, 0, c};
+  struct tb_yaml_walk w = {NULL, name, confdir, err, errlen, NULL, 0, c};
   yaml_parser_t parser;
   yaml_document_t doc;
   yaml_document_t extra;
@@ -395,13 +456,14 @@ int tb_config_load_yaml_text(struct tb_config *c, const char *text, size_t len, 
   return rc;
 }
 
-int tb_config_load_yaml(struct tb_config *c, const char *path, char *err, size_t errlen) {
+int tb_config_load_yaml(struct tb_config *c, const char *path, const char *confdir, char *err,
+                        size_t errlen) {
   size_t len = 0;
   char *text = tb_file_read(path, &len, err, errlen);
   if (text == NULL) {
     return -1;
   }
-  int rc = tb_config_load_yaml_text(c, text, len, path, err, errlen);
+  int rc = tb_config_load_yaml_text(c, text, len, path, confdir, err, errlen);
   free(text);
   return rc;
 }

@@ -10,7 +10,7 @@
  * so a small file could make the walk visit one large list many times over;
  * each node may be taken once.
  *
- * Internal to the YAML front end (tb_yaml.c), not an API.
+ * Internal to the YAML front end (tb_yaml.c, tb_yaml_tls.c), not an API.
  * Owns nothing; the functions read the document and write their message
  * into the walk's err.  Not thread-safe (a walk is one load).
  */
@@ -35,7 +35,8 @@
 
 struct tb_yaml_walk {
   yaml_document_t *doc;
-  const char *name; /* the file, for messages */
+  const char *name;    /* the file, for messages */
+  const char *confdir; /* relative paths in the file are there (NULL: as written) */
   char *err;
   size_t errlen;
   unsigned char *seen; /* one flag per node (index = node id - 1) */

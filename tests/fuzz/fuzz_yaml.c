@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   memset(err, 'x', sizeof err);
-  if (tb_config_load_yaml_text(c, (const char *)data, size, "f.yaml", err, sizeof err) != 0) {
+  if (tb_config_load_yaml_text(c, (const char *)data, size, "f.yaml", NULL, err, sizeof err) != 0) {
     if (memchr(err, '\0', sizeof err) == NULL || strncmp(err, "f.yaml", 6) != 0 || c->nrules != 0 ||
         c->npeers != 0) {
       abort();
