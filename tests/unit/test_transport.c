@@ -113,8 +113,7 @@ static void test_problem(void **state) {
       {{TB_ENGINE_DIRECT, NULL, NULL, empty, NULL, TB_VERIFY_UNSET}, "a TLS setting is empty"},
       {{TB_ENGINE_DIRECT, NULL, key, NULL, NULL, TB_VERIFY_UNSET},
        "client_key needs client_cert (a key beside the records' certificate would not be its key)"},
-      {{TB_ENGINE_DIRECT, NULL, NULL, NULL, bad_sni, TB_VERIFY_UNSET},
-       "sni is not a valid host name"},
+      {{TB_ENGINE_DIRECT, NULL, NULL, NULL, bad_sni, TB_VERIFY_UNSET}, "sni is not a valid host name"},
       {{TB_ENGINE_DIRECT, NULL, NULL, NULL, upper, TB_VERIFY_UNSET},
        "sni must be in lower case without a trailing dot"},
   };
