@@ -97,7 +97,7 @@ int tb_yaml_tls_key(const struct tb_yaml_walk *w, enum tb_tls_key which, const y
   if (which == TB_TLS_VERIFY) {
     return want_verify(w, v, &in->t.verify);
   }
-  free(*field); /* nothing: a mapping names a key once */
+  free(*field); /* NULL (a mapping gives each key once), but never leak */
   *field = NULL;
   return which == TB_TLS_SNI ? want_sni(w, v, field) : want_path(w, which, v, field);
 }
@@ -111,7 +111,7 @@ int tb_yaml_tls_mapping(struct tb_yaml_walk *w, const yaml_node_t *v, struct tb_
   return tb_yaml_walk_mapping(w, v, "tls", keys, TB_TLS_COUNT, tls_pair, in);
 }
 
-/* The TLS key in first written in the file, or NULL when it gives none. */
+/* The TLS key of in written first in the file, or NULL when it gives none. */
 static const yaml_node_t *first_tls_key(const struct tb_yaml_tls *in, enum tb_tls_key *which) {
   const yaml_node_t *first = NULL;
 
