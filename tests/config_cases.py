@@ -9,8 +9,9 @@ suites:
                              that it prints exactly `message` and exits 1.
 
 The e2e cases are the six test_config.py always had; the others are the error
-cases of the unit tests (tests/unit/test_args.c, test_rulefile.c, test_yaml.c),
-whose prefixes and words each full message here was checked against.  Errors
+cases of the unit tests (tests/unit/test_args.c, test_rulefile.c, test_yaml.c,
+test_yaml_tls.c), whose prefixes and words each full message here was checked
+against.  Errors
 that only a broken front end could cause (tb_config_add's own checks of a
 tb_rule_spec) and out-of-memory paths are not reachable from a configuration
 and are left to the unit tests.
@@ -27,6 +28,10 @@ import collections
 Case = collections.namedtuple("Case", "name args files message text e2e")
 
 NO_RULES = "no rules (expected '<regex> <peer>' pairs, --file PATH or --config PATH)"
+
+# Files the engine cases name, beside t.yaml (contents are not read by the
+# configuration: only that they can be).
+TLS_FILES = {"cert.pem": "-----BEGIN CERTIFICATE-----\n", "key.pem": "-----BEGIN PRIVATE KEY-----\n"}
 
 
 def cases(confdir, peer_host="peer.test", peer_port=4443):
@@ -45,6 +50,11 @@ def cases(confdir, peer_host="peer.test", peer_port=4443):
     def y(name, text, where):
         """A YAML file given with --config."""
         return a("yaml_" + name, ["--config", "t.yaml"], confdir + "/t.yaml" + where, {"t.yaml": text})
+
+    def t(name, text, where, files=None):
+        """A YAML file with the TLS files it may name beside it (TLS_FILES)."""
+        return a("yaml_" + name, ["--config", "t.yaml"], confdir + "/t.yaml" + where,
+                 dict(TLS_FILES, **{"t.yaml": text}, **(files or {})))
 
     def n(name, option, value, argno, what):
         """A numeric option with a bad value."""
@@ -187,13 +197,13 @@ def cases(confdir, peer_host="peer.test", peer_port=4443):
         y('second_document_broken', "rules: [{host: a, peer: p}]\n---\n- [\n",
           ':4:1: YAML syntax error: did not find expected node content (while parsing a flow node at line 4)'),
         y('unknown_top_key', "rules: [{host: a, peer: p}]\nrule: x\n",
-          ":2:1: unknown key 'rule' in the top level (expected rules, unmatched, connect_timeout, idle_timeout, max_lifetime, client_identity, pool, health)"),
+          ":2:1: unknown key 'rule' in the top level (expected rules, unmatched, connect_timeout, idle_timeout, max_lifetime, client_identity, pool, health, engine, tls)"),
         y('top_key_twice', "rules: [{host: a, peer: p}]\nrules: [{host: b, peer: p}]\n",
           ":2:1: key 'rules' appears twice in the top level (first at line 1)"),
         y('top_key_not_scalar', "? [a, b]\n: c\nrules: [{host: a, peer: p}]\n",
           ':1:3: a key in the top level must be a plain name, found a list'),
         y('unknown_rule_key', "rules: [{host: a, peer: p, hosts: b}]\n",
-          ":1:28: unknown key 'hosts' in rule 1 (expected host, peer, peers, balance, ports, name, connect_timeout, idle_timeout, max_lifetime, client_identity, health)"),
+          ":1:28: unknown key 'hosts' in rule 1 (expected host, peer, peers, balance, ports, name, connect_timeout, idle_timeout, max_lifetime, client_identity, health, engine, client_cert, client_key, ca, sni, verify)"),
         y('rule_key_twice', "rules:\n- host: a\n  peer: p\n  peer: q\n",
           ":4:3: key 'peer' appears twice in rule 1 (first at line 3)"),
         y('unknown_pool_key', "pool: {size: 1, age: 2}\nrules: [{host: a, peer: p}]\n",
@@ -408,6 +418,53 @@ def cases(confdir, peer_host="peer.test", peer_port=4443):
           "found '1h1m'"),
         y('rule_3_no_peer', "connect_timeout: 3\nunmatched: deny\nclient_identity: strip\npool: {size: 9}\nrules:\n- {host: a, peer: p, ports: [1, 2]}\n- {host: b, peer: p}\n- {host: c}\n",
           ":8:3: rule 3 has no 'peer'"),
+        # ---- engines and TLS settings (issue 14) ---------------------------
+        # arguments (tests/unit/test_args.c)
+        a("engine_bogus", ["--engine", "tls"], "plugin.config argument 2 ('tls'): --engine takes 'ats' or 'direct'"),
+        a("engine_capital", ["a", "p", "--engine", "Direct"],
+          "plugin.config argument 4 ('Direct'): --engine takes 'ats' or 'direct'"),
+        a("engine_missing", ["a", "p", "--engine"],
+          "plugin.config argument 3 ('--engine'): --engine takes 'ats' or 'direct'"),
+        a("engine_only", ["--engine", "direct"], NO_RULES),
+        # the YAML file (tests/unit/test_yaml_tls.c)
+        t("engine_bogus", "engine: tls\nrules: [{host: a, peer: p}]\n", ":1:9: engine must be ats or direct, found 'tls'"),
+        t("rule_engine_list", "rules: [{host: a, peer: p, engine: [direct]}]\n",
+          ":1:36: engine must be ats or direct, found a list"),
+        t("tls_scalar", "engine: direct\ntls: cert.pem\nrules: [{host: a, peer: p}]\n",
+          ":2:6: tls must be a mapping (key: value lines), found a single value"),
+        t("tls_unknown_key", "engine: direct\ntls: {cert: cert.pem}\nrules: [{host: a, peer: p}]\n",
+          ":2:7: unknown key 'cert' in tls (expected client_cert, client_key, ca, sni, verify)"),
+        t("tls_key_twice", "engine: direct\ntls: {sni: a.example, sni: b.example}\nrules: [{host: a, peer: p}]\n",
+          ":2:23: key 'sni' appears twice in tls (first at line 2)"),
+        t("tls_with_default_ats", "tls: {client_cert: cert.pem}\nrules: [{host: a, peer: p, engine: direct}]\n",
+          ":1:7: client_cert applies only to engine: direct; the file's default engine is ats"),
+        t("rule_tls_with_ats", "rules:\n- host: a\n  peer: p\n  client_cert: cert.pem\n",
+          ":4:3: client_cert applies only to engine: direct; this rule uses engine ats"),
+        t("rule_tls_with_own_ats", "engine: direct\nrules: [{host: a, peer: p, engine: ats, verify: true}]\n",
+          ":2:41: verify applies only to engine: direct; this rule uses engine ats"),
+        t("client_key_alone", "engine: direct\ntls: {client_key: key.pem}\nrules: [{host: a, peer: p}]\n",
+          ":2:7: client_key needs client_cert beside it: a key is of use only with its own certificate"),
+        t("rule_client_key_alone",
+          "engine: direct\ntls: {client_cert: cert.pem}\nrules: [{host: a, peer: p, client_key: key.pem}]\n",
+          ":3:28: client_key needs client_cert beside it: a key is of use only with its own certificate"),
+        t("path_empty", "engine: direct\ntls: {ca: ''}\nrules: [{host: a, peer: p}]\n",
+          ":2:11: ca must be a non-empty string, found a single value"),
+        t("path_missing", "rules: [{host: a, peer: p, engine: direct, client_cert: missing.pem}]\n",
+          ":1:57: client_cert '%s/missing.pem': cannot open: No such file or directory" % confdir),
+        t("path_not_a_file", "rules: [{host: a, peer: p, engine: direct, client_key: /dev/null, client_cert: cert.pem}]\n",
+          ":1:56: client_key '/dev/null': not a regular file"),
+        t("ca_not_a_file", "rules: [{host: a, peer: p, engine: direct, ca: /dev/null}]\n",
+          ":1:48: ca '/dev/null': not a regular file or directory"),
+        t("sni_port", "rules: [{host: a, peer: p, engine: direct, sni: 'peer.example:4443'}]\n",
+          ":1:49: sni 'peer.example:4443': not a host name alone (no port, no brackets)"),
+        t("sni_brackets", "rules: [{host: a, peer: p, engine: direct, sni: '[2001:db8::1]'}]\n",
+          ":1:49: sni '[2001:db8::1]': not a host name alone (no port, no brackets)"),
+        t("sni_ipv4", "rules: [{host: a, peer: p, engine: direct, sni: 192.0.2.7}]\n",
+          ":1:49: sni '192.0.2.7': looks like an IPv4 address: SNI carries host names only (RFC 6066 3)"),
+        t("sni_bad_character", "rules: [{host: a, peer: p, engine: direct, sni: 'peer/x'}]\n",
+          ":1:49: sni 'peer/x': host has a character not allowed in a DNS name"),
+        t("verify_yes", "engine: direct\ntls: {verify: yes}\nrules: [{host: a, peer: p}]\n",
+          ":2:15: verify must be true or false, found 'yes'"),
     ]
     names = [c.name for c in table]
     assert len(names) == len(set(names)), "case names must be unique"

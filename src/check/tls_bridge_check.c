@@ -10,8 +10,11 @@
  * and on every reload: the same core call (tb_config_load_plugin_args), the
  * same rule for relative paths (against DIR, Traffic Server's configuration
  * directory, /etc/trafficserver by default), the same error buffer size, so
- * the same configurations are refused with the same message.  The answers to
- * --match are the plugin's `match` answers (tb_config_explain).
+ * the same configurations are refused with the same message: the TLS files a
+ * YAML file names are checked readable (tb_yaml_tls) as the user running the
+ * checker, as the plugin checks them as Traffic Server's.  The answers to
+ * --match are the plugin's `match` answers (tb_config_explain), with each
+ * rule's engine once some rule uses engine direct.
  *
  * The checker's own options come first: they are read up to "--" or up to
  * the first argument that is not one of them, and none of them is a plugin

@@ -6,6 +6,7 @@
  * every option of a kind is parsed, and refused, the same way.
  */
 #include "tb_args.h"
+#include "tb_file.h"
 #include "tb_rulefile.h"
 #include "tb_text.h"
 #include "tb_yaml.h"
@@ -44,25 +45,45 @@ static const struct num_option num_options[] = {
 };
 
 /* Options that take one word of a fixed list: set() gets the word's
- * position in words. */
+ * position in words, and the word's origin for a message ("plugin.config
+ * argument 2 ('direct')"); it returns 0, or -1 with the message in err. */
 struct word_option {
   const char *name;
   const char *words[4]; /* NULL after the last */
-  void (*set)(struct tb_config *c, size_t word);
+  int (*set)(struct tb_config *c, size_t word, const char *origin, char *err, size_t errlen);
 };
 
-static void set_unmatched(struct tb_config *c, size_t word) {
+static int set_unmatched(struct tb_config *c, size_t word, const char *origin, char *err, size_t errlen) {
+  (void)origin;
+  (void)err;
+  (void)errlen;
   c->deny_unmatched = word == 1;
+  return 0;
 }
 
-static void set_identity(struct tb_config *c, size_t word) {
+static int set_identity(struct tb_config *c, size_t word, const char *origin, char *err, size_t errlen) {
   static const enum tb_identity ids[] = {TB_IDENTITY_KEEP, TB_IDENTITY_STRIP, TB_IDENTITY_FORWARDED};
+  (void)origin;
+  (void)err;
+  (void)errlen;
   c->identity = ids[word];
+  return 0;
+}
+
+/* The default transport (tb_config.h): every rule without one of its own
+ * uses it, those written before the option included.  Arguments give no
+ * TLS settings (a YAML file does), so this replaces none. */
+static int set_engine(struct tb_config *c, size_t word, const char *origin, char *err, size_t errlen) {
+  static const enum tb_engine engines[] = {TB_ENGINE_ATS, TB_ENGINE_DIRECT};
+  struct tb_transport t = TB_TRANSPORT_ATS;
+  t.engine = engines[word];
+  return tb_config_set_transport(c, &t, origin, err, errlen);
 }
 
 static const struct word_option word_options[] = {
     {"--unmatched", {"passthrough", "deny", NULL}, set_unmatched},
     {"--client-identity", {"keep", "strip", "forwarded", NULL}, set_identity},
+    {"--engine", {"ats", "direct", NULL}, set_engine},
 };
 
 /* Decimal digits only, min..max. */
@@ -83,46 +104,27 @@ static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out) 
   return 0;
 }
 
-/* PATH as is when absolute or when there is no confdir, else confdir/PATH. */
-static char *resolve(const char *confdir, const char *path) {
-  size_t dl;
-  size_t pl = strlen(path);
-  char *full;
+/* A file loader: the path resolved; confdir for the paths inside it. */
+typedef int (*load_fn)(struct tb_config *c, const char *path, const char *confdir, char *err, size_t errlen);
 
-  if (path[0] == '/' || confdir == NULL || confdir[0] == '\0') {
-    dl = 0;
-  } else {
-    dl = strlen(confdir);
-  }
-  full = malloc(dl + 1 + pl + 1);
-  if (full == NULL) {
-    return NULL;
-  }
-  if (dl == 0) {
-    memcpy(full, path, pl + 1);
-    return full;
-  }
-  memcpy(full, confdir, dl);
-  if (confdir[dl - 1] != '/') {
-    full[dl++] = '/';
-  }
-  memcpy(full + dl, path, pl + 1);
-  return full;
+/* A rule file names no other file. */
+static int load_rulefile(struct tb_config *c, const char *path, const char *confdir, char *err,
+                         size_t errlen) {
+  (void)confdir;
+  return tb_config_load_file(c, path, err, errlen);
 }
-
-typedef int (*load_fn)(struct tb_config *c, const char *path, char *err, size_t errlen);
 
 /* Load the file that argument number argno names (resolved against confdir). */
 static int load_path(struct tb_config *c, load_fn load, const char *confdir, const char *arg, int argno,
                      char *err, size_t errlen) {
-  char *path = resolve(confdir, arg);
+  char *path = tb_file_resolve(confdir, arg);
   int rc;
 
   if (path == NULL) {
     snprintf(err, errlen, "plugin.config argument %d: out of memory", argno);
     return -1;
   }
-  rc = load(c, path, err, errlen);
+  rc = load(c, path, confdir, err, errlen);
   free(path);
   return rc;
 }
@@ -191,15 +193,16 @@ static int set_word(struct tb_config *c, const struct word_option *opt, int argc
   const char *v = i + 1 < argc ? argv[i + 1] : NULL;
   char vq[TB_QUOTE_SIZE(QUOTE_MAX)];
   char words[128];
+  char origin[TB_QUOTE_SIZE(QUOTE_MAX) + 48];
 
-  for (size_t k = 0; v != NULL && opt->words[k] != NULL; k++) {
-    if (strcmp(v, opt->words[k]) == 0) {
-      opt->set(c, k);
-      return 0;
-    }
-  }
   if (v != NULL) {
     tb_text_quote(vq, sizeof vq, v, strlen(v), QUOTE_MAX);
+  }
+  for (size_t k = 0; v != NULL && opt->words[k] != NULL; k++) {
+    if (strcmp(v, opt->words[k]) == 0) {
+      snprintf(origin, sizeof origin, "plugin.config argument %d ('%s')", i + 2, vq);
+      return opt->set(c, k, origin, err, errlen);
+    }
   }
   list_words(words, sizeof words, opt);
   snprintf(err, errlen, "plugin.config argument %d ('%s'): %s takes %s", v != NULL ? i + 2 : i + 1,
@@ -240,7 +243,7 @@ int tb_config_load_args(struct tb_config *c, int argc, const char *const *argv, 
         snprintf(err, errlen, "plugin.config argument %d ('%s'): needs a PATH", i + 1, q);
         goto fail;
       }
-      if (load_path(c, tb_config_load_file, confdir, argv[i + 1], i + 2, err, errlen) != 0) {
+      if (load_path(c, load_rulefile, confdir, argv[i + 1], i + 2, err, errlen) != 0) {
         goto fail;
       }
       i++;

@@ -20,7 +20,9 @@
  * SECONDS" (1..3600), "--pool N", "--pool-max-age SECONDS", "--idle-timeout
  * SECONDS" and "--max-lifetime SECONDS" (0: never; absent: unset, see
  * struct tb_settings), "--unmatched passthrough|deny", "--client-identity
- * keep|strip|forwarded", "--health-failures N" (1..100), "--health-down-for
+ * keep|strip|forwarded", "--engine ats|direct" (the default transport's
+ * engine, tb_config_set_transport: every rule's, wherever it stands),
+ * "--health-failures N" (1..100), "--health-down-for
  * SECONDS" (1..3600), and "<regex> <peer>[,<peer>...]" pairs, in order; or "--config
  * PATH" alone (a YAML file, see tb_yaml.h).  Returns 0, or -1 with
  * "plugin.config argument N ...: <what is wrong>" (or the file's message) in

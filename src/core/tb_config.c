@@ -5,9 +5,10 @@
  * copying); the index (tb_index) refers to them by number, so a rule is
  * entered into it once it is complete, and dropping rules (a failed load
  * undone) rebuilds the index from the rules that remain.  The distinct
- * peers sit in a second array, found through an open-addressing hash table
- * (tb_peer_hash, tb_peer_same) so that 100,000 rules with as many peers
- * load in O(n); dropping rules drops the peers first named after them.
+ * peers sit in a second array, found through a hash index (tb_hashix, with
+ * tb_peer_hash and tb_peer_same) so that 100,000 rules with as many peers
+ * load in O(n); dropping rules drops the peers first named after them.  The
+ * distinct transports are kept the same way, in a third array.
  */
 #include "tb_config.h"
 #include "tb_index.h"
@@ -25,10 +26,17 @@ struct tb_config *tb_config_create(void) {
     return NULL;
   }
   c->index = tb_index_create();
-  if (c->index == NULL) {
+  c->transports = calloc(1, sizeof *c->transports);
+  if (c->index == NULL || c->transports == NULL) {
+    tb_index_destroy(c->index);
+    free(c->transports);
     free(c);
     return NULL;
   }
+  c->transports[0] = (struct tb_transport)TB_TRANSPORT_ATS;
+  c->transport0 = c->transports[0];
+  c->ntransports = 1;
+  c->transports_cap = 1;
   c->connect_timeout_ms = TB_DEFAULT_CONNECT_TIMEOUT_MS;
   c->pool_size = TB_DEFAULT_POOL_SIZE;
   c->pool_max_age_ms = TB_DEFAULT_POOL_MAX_AGE_MS;
@@ -56,75 +64,69 @@ static void rule_free(struct tb_rule *r) {
 
 /* ---- the table of distinct peers ---------------------------------------- */
 
-/* Index of the peer equal to p, or SIZE_MAX.  Without the hash table (lost
- * to out of memory) every peer is compared: slower, the same answer. */
+/* Index of the peer equal to p, or SIZE_MAX. */
 static size_t peer_find(const struct tb_config *c, const struct tb_peer *p) {
-  if (c->peer_slots == NULL) {
-    for (size_t i = 0; i < c->npeers; i++) {
-      if (tb_peer_same(&c->peers[i], p)) {
-        return i;
-      }
+  uint64_t h = tb_peer_hash(p);
+  size_t pos = 0;
+  size_t i;
+
+  while ((i = tb_hashix_next(&c->peer_ix, h, c->npeers, &pos)) != SIZE_MAX) {
+    if (tb_peer_same(&c->peers[i], p)) {
+      return i;
     }
-    return SIZE_MAX;
   }
-  for (size_t i = tb_peer_hash(p) & (c->peer_slots_cap - 1);; i = (i + 1) & (c->peer_slots_cap - 1)) {
-    size_t v = c->peer_slots[i];
-    if (v == 0) {
-      return SIZE_MAX;
-    }
-    if (tb_peer_same(&c->peers[v - 1], p)) {
-      return v - 1;
-    }
+  return SIZE_MAX;
+}
+
+/* The hash index over the peers, cap slots; out of memory leaves none
+ * (peer_find then scans: slower, the same answers). */
+static void peer_ix_build(struct tb_config *c, size_t cap) {
+  (void)tb_hashix_reset(&c->peer_ix, cap);
+  for (size_t k = 0; k < c->npeers; k++) {
+    tb_hashix_put(&c->peer_ix, tb_peer_hash(&c->peers[k]), k);
   }
 }
 
-/* A hash table of cap slots (a power of two) over the first n peers; on
- * out of memory none (peer_find scans). */
-static void slots_build(struct tb_config *c, size_t cap) {
-  size_t *slots = cap > 0 ? calloc(cap, sizeof *slots) : NULL;
+/* Room for one more item in an array that grows by doubling: *items
+ * (nitems used of *cap, each size bytes) reallocated when full.  Returns 0,
+ * or -1 when out of memory (or the size would overflow). */
+static int grow(void **items, size_t nitems, size_t *cap, size_t size) {
+  size_t ncap = *cap == 0 ? 16 : *cap * 2;
+  void *p;
 
-  free(c->peer_slots);
-  c->peer_slots = slots;
-  c->peer_slots_cap = slots != NULL ? cap : 0;
-  for (size_t k = 0; slots != NULL && k < c->npeers; k++) {
-    size_t i = tb_peer_hash(&c->peers[k]) & (cap - 1);
-    while (slots[i] != 0) {
-      i = (i + 1) & (cap - 1);
-    }
-    slots[i] = k + 1;
+  if (nitems < *cap) {
+    return 0;
   }
+  if (ncap < *cap || ncap > SIZE_MAX / 4 / size) {
+    return -1;
+  }
+  p = realloc(*items, ncap * size);
+  if (p == NULL) {
+    return -1;
+  }
+  *items = p;
+  *cap = ncap;
+  return 0;
 }
 
 /* The index of p in c->peers, added when new; -1 when out of memory. */
 static int peer_intern(struct tb_config *c, const struct tb_peer *p, size_t *index) {
   size_t found = peer_find(c, p);
+  void *peers = c->peers;
 
   if (found != SIZE_MAX) {
     *index = found;
     return 0;
   }
-  if (c->npeers == c->peers_cap) {
-    size_t cap = c->peers_cap == 0 ? 16 : c->peers_cap * 2;
-    struct tb_peer *peers;
-    if (cap < c->peers_cap || cap > SIZE_MAX / 4 / sizeof *peers) {
-      return -1;
-    }
-    peers = realloc(c->peers, cap * sizeof *peers);
-    if (peers == NULL) {
-      return -1;
-    }
-    c->peers = peers;
-    c->peers_cap = cap;
+  if (grow(&peers, c->npeers, &c->peers_cap, sizeof *c->peers) != 0) {
+    return -1;
   }
+  c->peers = peers;
   c->peers[c->npeers++] = *p;
-  if ((c->npeers + 1) * 4 > c->peer_slots_cap * 3) { /* load <= 3/4 */
-    slots_build(c, c->peers_cap * 2);
+  if (!tb_hashix_has_room(&c->peer_ix, c->npeers + 1)) { /* load <= 3/4 */
+    peer_ix_build(c, c->peers_cap * 2);
   } else {
-    size_t i = tb_peer_hash(p) & (c->peer_slots_cap - 1);
-    while (c->peer_slots[i] != 0) {
-      i = (i + 1) & (c->peer_slots_cap - 1);
-    }
-    c->peer_slots[i] = c->npeers;
+    tb_hashix_put(&c->peer_ix, tb_peer_hash(p), c->npeers - 1);
   }
   *index = c->npeers - 1;
   return 0;
@@ -134,7 +136,69 @@ static int peer_intern(struct tb_config *c, const struct tb_peer *p, size_t *ind
 static void truncate_peers(struct tb_config *c, size_t n) {
   if (c->npeers > n) {
     c->npeers = n;
-    slots_build(c, c->peer_slots_cap);
+    peer_ix_build(c, c->peer_ix.cap);
+  }
+}
+
+/* ---- the table of distinct transports ----------------------------------- */
+
+/* Index of the rule's own transport equal to t (never 0, the default), or
+ * SIZE_MAX. */
+static size_t transport_find(const struct tb_config *c, const struct tb_transport *t) {
+  uint64_t h = tb_transport_hash(t);
+  size_t pos = 0;
+  size_t i;
+
+  while ((i = tb_hashix_next(&c->transport_ix, h, c->ntransports, &pos)) != SIZE_MAX) {
+    if (i > 0 && tb_transport_same(&c->transports[i], t)) {
+      return i;
+    }
+  }
+  return SIZE_MAX;
+}
+
+static void transport_ix_build(struct tb_config *c, size_t cap) {
+  (void)tb_hashix_reset(&c->transport_ix, cap); /* out of memory: none, transport_find scans */
+  for (size_t k = 1; k < c->ntransports; k++) {
+    tb_hashix_put(&c->transport_ix, tb_transport_hash(&c->transports[k]), k);
+  }
+}
+
+/* The index of t in c->transports (1 or more), added (its strings copied)
+ * when new; -1 when out of memory. */
+static int transport_intern(struct tb_config *c, const struct tb_transport *t, size_t *index) {
+  size_t found = transport_find(c, t);
+  void *transports = c->transports;
+
+  if (found != SIZE_MAX) {
+    *index = found;
+    return 0;
+  }
+  if (grow(&transports, c->ntransports, &c->transports_cap, sizeof *c->transports) != 0) {
+    return -1;
+  }
+  c->transports = transports;
+  if (tb_transport_copy(&c->transports[c->ntransports], t) != 0) {
+    return -1;
+  }
+  c->ntransports++;
+  if (!tb_hashix_has_room(&c->transport_ix, c->ntransports + 1)) {
+    transport_ix_build(c, c->transports_cap * 2);
+  } else {
+    tb_hashix_put(&c->transport_ix, tb_transport_hash(t), c->ntransports - 1);
+  }
+  *index = c->ntransports - 1;
+  return 0;
+}
+
+/* Drop the transports from index n (at least 1) on: those first used by
+ * rules now gone. */
+static void truncate_transports(struct tb_config *c, size_t n) {
+  if (c->ntransports > n) {
+    while (c->ntransports > n) {
+      tb_transport_clear(&c->transports[--c->ntransports]);
+    }
+    transport_ix_build(c, c->transport_ix.cap);
   }
 }
 
@@ -180,29 +244,22 @@ void tb_config_destroy(struct tb_config *c) {
   tb_index_destroy(c->index);
   free(c->rules);
   free(c->peers);
-  free(c->peer_slots);
+  tb_hashix_free(&c->peer_ix);
+  while (c->ntransports > 0) {
+    tb_transport_clear(&c->transports[--c->ntransports]);
+  }
+  free(c->transports);
+  tb_hashix_free(&c->transport_ix);
   free(c);
 }
 
 /* Room for one more rule; doubling keeps 100,000 rules at O(n) copying. */
 static int reserve(struct tb_config *c) {
-  struct tb_rule *rules;
-  size_t cap;
+  void *rules = c->rules;
+  int rc = grow(&rules, c->nrules, &c->cap, sizeof *c->rules);
 
-  if (c->nrules < c->cap) {
-    return 0;
-  }
-  cap = c->cap == 0 ? 16 : c->cap * 2;
-  if (cap < c->cap || cap > SIZE_MAX / sizeof *rules) {
-    return -1;
-  }
-  rules = realloc(c->rules, cap * sizeof *rules);
-  if (rules == NULL) {
-    return -1;
-  }
   c->rules = rules;
-  c->cap = cap;
-  return 0;
+  return rc;
 }
 
 /* What is wrong with the parts of spec that the front end checked (ports,
@@ -245,6 +302,9 @@ static const char *spec_problem(const struct tb_rule_spec *spec) {
       (spec->health.down_for_ms != 0 && (spec->health.down_for_ms < TB_HEALTH_DOWN_FOR_MIN_MS ||
                                          spec->health.down_for_ms > TB_HEALTH_DOWN_FOR_MAX_MS))) {
     return "health settings out of range";
+  }
+  if (spec->transport != NULL) {
+    return tb_transport_problem(spec->transport);
   }
   return NULL;
 }
@@ -333,6 +393,8 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
   struct tb_port_range *ports = NULL;
   struct tb_rule_peer *peers = NULL;
   size_t had_peers = c->npeers;
+  size_t had_transports = c->ntransports;
+  size_t transport = 0;
   size_t ntemplates = 0;
   unsigned ngroups;
   void *re = NULL;
@@ -361,6 +423,7 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
     ports = malloc(spec->nports * sizeof *ports);
   }
   if (pat == NULL || (spec->nports > 0 && ports == NULL) || reserve(c) != 0 ||
+      (spec->transport != NULL && transport_intern(c, spec->transport, &transport) != 0) ||
       (peers = make_peers(c, &in)) == NULL) {
     snprintf(err, errlen, "%s: out of memory", spec->origin);
     goto fail;
@@ -391,12 +454,14 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
   r->idle_timeout_ms = spec->settings.idle_timeout_ms;
   r->max_lifetime_ms = spec->settings.max_lifetime_ms;
   r->identity = spec->settings.identity;
+  r->transport = transport;
   /* cut if long: only for messages */
   snprintf(r->origin, sizeof r->origin, "%s", spec->name != NULL ? spec->name : spec->origin);
   if (c->index != NULL && tb_index_add(c->index, r->pattern, c->nrules - 1) != 0) {
     snprintf(err, errlen, "%s: out of memory", spec->origin);
     truncate_rules(c, c->nrules - 1);
     truncate_peers(c, had_peers);
+    truncate_transports(c, had_transports);
     return -1;
   }
   return 0;
@@ -406,6 +471,7 @@ fail:
   free(pat);
   free(ports);
   truncate_peers(c, had_peers);
+  truncate_transports(c, had_transports);
   return -1;
 }
 
@@ -478,9 +544,55 @@ void tb_config_set_defaults(struct tb_config *c, const struct tb_settings *s) {
   }
 }
 
+int tb_config_set_transport(struct tb_config *c, const struct tb_transport *t, const char *origin, char *err,
+                            size_t errlen) {
+  const char *problem = tb_transport_problem(t);
+  struct tb_transport copy;
+
+  if (problem != NULL) {
+    snprintf(err, errlen, "%s: %s", origin, problem);
+    return -1;
+  }
+  for (int k = 0; k < TB_TLSKEY_VERIFY; k++) {
+    if (tb_transport_has(&c->transports[0], (enum tb_tls_key)k)) {
+      snprintf(err, errlen, "%s: the default TLS settings are set already (they are set once)", origin);
+      return -1;
+    }
+  }
+  if (tb_transport_copy(&copy, t) != 0) {
+    snprintf(err, errlen, "%s: out of memory", origin);
+    return -1;
+  }
+  c->transports[0] = copy; /* no strings to free: see the loop above */
+  c->transport0 = copy;
+  return 0;
+}
+
+const struct tb_transport *tb_config_transport(const struct tb_config *c, const struct tb_rule *r) {
+  return &c->transports[r->transport < c->ntransports ? r->transport : 0];
+}
+
+/* Put the default transport back as saved had it.  Its strings are set
+ * once (tb_config_set_transport): each is the one saved has, or was set
+ * since (saved's was NULL) and is freed here. */
+static void restore_transport0(struct tb_config *c, const struct tb_transport *saved) {
+  struct tb_transport *now = &c->transports[0];
+
+  for (int k = 0; k < TB_TLSKEY_VERIFY; k++) {
+    char **s = tb_transport_field(now, (enum tb_tls_key)k);
+    if (*s != tb_transport_string(saved, (enum tb_tls_key)k)) {
+      free(*s);
+    }
+  }
+  *now = *saved;
+  c->transport0 = *saved;
+}
+
 void tb_config_undo(struct tb_config *c, const struct tb_config *saved) {
   truncate_rules(c, saved->nrules);
   truncate_peers(c, saved->npeers);
+  truncate_transports(c, saved->ntransports);
+  restore_transport0(c, &saved->transport0);
   c->health_failures = saved->health_failures;
   c->health_down_for_ms = saved->health_down_for_ms;
   c->connect_timeout_ms = saved->connect_timeout_ms;

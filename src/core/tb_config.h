@@ -14,13 +14,24 @@
  * peer (c->npeers of them, tb_select.h).  A peer template (tb_capture.h) is
  * not in the table: what it names is known only per CONNECT.
  *
+ * Transports (tb_transport.h: the engine, and the direct engine's TLS
+ * settings) are interned too, so that the glue can make one TLS client
+ * context per distinct set of settings: c->transports[0] is the
+ * configuration's default, which a rule added without a transport of its
+ * own uses (tb_config_set_transport may change it later, and --engine
+ * anywhere on the plugin.config line then applies to every rule); a rule
+ * given its own shares an entry with the rules whose own is the same
+ * (tb_transport_same), never the default's.  tb_config_transport gives a
+ * rule's.
+ *
  * The config owns its rules, their pattern strings, peer lists, templates,
- * port lists and compiled regexes, the table of distinct peers, and the
- * index over the rules; only this module writes into a struct tb_rule.  A
- * built tb_config is immutable and may be shared by any number of threads;
- * the lookups, tb_config_rule_peer, tb_config_find_peer, tb_config_settings
- * and tb_config_health are thread-safe.  Building (create, the _add calls,
- * the option fields, undo) is not.
+ * port lists and compiled regexes, the tables of distinct peers and
+ * transports (and the transports' strings), and the index over the rules;
+ * only this module writes into a struct tb_rule or c->transports.  A built
+ * tb_config is immutable and may be shared by any number of threads; the
+ * lookups, tb_config_rule_peer, tb_config_find_peer, tb_config_settings,
+ * tb_config_health and tb_config_transport are thread-safe.  Building
+ * (create, the _add and _set calls, the option fields, undo) is not.
  */
 #ifndef TB_CONFIG_H
 #define TB_CONFIG_H
@@ -28,7 +39,9 @@
 #include <stddef.h>
 
 #include "tb_capture.h"
+#include "tb_hashix.h"
 #include "tb_rule.h"
+#include "tb_transport.h"
 
 #define TB_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define TB_DEFAULT_POOL_SIZE 2u           /* warm connections per peer in use */
@@ -81,8 +94,17 @@ struct tb_config {
   struct tb_peer *peers;       /* owned array: the distinct peers rules name, npeers, in order of first use */
   size_t npeers;
   size_t peers_cap;
-  size_t *peer_slots;     /* owned: hash table over peers (index + 1; 0: empty); NULL: scan peers */
-  size_t peer_slots_cap;  /* a power of two, or 0 */
+  struct tb_hashix peer_ix;        /* owned: finds a peer in peers */
+  struct tb_transport *transports; /* owned array, ntransports (>= 1): the distinct transports rules use,
+                                      [0] the default (see above), the others in order of first use */
+  size_t ntransports;
+  size_t transports_cap;
+  struct tb_hashix transport_ix; /* owned: finds a rule's own transport in transports[1..] */
+  /* transports[0] again, its strings shared (owned there): in the struct
+   * itself so that a copy of *c taken for tb_config_undo keeps the default
+   * as it was (the array is shared with the copy).  Only tb_config writes
+   * it, always with transports[0]. */
+  struct tb_transport transport0;
   struct tb_index *index; /* owned: lookup tables over the rules; NULL: lost (out of memory) */
 };
 
@@ -101,10 +123,12 @@ struct tb_rule_spec {
   struct tb_settings settings; /* the rule's own; TB_UNSET / TB_IDENTITY_UNSET: the configuration's */
   const char *const *peers;    /* instead of peer: npeers (1..TB_RULE_PEERS_MAX) peers or templates */
   size_t npeers;
-  const char *const *peer_origins;  /* NULL, or one per peer: prefixes messages about that peer
-                                       (else origin does) */
-  enum tb_balance balance;          /* 0: failover */
-  struct tb_health_settings health; /* the rule's own; 0 fields: the configuration's */
+  const char *const *peer_origins;      /* NULL, or one per peer: prefixes messages about that peer
+                                           (else origin does) */
+  enum tb_balance balance;              /* 0: failover */
+  struct tb_health_settings health;     /* the rule's own; 0 fields: the configuration's */
+  const struct tb_transport *transport; /* the rule's own (engine set; copied), or NULL: the
+                                           configuration's default, c->transports[0] */
 };
 
 /* Allocate an empty configuration with the defaults above; NULL when out of
@@ -129,9 +153,24 @@ int tb_config_add_rule(struct tb_config *c, const char *pattern, const char *pee
  * default; the others stay as they are. */
 void tb_config_set_defaults(struct tb_config *c, const struct tb_settings *s);
 
+/* Make a copy of t c's default transport, c->transports[0]: the one every
+ * rule added without a transport of its own uses, those added before
+ * included.  Returns 0, or -1 with "<origin>: <what is wrong>" in err and c
+ * as it was: t is not valid (tb_transport_problem), out of memory, or the
+ * default already holds TLS settings (they are set once, from a YAML
+ * file's tls mapping: a copy of *c taken for tb_config_undo must never
+ * hold a string freed since). */
+int tb_config_set_transport(struct tb_config *c, const struct tb_transport *t, const char *origin, char *err,
+                            size_t errlen);
+
+/* Rule r's transport: c->transports[r->transport] (engine never UNSET).
+ * Thread-safe. */
+const struct tb_transport *tb_config_transport(const struct tb_config *c, const struct tb_rule *r);
+
 /* Put c back as it was when *saved was copied from it (struct assignment):
- * the rules added since dropped, the option fields restored.  Only saved's
- * nrules and option fields are read. */
+ * the rules added since dropped, with the peers and transports first named
+ * by them, the option fields and the default transport restored.  Only
+ * saved's counts, option fields and transport0 are read. */
 void tb_config_undo(struct tb_config *c, const struct tb_config *saved);
 
 /* What every configuration needs before it may be put in force, beyond what

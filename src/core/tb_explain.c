@@ -15,6 +15,7 @@
 #define HOST_QUOTE_MAX 256    /* host bytes shown (a DNS name is at most 253) */
 #define PATTERN_QUOTE_MAX 512 /* regex bytes shown */
 #define PORTS_MAX 512         /* bytes of port list shown */
+#define PATH_QUOTE_MAX 256    /* bytes of a TLS file's path shown */
 
 struct out {
   char *buf;
@@ -152,6 +153,60 @@ static void put_health(struct out *o, const struct tb_config *c, const struct tb
   }
 }
 
+/* Does any transport of c use the direct engine?  Only then do the answers
+ * name engines: a configuration without one reads as it always did. */
+static int uses_direct(const struct tb_config *c) {
+  for (size_t i = 0; i < c->ntransports; i++) {
+    if (c->transports[i].engine == TB_ENGINE_DIRECT) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* A TLS setting of a direct transport in words: "ca '/etc/ca.pem'", or
+ * what stands in for it when unset. */
+static void put_tls_setting(struct out *o, const struct tb_transport *t, enum tb_tls_key k) {
+  static const char records[] = "from Traffic Server's records";
+  const char *s = tb_transport_string(t, k);
+  char q[TB_QUOTE_SIZE(PATH_QUOTE_MAX)];
+
+  PUT(o, "%s%s ", k == 0 ? "" : ", ", tb_tls_key_name(k));
+  if (s != NULL) {
+    tb_text_quote(q, sizeof q, s, strlen(s), PATH_QUOTE_MAX);
+    PUT(o, "'%s'", q);
+  } else if (k == TB_TLSKEY_VERIFY) {
+    PUT(o, "%s", t->verify == TB_VERIFY_UNSET ? records : t->verify ? "true" : "false");
+  } else if (k == TB_TLSKEY_SNI) {
+    PUT(o, "the peer's host");
+  } else if (k == TB_TLSKEY_CLIENT_KEY && t->client_cert != NULL) {
+    PUT(o, "in the client_cert file");
+  } else {
+    PUT(o, "%s", records);
+  }
+}
+
+/* "; engine ats", "; engine direct: client_cert ..., verify ..." */
+static void put_transport(struct out *o, const struct tb_transport *t) {
+  PUT(o, "; engine %s", tb_engine_name(t->engine));
+  if (t->engine == TB_ENGINE_DIRECT) {
+    PUT(o, ": ");
+    for (int k = 0; k < TB_TLSKEY_COUNT; k++) {
+      put_tls_setting(o, t, (enum tb_tls_key)k);
+    }
+  }
+}
+
+int tb_config_format_transport(const struct tb_config *c, const struct tb_rule *r, char *buf, size_t buflen) {
+  struct out o;
+
+  out_init(&o, buf, buflen);
+  if (uses_direct(c)) {
+    put_transport(&o, tb_config_transport(c, r));
+  }
+  return o.cut ? -1 : 0;
+}
+
 int tb_config_format_peers(const struct tb_config *c, const struct tb_rule *r, char *buf, size_t buflen) {
   struct out o;
 
@@ -187,6 +242,9 @@ static size_t put_rule(struct out *o, const struct tb_config *c, const struct tb
   put_health(o, c, r);
   PUT(o, "; ");
   put_settings(o, &s);
+  if (uses_direct(c)) {
+    put_transport(o, tb_config_transport(c, r));
+  }
   return valid;
 }
 
@@ -213,6 +271,28 @@ enum tb_explain_result tb_config_explain(const struct tb_config *c, const char *
     return TB_EXPLAIN_NO_RULE;
   }
   return put_rule(&o, c, r, generation, host, len, &caps) > 0 ? TB_EXPLAIN_RULE : TB_EXPLAIN_NO_PEER;
+}
+
+/* "; engine direct by default: R rules direct (T distinct TLS client
+ * settings), A ats": what the glue will set up, one TLS client context per
+ * distinct direct transport in use. */
+static void put_engines(struct out *o, const struct tb_config *c) {
+  size_t direct = 0;
+  size_t distinct = 0;
+  int default_direct = 0; /* some rule uses the default, and it is direct */
+
+  for (size_t i = 0; i < c->nrules; i++) {
+    const struct tb_transport *t = tb_config_transport(c, &c->rules[i]);
+    direct += t->engine == TB_ENGINE_DIRECT;
+    default_direct |= c->rules[i].transport == 0 && t->engine == TB_ENGINE_DIRECT;
+  }
+  for (size_t i = 1; i < c->ntransports; i++) {
+    distinct += c->transports[i].engine == TB_ENGINE_DIRECT; /* each is some rule's */
+  }
+  distinct += (size_t)default_direct;
+  PUT(o, "; engine %s by default: %zu rule%s direct (%zu distinct TLS client setting%s), %zu ats",
+      tb_engine_name(c->transports[0].engine), direct, direct == 1 ? "" : "s", distinct,
+      distinct == 1 ? "" : "s", c->nrules - direct);
 }
 
 int tb_config_describe(const struct tb_config *c, char *buf, size_t buflen) {
@@ -245,6 +325,9 @@ int tb_config_describe(const struct tb_config *c, char *buf, size_t buflen) {
         "down_for %u ms",
         c->npeers, c->npeers == 1 ? "" : "s", several, several == 1 ? "" : "s", templates, c->health_failures,
         c->health_down_for_ms);
+  }
+  if (uses_direct(c)) {
+    put_engines(&o, c);
   }
   return o.cut ? -1 : 0;
 }

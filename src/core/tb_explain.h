@@ -18,8 +18,8 @@
 
 /* Bytes that hold any explanation or summary in full: the host, the origin
  * and the regex are quoted up to 256, 160 and 512 bytes (4 bytes each at
- * worst, as \xNN), the port list up to 512; only a regex or a port list
- * longer than that is cut (and ends in "..."). */
+ * worst, as \xNN), the port list up to 512, TLS paths up to 256 each; only
+ * a regex, a port list or a long list of peers is cut (and ends in "..."). */
 #define TB_EXPLAIN_MAX 8192
 
 enum tb_explain_result {
@@ -35,12 +35,14 @@ enum tb_explain_result {
  * in "..."):
  *   match HOST:PORT: rule N "ORIGIN" (host 'REGEX', ports PORTS[, configuration G]) -> PEERS[;
  *     health failures F, down_for D ms]; connect_timeout T ms, idle_timeout LIMIT, max_lifetime LIMIT,
- *     client_identity POLICY
+ *     client_identity POLICY[; engine ENGINE[: TLS SETTINGS]]
  *   match HOST:PORT: rule N ... -> PEERS; no valid peer for this host: a CONNECT would be refused (502)
  *   match HOST:PORT: no rule[ (configuration G)]: left to Traffic Server | denied (403)
  *   match HOST:PORT: matching failed (PCRE2 limit or out of memory): a CONNECT would be refused (502)
  * (the first on one line) where LIMIT is "N ms", "never" or "unset (Traffic
- * Server's timeouts apply)", and PEERS is "peer P" for one peer, "peers P,
+ * Server's timeouts apply)"; when some rule of c uses engine direct, every
+ * rule's answer then ends in its transport, as tb_config_format_transport
+ * puts it; and PEERS is "peer P" for one peer, "peers P,
  * Q (BALANCE)" for several (then with the health settings); a peer a
  * template made for this host reads "P (template 'TPL')", a template that
  * gives no valid peer "none (peer template 'TPL' gave 'X': WHY)".
@@ -55,9 +57,20 @@ enum tb_explain_result tb_config_explain(const struct tb_config *c, const char *
  *     idle_timeout LIMIT, max_lifetime LIMIT, client_identity POLICY; pool: N warm connections per
  *     peer, max_age T ms | pool: off[; P distinct peers (S rules with several, T with a template);
  *     health: failures F, down_for D ms]
- * (the last part only when some rule has several peers or a template).
+ *     [; engine E by default: R rules direct (T distinct TLS client settings), A ats]
+ * (the health part only when some rule has several peers or a template,
+ * the engine part only when some transport uses engine direct).
  * Returns 0, or -1 when it was cut. */
 int tb_config_describe(const struct tb_config *c, char *buf, size_t buflen);
+
+/* Rule r's transport, into buf (NUL-terminated, cut to fit): "" when no
+ * transport of c uses engine direct (the answers then read as before there
+ * were engines); else "; engine ats", or "; engine direct: client_cert C,
+ * client_key K, ca A, sni S, verify V" where C, K and A are a quoted path or
+ * "from Traffic Server's records" (K also "in the client_cert file"), S a
+ * quoted name or "the peer's host", V "true", "false" or "from Traffic
+ * Server's records".  Returns 0, or -1 when it was cut. */
+int tb_config_format_transport(const struct tb_config *c, const struct tb_rule *r, char *buf, size_t buflen);
 
 /* Rule r's peers as configured, into buf (NUL-terminated, cut to fit):
  * "peer P", "peers P, Q (BALANCE)", a template as "template 'TPL'".

@@ -100,6 +100,8 @@ struct tb_rule {
   unsigned idle_timeout_ms;
   unsigned max_lifetime_ms;
   enum tb_identity identity;
+  size_t transport; /* how it reaches its peers: an index into c->transports (0: the configuration's
+                       default); read it through tb_config_transport */
 };
 
 /* Does r take CONNECTs to port?  (Every port when r has no port list; none

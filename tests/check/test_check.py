@@ -12,18 +12,24 @@ runs this file against that and against an AddressSanitizer build).
   the reference cannot parse, exit 0 / 3.
 - The checker's own options: usage errors (exit 2), '--', --help, and that
   none of them is a plugin option.
+- Engines (issue 14): the summary and --match name each rule's engine and
+  TLS settings once some rule uses engine direct; a TLS file the user
+  running the checker cannot read is an error at its key (run as nobody).
 """
 
 import os
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
-from config_cases import NO_RULES, cases  # noqa: E402
+from config_cases import NO_RULES, TLS_FILES, cases  # noqa: E402
 
 CHECK = os.environ.get("TB_CHECK") or os.path.join(REPO, "build", "tls_bridge_check")
 LIMIT_UNSET = "unset (Traffic Server's timeouts apply)"
@@ -426,3 +432,91 @@ def test_reference_health_options(option):
     assert code == 3
     assert out.splitlines()[0] == ("plugin.config argument 3 ('%s'): an option of this plugin only: the "
                                    "reference cannot parse it" % option)
+
+
+# ---- engines and TLS settings (issue 14) ---------------------------------------
+
+ENGINES_YAML = """\
+engine: direct
+tls:
+  client_cert: cert.pem
+  client_key: key.pem
+  verify: true
+rules:
+  - {name: web, host: 'www[.]example', peer: 'peer:4443'}
+  - {name: db, host: 'db[.]example', peer: 'peer:4443', sni: DB.Peer.Example., ca: cadir}
+  - {name: legacy, host: 'old[.]example', peer: 'peer:4443', engine: ats}
+  - {name: db2, host: 'db2[.]example', peer: 'peer:4443', sni: db.peer.example, ca: cadir}
+"""
+
+
+def write_engine_files(confdir):
+    write_files(confdir, dict(TLS_FILES, **{"tls_bridge.yaml": ENGINES_YAML}))
+    os.mkdir(os.path.join(confdir, "cadir"))
+
+
+def test_engines_summary_and_match(confdir):
+    write_engine_files(confdir)
+    code, out, err = run("--confdir", confdir, "--match", "www.example", "--match", "db.example:5432",
+                         "--match", "old.example", "--config", "tls_bridge.yaml")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == ("configuration OK: 4 rules; unmatched CONNECTs left to Traffic Server; %s; engine direct "
+                        "by default: 3 rules direct (2 distinct TLS client settings), 1 ats" % DEFAULTS)
+    assert lines[1] == ("match www.example:443: rule 1 \"web\" (host 'www[.]example', ports any) -> peer "
+                        "peer:4443; %s; engine direct: client_cert '%s/cert.pem', client_key '%s/key.pem', ca "
+                        "from Traffic Server's records, sni the peer's host, verify true"
+                        % (SETTINGS_UNSET, confdir, confdir))
+    assert lines[2] == ("match db.example:5432: rule 2 \"db\" (host 'db[.]example', ports any) -> peer peer:4443; "
+                        "%s; engine direct: client_cert '%s/cert.pem', client_key '%s/key.pem', ca '%s/cadir', "
+                        "sni 'db.peer.example', verify true" % (SETTINGS_UNSET, confdir, confdir, confdir))
+    assert lines[3] == ("match old.example:443: rule 3 \"legacy\" (host 'old[.]example', ports any) -> peer "
+                        "peer:4443; %s; engine ats" % SETTINGS_UNSET)
+
+
+def test_engine_ats_reads_as_before():
+    """--engine ats (the default, said aloud): not a word about engines."""
+    code, out, err = run("--match", "a", "a", "p:1", "--engine", "ats")
+    assert (code, err) == (0, "")
+    assert "engine" not in out
+    code, out, err = run("--quiet", "--match", "a", "a", "p:1", "--engine", "direct")
+    assert (code, err) == (0, "")
+    assert out.endswith("; engine direct: client_cert from Traffic Server's records, client_key from Traffic "
+                        "Server's records, ca from Traffic Server's records, sni the peer's host, verify from "
+                        "Traffic Server's records\n")
+
+
+def test_reference_engine_option():
+    code, out, _ = run("--quiet", "--from-reference", "(?i).*[.]a.*", "p:1", "--engine", "direct")
+    assert code == 3
+    assert out.splitlines()[0] == ("plugin.config argument 3 ('--engine'): an option of this plugin only: the "
+                                   "reference cannot parse it")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the checker as nobody")
+def test_unreadable_tls_file_as_another_user():
+    """The checker reads as whoever runs it: a key only root may read is an
+    error at its key for nobody, as it would be for Traffic Server's user."""
+    confdir = tempfile.mkdtemp(prefix="tb-check-")
+    try:
+        os.chmod(confdir, 0o755)
+        write_engine_files(confdir)
+        for name in ("tls_bridge.yaml", "cert.pem"):
+            os.chmod(os.path.join(confdir, name), 0o644)
+        os.chmod(os.path.join(confdir, "key.pem"), 0o600)
+        os.chmod(os.path.join(confdir, "cadir"), 0o755)
+        assert run("--quiet", "--confdir", confdir, "--config", "tls_bridge.yaml") == (0, "", "")
+        p = subprocess.run([CHECK, "--confdir", confdir, "--config", "tls_bridge.yaml"], capture_output=True,
+                           text=True, timeout=60, user=65534, group=65534, extra_groups=[])
+        assert (p.returncode, p.stdout, p.stderr) == (
+            1, "", "%s/tls_bridge.yaml:4:15: client_key '%s/key.pem': cannot open: Permission denied\n"
+            % (confdir, confdir))
+        os.chmod(os.path.join(confdir, "cadir"), 0o700)  # a CA directory only root may search
+        os.chmod(os.path.join(confdir, "key.pem"), 0o644)
+        p = subprocess.run([CHECK, "--confdir", confdir, "--config", "tls_bridge.yaml"], capture_output=True,
+                           text=True, timeout=60, user=65534, group=65534, extra_groups=[])
+        assert (p.returncode, p.stdout, p.stderr) == (
+            1, "", "%s/tls_bridge.yaml:8:84: ca '%s/cadir': directory cannot be searched: Permission denied\n"
+            % (confdir, confdir))
+    finally:
+        shutil.rmtree(confdir)

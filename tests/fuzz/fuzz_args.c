@@ -89,6 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lookups(c, buf, size);
   } else {
     check_err(err, sizeof err);
+    if (c->nrules != 0 || c->transports[0].engine != TB_ENGINE_ATS) {
+      abort(); /* c as it was before the call (--engine undone) */
+    }
   }
   tb_config_destroy(c);
 

@@ -4,7 +4,8 @@
  * message is NUL-terminated and starts with the file name; a failed load
  * leaves the configuration empty; a successful one has rules whose settings
  * are in range (idle timeout and lifetime unset or in range; peers, their
- * indexes into the table of distinct peers, balance and health in range),
+ * indexes into the table of distinct peers, balance and health in range;
+ * each rule's transport in the table, every transport valid),
  * and a few hosts and ports taken from the input are looked up without a
  * crash, with captures, and each peer of the rule found made for the host
  * (a configured peer always is).
@@ -86,12 +87,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   memset(err, 'x', sizeof err);
-  if (tb_config_load_yaml_text(c, (const char *)data, size, "f.yaml", err, sizeof err) != 0) {
+  if (tb_config_load_yaml_text(c, (const char *)data, size, "f.yaml", NULL, err, sizeof err) != 0) {
     if (memchr(err, '\0', sizeof err) == NULL || strncmp(err, "f.yaml", 6) != 0 || c->nrules != 0 ||
-        c->npeers != 0) {
+        c->npeers != 0 || c->ntransports != 1 || c->transports[0].engine != TB_ENGINE_ATS ||
+        c->transports[0].ca != NULL) {
       abort();
     }
   } else {
+    for (size_t i = 0; i < c->ntransports; i++) {
+      if (tb_transport_problem(&c->transports[i]) != NULL) {
+        abort(); /* every transport in a configuration is valid */
+      }
+    }
     struct tb_settings s;
     if (c->nrules == 0 || c->health_failures < 1 || c->health_failures > TB_HEALTH_FAILURES_MAX ||
         c->health_down_for_ms < TB_HEALTH_DOWN_FOR_MIN_MS || c->health_down_for_ms > TB_HEALTH_DOWN_FOR_MAX_MS) {
@@ -105,6 +112,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
       }
       check_peers(c, &c->rules[i]);
+      if (c->rules[i].transport >= c->ntransports) {
+        abort();
+      }
       for (size_t k = 0; k < c->rules[i].nports; k++) {
         if (c->rules[i].ports[k].lo == 0 || c->rules[i].ports[k].lo > c->rules[i].ports[k].hi) {
           abort();

@@ -1,8 +1,9 @@
 /*
  * Unit tests for tb_args, the plugin.config arguments: every option and
  * its range, pairs, "--file" (paths against confdir, order with pairs),
- * "--config" alone, the idle and lifetime limits unset, 0 and N, and a
- * negative case for every rule, each leaving the configuration as it was.
+ * "--config" alone, the idle and lifetime limits unset, 0 and N, --engine,
+ * and a negative case for every rule, each leaving the configuration as it
+ * was.
  */
 #include "tb_test.h"
 
@@ -660,14 +661,45 @@ static void test_peer_lists_and_health(void **state) {
   assert_int_equal(unlink(path), 0);
 }
 
+/* --engine: the default transport of every rule, wherever it stands; a
+ * failed load puts the engine back. */
+static void test_engine_argument(void **state) {
+  static const char *const late[] = {"a", "p", "--engine", "direct", "--file", "/dev/null", "b", "q"};
+  static const char *const fails[] = {"--engine", "direct", "a", "p", "b"};
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN];
+
+  (void)state;
+  assert_non_null(c);
+  assert_int_equal(tb_config_load_args(c, (int)TB_NELEM(fails), fails, NULL, err, sizeof err), -1);
+  assert_int_equal(c->transports[0].engine, TB_ENGINE_ATS);
+  assert_int_equal(tb_config_load_args(c, 2, (const char *const[]){"--engine", "tls"}, NULL, err, sizeof err),
+                   -1);
+  assert_string_equal(err, "plugin.config argument 2 ('tls'): --engine takes 'ats' or 'direct'");
+  assert_int_equal(tb_config_load_args(c, 1, (const char *const[]){"--engine"}, NULL, err, sizeof err), -1);
+  assert_string_equal(err, "plugin.config argument 1 ('--engine'): --engine takes 'ats' or 'direct'");
+  assert_int_equal(tb_config_load_args(c, (int)TB_NELEM(late), late, NULL, err, sizeof err), 0);
+  assert_int_equal(tb_config_transport(c, &c->rules[0])->engine, TB_ENGINE_DIRECT);
+  assert_int_equal(tb_config_transport(c, &c->rules[1])->engine, TB_ENGINE_DIRECT);
+  assert_int_equal(c->ntransports, 1);
+  tb_config_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_args_table),          cmocka_unit_test(test_err_truncation),
-      cmocka_unit_test(test_pair_origins),        cmocka_unit_test(test_word_options),
-      cmocka_unit_test(test_limits_unset_zero_n), cmocka_unit_test(test_pool_options),
-      cmocka_unit_test(test_file_confdir),        cmocka_unit_test(test_order),
-      cmocka_unit_test(test_config_argument),     cmocka_unit_test(test_client_identity_argument),
-      cmocka_unit_test(test_plugin_args),         cmocka_unit_test(test_peer_lists_and_health),
+      cmocka_unit_test(test_engine_argument),
+      cmocka_unit_test(test_args_table),
+      cmocka_unit_test(test_err_truncation),
+      cmocka_unit_test(test_pair_origins),
+      cmocka_unit_test(test_word_options),
+      cmocka_unit_test(test_limits_unset_zero_n),
+      cmocka_unit_test(test_pool_options),
+      cmocka_unit_test(test_file_confdir),
+      cmocka_unit_test(test_order),
+      cmocka_unit_test(test_config_argument),
+      cmocka_unit_test(test_client_identity_argument),
+      cmocka_unit_test(test_plugin_args),
+      cmocka_unit_test(test_peer_lists_and_health),
   };
   return cmocka_run_group_tests_name("tb_args", tests, NULL, NULL);
 }

@@ -234,7 +234,7 @@ static struct tb_config *yaml(const char *text) {
   char err[ERRLEN] = "";
 
   assert_non_null(c);
-  if (tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", err, sizeof err) != 0) {
+  if (tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", NULL, err, sizeof err) != 0) {
     fail_msg("%s", err);
   }
   return c;

@@ -4,7 +4,8 @@
  * with and without the plugin's configuration number; the lines that
  * docs/operations.md and tests/e2e/test_reload.py show, byte for byte; the
  * three ways a limit reads; quoting; every buffer size (always terminated,
- * a cut text ends in "..."); and the one-line summary.
+ * a cut text ends in "..."); and the one-line summary; engines and TLS
+ * settings, named only when some transport is direct.
  */
 #include "tb_test.h"
 
@@ -19,7 +20,7 @@ static struct tb_config *yaml(const char *text) {
   char err[ERRLEN] = "";
 
   assert_non_null(c);
-  if (tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", err, sizeof err) != 0) {
+  if (tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", NULL, err, sizeof err) != 0) {
     fail_msg("%s", err);
   }
   return c;
@@ -321,12 +322,68 @@ static void test_peers(void **state) {
   tb_config_destroy(c);
 }
 
+/* Engines: named only once some transport is direct; a direct one with its
+ * TLS settings, each unset one as what stands in for it. */
+static void test_engines(void **state) {
+  static const char settings[] = "connect_timeout 10000 ms, idle_timeout unset (Traffic Server's timeouts "
+                                 "apply), max_lifetime unset (Traffic Server's timeouts apply), "
+                                 "client_identity keep";
+  char cert[] = "/etc/tb/ingress.pem", ca[] = "/etc/tb/ca dir", sni[] = "peer.example";
+  const struct tb_transport own = {TB_ENGINE_DIRECT, cert, NULL, ca, sni, 0};
+  const struct tb_transport ats = TB_TRANSPORT_ATS;
+  struct tb_rule_spec spec = {.pattern = "b", .peer = "p", .origin = "b", .settings = TB_SETTINGS_UNSET};
+  struct tb_config *c = args(4, (const char *const[]){"a", "p", "--engine", "ats"});
+  char buf[TB_EXPLAIN_MAX];
+  char want[TB_EXPLAIN_MAX];
+  char err[ERRLEN];
+
+  (void)state;
+  /* engine ats said aloud: read as before */
+  assert_int_equal(tb_config_format_transport(c, &c->rules[0], buf, sizeof buf), 0);
+  assert_string_equal(buf, "");
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  assert_null(strstr(buf, "engine"));
+  tb_config_destroy(c);
+
+  c = args(4, (const char *const[]){"a", "p", "--engine", "direct"});
+  spec.transport = &own;
+  assert_int_equal(tb_config_add(c, &spec, err, sizeof err), 0);
+  spec.pattern = spec.origin = "c";
+  spec.transport = &ats;
+  assert_int_equal(tb_config_add(c, &spec, err, sizeof err), 0);
+  snprintf(want, sizeof want,
+           "match a:443: rule 1 \"plugin.config argument 1\" (host 'a', ports any) -> peer p:443; %s; engine "
+           "direct: client_cert from Traffic Server's records, client_key from Traffic Server's records, ca "
+           "from Traffic Server's records, sni the peer's host, verify from Traffic Server's records",
+           settings);
+  expect(c, "a", 443, 0, TB_EXPLAIN_RULE, want);
+  snprintf(
+      want, sizeof want,
+      "match b:443: rule 2 \"b\" (host 'b', ports any) -> peer p:443; %s; engine direct: client_cert "
+      "'/etc/tb/ingress.pem', client_key in the client_cert file, ca '/etc/tb/ca dir', sni 'peer.example', "
+      "verify false",
+      settings);
+  expect(c, "b", 443, 0, TB_EXPLAIN_RULE, want);
+  snprintf(want, sizeof want, "match c:443: rule 3 \"c\" (host 'c', ports any) -> peer p:443; %s; engine ats",
+           settings);
+  expect(c, "c", 443, 0, TB_EXPLAIN_RULE, want);
+  assert_int_equal(tb_config_format_transport(c, &c->rules[2], buf, sizeof buf), 0);
+  assert_string_equal(buf, "; engine ats");
+  char small[16];
+  assert_int_equal(tb_config_format_transport(c, &c->rules[1], small, sizeof small), -1);
+  assert_string_equal(small, "; engine dir...");
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  tb_assert_contains(buf, "max_age 30000 ms; engine direct by default: 2 rules direct (2 distinct TLS client "
+                          "settings), 1 ats");
+  tb_config_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plugin_lines),    cmocka_unit_test(test_rules_and_ports),
       cmocka_unit_test(test_matching_failed), cmocka_unit_test(test_quoting),
       cmocka_unit_test(test_buffer_sizes),    cmocka_unit_test(test_describe),
-      cmocka_unit_test(test_peers),
+      cmocka_unit_test(test_peers),           cmocka_unit_test(test_engines),
   };
   return cmocka_run_group_tests_name("tb_explain", tests, NULL, NULL);
 }

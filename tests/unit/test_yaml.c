@@ -16,7 +16,7 @@ static struct tb_config *load_ok(const char *text) {
   char err[ERRLEN] = "";
   struct tb_config *c = tb_config_create();
   assert_non_null(c);
-  int rc = tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", err, sizeof err);
+  int rc = tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", NULL, err, sizeof err);
   if (rc != 0) {
     fail_msg("unexpected error: %s", err);
   }
@@ -30,7 +30,7 @@ static void load_bad(const char *text, const char *prefix, const char *words) {
   struct tb_config *c = tb_config_create();
   assert_non_null(c);
   unsigned ct = c->connect_timeout_ms;
-  int rc = tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", err, sizeof err);
+  int rc = tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", NULL, err, sizeof err);
   if (rc == 0) {
     fail_msg("accepted: %s", text);
   }
@@ -230,7 +230,7 @@ static void test_needs_empty_config(void **state) {
   struct tb_config *c = tb_config_create();
   assert_non_null(c);
   assert_int_equal(tb_config_add_rule(c, "a", "b", "x", err, sizeof err), 0);
-  assert_int_equal(tb_config_load_yaml_text(c, full, strlen(full), "t.yaml", err, sizeof err), -1);
+  assert_int_equal(tb_config_load_yaml_text(c, full, strlen(full), "t.yaml", NULL, err, sizeof err), -1);
   assert_non_null(strstr(err, "cannot be added to rules from elsewhere"));
   assert_int_equal(c->nrules, 1);
   tb_config_destroy(c);
@@ -244,13 +244,13 @@ static void test_load_path(void **state) {
   struct tb_config *c = tb_config_create();
   assert_non_null(c);
   tb_tmpfile(path, sizeof path, full, strlen(full));
-  assert_int_equal(tb_config_load_yaml(c, path, err, sizeof err), 0);
+  assert_int_equal(tb_config_load_yaml(c, path, NULL, err, sizeof err), 0);
   assert_int_equal(c->nrules, 2);
   tb_config_destroy(c);
   assert_int_equal(unlink(path), 0);
   c = tb_config_create();
   assert_non_null(c);
-  assert_int_equal(tb_config_load_yaml(c, path, err, sizeof err), -1);
+  assert_int_equal(tb_config_load_yaml(c, path, NULL, err, sizeof err), -1);
   assert_non_null(strstr(err, path));
   assert_non_null(strstr(err, ": cannot open: "));
   tb_config_destroy(c);
@@ -266,7 +266,7 @@ static void test_syntax_errors(void **state) {
   load_bad("key: *nowhere\n", "t.yaml:", "YAML syntax error");
   char err[ERRLEN] = "";
   struct tb_config *c = tb_config_create();
-  assert_int_equal(tb_config_load_yaml_text(c, "a: 1\0b: 2", 9, "t.yaml", err, sizeof err), -1);
+  assert_int_equal(tb_config_load_yaml_text(c, "a: 1\0b: 2", 9, "t.yaml", NULL, err, sizeof err), -1);
   assert_string_equal(err, "t.yaml: NUL byte in the file");
   tb_config_destroy(c);
 }
@@ -521,7 +521,7 @@ static void load_bad_peers(const char *text, const char *prefix, const char *wor
   struct tb_config *c = tb_config_create();
   assert_non_null(c);
   load_bad(text, prefix, words);
-  assert_int_equal(tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", err, sizeof err), -1);
+  assert_int_equal(tb_config_load_yaml_text(c, text, strlen(text), "t.yaml", NULL, err, sizeof err), -1);
   assert_int_equal(c->npeers, 0);
   assert_int_equal(c->health_failures, TB_HEALTH_FAILURES_DEFAULT);
   assert_int_equal(c->health_down_for_ms, TB_HEALTH_DOWN_FOR_DEFAULT_MS);
