@@ -5,10 +5,17 @@
  * This is the seam between a tunnel and the way the connection is made.  The
  * tunnel asks for a link, is told (by a callback) when it is open or why it
  * failed, then takes its VConn over with tb_link_use and reads and writes it
- * like any other.  link_ats.c makes links with Traffic Server's own
- * machinery (an internal transaction that says "CONNECT https://peer"); a
- * second way of making them would implement these same functions.  pool.c
- * keeps links open ahead of need.
+ * like any other.  Two engines make links (link_base.h is what they share):
+ * link_ats.c with Traffic Server's own machinery (an internal transaction
+ * that says "CONNECT https://peer"), link_direct.c by itself (TSHostLookup,
+ * TSNetConnect and its own TLS client, tb_tls.h).  pool.c keeps links open
+ * ahead of need.
+ *
+ * The owner moves the link's bytes with its VIOs, as with any VConn, except
+ * that it re-enables them and shuts the link's write side through
+ * tb_link_reenable and tb_link_shutdown_write: a direct link then carries
+ * on at once on the owner's thread, rather than on whichever thread ATS
+ * would schedule a plugin VConn's event to.
  *
  * Ownership: whoever opened a link owns it (a tunnel, or a pool while the
  * link is warm) and ends it with tb_link_close; tb_link_adopt hands it to a
@@ -37,12 +44,18 @@ enum tb_link_news {
   TB_LINK_STEADY,  /* open and unused, it has stayed open for a while (one watch): the peer took it */
 };
 
-/* Why an open failed, in the terms of what the client is told. */
+/* Why an open failed, in the terms of what the client is told.  The last
+ * four come from the direct engine only (the ats engine cannot tell them
+ * apart: ATS answers its internal CONNECT on TCP alone). */
 enum tb_link_cause {
   TB_LINK_UNREACHABLE, /* refused, unresolvable, closed before it was established (502) */
   TB_LINK_TIMEOUT,     /* the connection attempt timed out (504) */
   TB_LINK_BROKEN,      /* the connection failed with an error (502) */
   TB_LINK_INTERNAL,    /* this side could not do it: out of memory, a bad answer from ATS (502) */
+  TB_LINK_DNS,         /* the peer's name did not resolve (502) */
+  TB_LINK_CONNECT,     /* TCP to the peer failed: refused, unreachable (502) */
+  TB_LINK_TLS,         /* the TLS handshake failed, or the peer rejected us with an alert (502) */
+  TB_LINK_VERIFY,      /* the peer's certificate failed verification (502) */
 };
 
 /* What a failure says about the peer's health (tb_select.h). */
@@ -52,7 +65,12 @@ static inline enum tb_cause tb_link_health_cause(enum tb_link_cause c) {
     return TB_CAUSE_UNREACHABLE;
   case TB_LINK_TIMEOUT:
     return TB_CAUSE_TIMEOUT;
+  case TB_LINK_DNS:
+  case TB_LINK_CONNECT:
+    return TB_CAUSE_UNREACHABLE;
   case TB_LINK_BROKEN:
+  case TB_LINK_TLS:
+  case TB_LINK_VERIFY:
     return TB_CAUSE_CLOSED;
   case TB_LINK_INTERNAL:
   default:
@@ -77,6 +95,8 @@ struct tb_link_spec {
   const char *target;            /* what it is for, in messages: the client's "host:port", or "(pool)" */
   uint64_t id;                   /* the owner's id, for debug lines */
   unsigned open_timeout_ms;      /* FAILED (TIMEOUT) when not open by then; 0: no deadline of its own */
+  struct tb_direct *direct;      /* the direct engine's TLS settings (direct.h; the link takes a
+                                    reference); NULL: the ats engine */
 };
 
 /* Start opening a link to spec->peer, owned by owner (news to fn).  mutex is
@@ -99,11 +119,30 @@ void tb_link_expire_in(struct tb_link *l, unsigned ms);
 
 /* Take an open link's connection over: from now on cont gets its events.
  * Bytes the peer sent already go into `in`, and reading continues into it;
- * writing starts from `out`.  The VIOs are returned in *read_vio and
- * *write_vio.  Returns the VConn (owned by the link: for shutdowns, never
- * close it), or NULL when that failed (the link is then dead). */
-TSVConn tb_link_use(struct tb_link *l, TSCont cont, TSIOBuffer in, TSIOBufferReader out, TSVIO *read_vio,
-                    TSVIO *write_vio);
+ * in_reader is the owner's reader of `in`, whose unread bytes a direct
+ * link keeps bounded (backpressure).  Writing starts from `out`.  The VIOs
+ * are returned in *read_vio and *write_vio.  Returns the VConn (owned by
+ * the link: never close it), or NULL when that failed (the link is then
+ * dead). */
+TSVConn tb_link_use(struct tb_link *l, TSCont cont, TSIOBuffer in, TSIOBufferReader in_reader,
+                    TSIOBufferReader out, TSVIO *read_vio, TSVIO *write_vio);
+
+/* After tb_link_use: the owner wants vio (one of the two) to go on. */
+void tb_link_reenable(struct tb_link *l, TSVIO vio);
+
+/* After tb_link_use: nothing more will be written; the peer learns it
+ * after the bytes already written (a FIN, or TLS close_notify). */
+void tb_link_shutdown_write(struct tb_link *l);
+
+/* Does the link carry a half-close both ways and report every close (the
+ * direct engine)?  Then a tunnel need not bound how long one direction
+ * stays open after the other closed. */
+bool tb_link_clean_close(const struct tb_link *l);
+
+/* After tb_link_use: why the connection failed, when the link knows more
+ * than the event the owner got (a TLS alert, a certificate the peer
+ * refused); NULL otherwise. */
+const struct tb_link_failure *tb_link_failure(const struct tb_link *l);
 
 /* Close the connection (if any) and free l.  NULL is a no-op. */
 void tb_link_close(struct tb_link *l);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "direct.h"
 #include "glue.h"
 #include "peers.h"
 #include "pool.h"
@@ -25,7 +26,10 @@ struct tb_live {
    * at build: records outlive configurations) and its pool once looked up,
    * so that after the first CONNECT a peer's pool is found without a lock */
   struct tb_peer_state **peer_states;
-  _Atomic(struct tb_pool *) *peer_pools;
+  _Atomic(struct tb_pool *) *peer_pools; /* npeers x ntransports: [peer * ntransports + transport] */
+  /* owned array, one per transport of cfg: the direct engine's TLS
+   * settings (a reference each), NULL for the ats engine */
+  struct tb_direct **directs;
   /* owned array, one per rule: its round-robin turn */
   atomic_uint_fast64_t *turns;
   /* What the internal transactions' timeouts must be lifted to (seconds; 0:
@@ -47,6 +51,10 @@ static int g_argc;
 static char **g_argv;
 
 static void live_free(struct tb_live *l) {
+  for (size_t i = 0; l->directs != NULL && i < l->cfg->ntransports; i++) {
+    tb_direct_unref(l->directs[i]);
+  }
+  free(l->directs);
   tb_config_destroy(l->cfg);
   free(l->peer_states);
   free(l->peer_pools);
@@ -96,17 +104,23 @@ uint64_t tb_live_generation(const struct tb_live *l) {
   return l->generation;
 }
 
-struct tb_pool *tb_live_peer_pool(struct tb_live *l, size_t i) {
+struct tb_pool *tb_live_peer_pool(struct tb_live *l, size_t i, size_t transport) {
   const struct tb_config *c = l->cfg;
-  if (c->pool_size == 0 || i >= c->npeers) {
+  if (c->pool_size == 0 || i >= c->npeers || transport >= c->ntransports) {
     return NULL;
   }
-  struct tb_pool *p = atomic_load_explicit(&l->peer_pools[i], memory_order_acquire);
+  size_t k = i * c->ntransports + transport;
+  struct tb_pool *p = atomic_load_explicit(&l->peer_pools[k], memory_order_acquire);
   if (p == NULL) {
-    p = tb_pool_get(&c->peers[i], l->peer_states[i], c->pool_size, c->pool_max_age_ms, c->connect_timeout_ms);
-    atomic_store_explicit(&l->peer_pools[i], p, memory_order_release);
+    p = tb_pool_get(&c->peers[i], l->peer_states[i], c->pool_size, c->pool_max_age_ms, c->connect_timeout_ms,
+                    l->directs[transport]);
+    atomic_store_explicit(&l->peer_pools[k], p, memory_order_release);
   }
   return p;
+}
+
+struct tb_direct *tb_live_direct(const struct tb_live *l, size_t transport) {
+  return transport < l->cfg->ntransports ? l->directs[transport] : NULL;
 }
 
 struct tb_peer_state *tb_live_peer_state(const struct tb_live *l, size_t i) {
@@ -159,18 +173,31 @@ static struct tb_live *build(char *err, size_t errlen) {
     return NULL;
   }
   size_t np = l->cfg->npeers > 0 ? l->cfg->npeers : 1;
+  size_t nt = l->cfg->ntransports > 0 ? l->cfg->ntransports : 1;
   l->peer_states = calloc(np, sizeof *l->peer_states);
-  l->peer_pools = calloc(np, sizeof *l->peer_pools);
+  l->peer_pools = calloc(np * nt, sizeof *l->peer_pools);
+  l->directs = calloc(nt, sizeof *l->directs);
   l->turns = calloc(l->cfg->nrules > 0 ? l->cfg->nrules : 1, sizeof *l->turns);
-  if (l->peer_states == NULL || l->peer_pools == NULL || l->turns == NULL) {
+  if (l->peer_states == NULL || l->peer_pools == NULL || l->directs == NULL || l->turns == NULL) {
     snprintf(err, errlen, "out of memory");
     live_free(l);
     return NULL;
+  }
+  /* The direct engine's certificates and CAs are read now: a file that
+   * cannot be used fails the load, as any other error does. */
+  for (size_t i = 0; i < l->cfg->ntransports; i++) {
+    if (l->cfg->transports[i].engine == TB_ENGINE_DIRECT &&
+        (l->directs[i] = tb_direct_make(&l->cfg->transports[i], err, errlen)) == NULL) {
+      live_free(l);
+      return NULL;
+    }
   }
   internal_needs(l);
   tb_peers_register(l->cfg);
   for (size_t i = 0; i < l->cfg->npeers; i++) {
     l->peer_states[i] = tb_peers_find(&l->cfg->peers[i], true);
+  }
+  for (size_t i = 0; i < np * nt; i++) {
     atomic_init(&l->peer_pools[i], NULL);
   }
   for (size_t i = 0; i < l->cfg->nrules; i++) {
@@ -178,6 +205,15 @@ static struct tb_live *build(char *err, size_t errlen) {
   }
   atomic_init(&l->refs, 1); /* g_live's */
   return l;
+}
+
+/* diags.log: what each direct transport in force uses. */
+static void note_directs(const struct tb_live *l) {
+  for (size_t i = 0; i < l->cfg->ntransports; i++) {
+    if (l->directs[i] != NULL) {
+      TSNote("[%s] %s", TB_TAG, tb_direct_describe(l->directs[i]));
+    }
+  }
 }
 
 static void describe_rules(const struct tb_config *c) {
@@ -232,6 +268,7 @@ int tb_live_init(int argc, const char *argv[], char *err, size_t errlen) {
          "unmatched CONNECTs %s",
          TB_TAG, TB_VERSION, c->nrules, c->nrules == 1 ? "" : "s", c->connect_timeout_ms, c->pool_size,
          c->pool_size == 1 ? "" : "s", c->deny_unmatched ? "denied" : "left to Traffic Server");
+  note_directs(l);
   return 0;
 }
 
@@ -254,6 +291,7 @@ int tb_live_reload(const char *why) {
   TSNote("[%s] reload (%s): configuration %" PRIu64 " in force, %zu rule%s; open tunnels keep the one they "
          "started with",
          TB_TAG, why, l->generation, l->cfg->nrules, l->cfg->nrules == 1 ? "" : "s");
+  note_directs(l);
   return 0;
 }
 

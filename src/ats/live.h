@@ -25,6 +25,7 @@
 #include "tb_config.h"
 
 struct tb_pool;       /* pool.h */
+struct tb_direct;     /* direct.h */
 struct tb_peer_state; /* peers.h */
 
 struct tb_live;
@@ -46,9 +47,14 @@ const struct tb_config *tb_live_config(const struct tb_live *l);
 /* Which load this is: 1 for the first, +1 per successful reload. */
 uint64_t tb_live_generation(const struct tb_live *l);
 
-/* The warm-link pool of peer i of l's configuration (cfg->peers); NULL
- * when pools are off or out of memory. */
-struct tb_pool *tb_live_peer_pool(struct tb_live *l, size_t i);
+/* The warm-link pool of peer i of l's configuration (cfg->peers) reached
+ * through transport (cfg->transports); NULL when pools are off or out of
+ * memory. */
+struct tb_pool *tb_live_peer_pool(struct tb_live *l, size_t i, size_t transport);
+
+/* The direct engine's settings for transport of l's configuration; NULL
+ * for the ats engine.  Valid while the caller holds l. */
+struct tb_direct *tb_live_direct(const struct tb_live *l, size_t transport);
 
 /* The health record of peer i of l's configuration; NULL when there was no
  * room for one. */

@@ -19,6 +19,7 @@ int tb_plan_make(struct tb_plan *pl, struct tb_live *live, const struct tb_rule 
     return -1;
   }
   tb_config_health(c, r, &pl->health);
+  pl->direct = tb_live_direct(live, r->transport);
   for (size_t i = 0; i < r->npeers && pl->n < TB_RULE_PEERS_MAX; i++) {
     struct tb_try *t = &pl->tries[pl->n];
     char err[sizeof pl->no_peer];
@@ -34,7 +35,7 @@ int tb_plan_make(struct tb_plan *pl, struct tb_live *live, const struct tb_rule 
     size_t idx = r->peers[i].index != TB_PEER_TEMPLATE ? r->peers[i].index : tb_config_find_peer(c, &t->peer);
     if (idx != SIZE_MAX) {
       t->state = tb_live_peer_state(live, idx);
-      t->pool = tb_live_peer_pool(live, idx);
+      t->pool = tb_live_peer_pool(live, idx, r->transport);
     } else {
       t->state = tb_peers_find(&t->peer, true); /* a peer only this template names: no warm links */
     }

@@ -25,6 +25,7 @@
 struct tb_live;
 struct tb_peer_state;
 struct tb_pool;
+struct tb_direct;
 
 /* One peer of the plan and what came of trying it. */
 struct tb_try {
@@ -43,6 +44,7 @@ struct tb_plan {
   struct tb_selection sel; /* the order to try them in */
   size_t pos;              /* sel.order[pos] is being tried; pos == sel.n: none left */
   struct tb_health_settings health;
+  struct tb_direct *direct; /* the rule's direct engine settings (the live's); NULL: the ats engine */
   unsigned connect_timeout_ms;
   int64_t started_ms; /* set-up start (NET_ACCEPT); 0 before */
   size_t failures;    /* attempts that failed */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "direct.h"
 #include "peers.h"
 #include "stats.h"
 
@@ -46,6 +47,7 @@ struct tb_pool {
   int64_t next_try_ms;
   struct tb_peer peer;
   struct tb_peer_state *state; /* not owned: the peer's health, which warm-ups report to (may be NULL) */
+  struct tb_direct *direct; /* a reference to the latest settings of its key (under lock); NULL: ats engine */
   char peer_text[TB_PEER_TEXT_MAX];
   struct tb_pool *next; /* the list of all pools, under g_pools_lock */
 };
@@ -196,7 +198,11 @@ static void refill(struct tb_pool *p, int i) {
   self.sin_family = AF_INET;
   self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   self.sin_port = htons(1);
-  struct tb_link_spec spec = {&p->peer, (const struct sockaddr *)&self, "(pool)", 0, p->connect_timeout_ms};
+  pthread_mutex_lock(&p->lock);
+  struct tb_direct *direct = p->direct != NULL ? tb_direct_ref(p->direct) : NULL; /* swapped at reload */
+  pthread_mutex_unlock(&p->lock);
+  struct tb_link_spec spec = {&p->peer, (const struct sockaddr *)&self, "(pool)",
+                              0,        p->connect_timeout_ms,          direct};
   for (int k = 0; k < need; k++) {
     TSMutex mutex = TSMutexCreate();
     spec.id = tb_next_id();
@@ -205,9 +211,10 @@ static void refill(struct tb_pool *p, int i) {
       pthread_mutex_lock(&p->lock);
       sl->warming -= need - k;
       pthread_mutex_unlock(&p->lock);
-      return;
+      break;
     }
   }
+  tb_direct_unref(direct); /* each link took its own */
 }
 
 void tb_pool_refill_here(struct tb_pool *p) {
@@ -255,8 +262,18 @@ void tb_pool_touch(struct tb_pool *p) {
   tb_pool_refill_here(p);
 }
 
+/* Do a pool made with direct settings a and a request for b mean the same
+ * engine and TLS settings?  (Their files are read again at each reload:
+ * the pool then moves to the newer ones.) */
+static bool same_settings(const struct tb_direct *a, const struct tb_direct *b) {
+  if (a == NULL || b == NULL) {
+    return a == b;
+  }
+  return strcmp(tb_direct_key(a), tb_direct_key(b)) == 0;
+}
+
 struct tb_pool *tb_pool_get(const struct tb_peer *peer, struct tb_peer_state *state, unsigned size,
-                            unsigned max_age_ms, unsigned connect_timeout_ms) {
+                            unsigned max_age_ms, unsigned connect_timeout_ms, struct tb_direct *direct) {
   struct tb_pool *p;
   if (size > TB_POOL_SIZE_MAX) {
     size = TB_POOL_SIZE_MAX;
@@ -264,9 +281,17 @@ struct tb_pool *tb_pool_get(const struct tb_peer *peer, struct tb_peer_state *st
   pthread_mutex_lock(&g_pools_lock);
   for (p = g_pools; p != NULL; p = p->next) {
     if (p->size == size && p->max_age_ms == max_age_ms && p->connect_timeout_ms == connect_timeout_ms &&
-        p->peer.port == peer->port && strcmp(p->peer.host, peer->host) == 0) {
+        p->peer.port == peer->port && strcmp(p->peer.host, peer->host) == 0 &&
+        same_settings(p->direct, direct)) {
       break;
     }
+  }
+  if (p != NULL && p->direct != direct) {
+    pthread_mutex_lock(&p->lock);
+    struct tb_direct *old = p->direct;
+    p->direct = tb_direct_ref(direct); /* the newest load's: new warm-ups use it */
+    pthread_mutex_unlock(&p->lock);
+    tb_direct_unref(old);
   }
   if (p == NULL && (p = calloc(1, sizeof *p)) != NULL) {
     if (pthread_mutex_init(&p->lock, NULL) != 0) {
@@ -278,6 +303,7 @@ struct tb_pool *tb_pool_get(const struct tb_peer *peer, struct tb_peer_state *st
       p->connect_timeout_ms = connect_timeout_ms;
       p->peer = *peer;
       p->state = state;
+      p->direct = direct != NULL ? tb_direct_ref(direct) : NULL;
       if (tb_peer_format(peer, p->peer_text, sizeof p->peer_text) < 0) {
         snprintf(p->peer_text, sizeof p->peer_text, "%s", peer->host);
       }

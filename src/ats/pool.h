@@ -24,12 +24,16 @@
 struct tb_pool;
 
 struct tb_peer_state;
+struct tb_direct;
 
 /* The pool for peer with these settings, made if new; NULL when out of
  * memory.  size is capped at TB_POOL_SIZE_MAX.  state: the peer's health
- * record (peers.h), which its warm-ups report to; may be NULL. */
+ * record (peers.h), which its warm-ups report to; may be NULL.  direct:
+ * the direct engine's TLS settings (direct.h), NULL for the ats engine;
+ * pools are kept per peer and settings, and a pool found again with newer
+ * settings of the same key (a reload) warms up with those from then on. */
 struct tb_pool *tb_pool_get(const struct tb_peer *peer, struct tb_peer_state *state, unsigned size,
-                            unsigned max_age_ms, unsigned connect_timeout_ms);
+                            unsigned max_age_ms, unsigned connect_timeout_ms, struct tb_direct *direct);
 
 /* The settings warm-ups are judged by (the configuration's health
  * defaults; set at load and reload). */

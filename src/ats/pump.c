@@ -52,6 +52,29 @@ enum tb_pump_end tb_pump_which(const struct tb_pump *p, TSVIO vio) {
   return TB_END_UNKNOWN;
 }
 
+/* Re-enable vio of direction d: through the link on the peer side. */
+static void reenable(struct tb_pump *p, TSVIO vio) {
+  if (p->link != NULL && (vio == p->down.read_vio || vio == p->up.write_vio)) {
+    tb_link_reenable(p->link, vio);
+  } else {
+    TSVIOReenable(vio);
+  }
+}
+
+/* d's destination is done: shut it for writing (the peer's through its link). */
+static void shut_dest(struct tb_pump *p, struct tb_dir *d) {
+  if (d == &p->up) {
+    tb_link_shutdown_write(p->link);
+  } else {
+    TSVConnShutdown(p->ua, 0, 1);
+  }
+  d->done = true;
+}
+
+void tb_pump_reenable_peer_read(struct tb_pump *p) {
+  reenable(p, p->down.read_vio);
+}
+
 static enum tb_pump_verdict after_done(const struct tb_pump *p) {
   return p->up.done && p->down.done ? TB_PUMP_FINISHED : TB_PUMP_HALF;
 }
@@ -67,11 +90,10 @@ enum tb_pump_verdict tb_pump_source_eos(struct tb_pump *p, struct tb_dir *d) {
   int64_t pending = TSIOBufferReaderAvail(d->reader);
   TSVIONBytesSet(d->write_vio, TSVIONDoneGet(d->write_vio) + pending);
   if (pending > 0) {
-    TSVIOReenable(d->write_vio); /* WRITE_COMPLETE follows */
+    reenable(p, d->write_vio); /* WRITE_COMPLETE follows */
     return TB_PUMP_GOING;
   }
-  TSVConnShutdown(up ? p->peer : p->ua, 0, 1);
-  d->done = true;
+  shut_dest(p, d);
   return after_done(p);
 }
 
@@ -83,8 +105,7 @@ static enum tb_pump_verdict dest_complete(struct tb_pump *p, struct tb_dir *d) {
     return TB_PUMP_GOING;
   }
   TB_DEBUG("[%" PRIu64 "] %s side shut for writing after all bytes", p->id, up ? "peer" : "client");
-  TSVConnShutdown(up ? p->peer : p->ua, 0, 1);
-  d->done = true;
+  shut_dest(p, d);
   return after_done(p);
 }
 
@@ -94,12 +115,12 @@ enum tb_pump_verdict tb_pump_event(struct tb_pump *p, TSEvent event, enum tb_pum
   switch (event) {
   case TS_EVENT_VCONN_READ_READY: /* bytes in: let the destination take them */
     if (d->write_vio != NULL) {
-      TSVIOReenable(d->write_vio);
+      reenable(p, d->write_vio);
     }
     return TB_PUMP_GOING;
   case TS_EVENT_VCONN_WRITE_READY: /* room out: let the source read more */
     if (!d->eos && d->read_vio != NULL) {
-      TSVIOReenable(d->read_vio);
+      reenable(p, d->read_vio);
     }
     return TB_PUMP_GOING;
   case TS_EVENT_VCONN_READ_COMPLETE:
@@ -129,9 +150,9 @@ enum tb_pump_verdict tb_pump_event(struct tb_pump *p, TSEvent event, enum tb_pum
   }
 }
 
-static void kick_writer(struct tb_dir *d) {
+static void kick_writer(struct tb_pump *p, struct tb_dir *d) {
   if (d->write_vio != NULL && !d->done && TSIOBufferReaderAvail(d->reader) > 0) {
-    TSVIOReenable(d->write_vio);
+    reenable(p, d->write_vio);
   }
 }
 
@@ -140,13 +161,13 @@ void tb_pump_nudge(struct tb_pump *p) {
     TSVIOReenable(p->up.read_vio);
   }
   if (!p->down.eos && p->down.read_vio != NULL) {
-    TSVIOReenable(p->down.read_vio);
+    reenable(p, p->down.read_vio);
   }
   /* Bytes already in our buffer move only when their write VIO is
    * re-enabled; should a READ_READY ever go unanswered, this is what
    * delivers them rather than an inactivity timeout. */
-  kick_writer(&p->up);
-  kick_writer(&p->down);
+  kick_writer(p, &p->up);
+  kick_writer(p, &p->down);
 }
 
 int64_t tb_pump_read(const struct tb_pump *p) {

@@ -10,7 +10,8 @@
  * bytes before it.
  *
  * The pump owns the two buffers (and their readers); the VConns are the
- * tunnel's.  It knows nothing of tunnels: it reports what happened and the
+ * tunnel's.  The peer side is a link (link.h): its VIOs are re-enabled and
+ * its write side shut through the link.  It knows nothing of tunnels: it reports what happened and the
  * tunnel decides.  Used under the tunnel's mutex only.
  */
 #ifndef TB_PUMP_H
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "glue.h"
+#include "link.h"
 
 /* One direction: bytes read from read_vio's VConn into buf, written out of
  * reader by write_vio. */
@@ -33,11 +35,12 @@ struct tb_dir {
 };
 
 struct tb_pump {
-  struct tb_dir up;   /* client bytes: ua -> peer */
-  struct tb_dir down; /* peer bytes: peer -> ua */
-  TSVConn ua;         /* not owned */
-  TSVConn peer;       /* not owned */
-  uint64_t id;        /* the tunnel's, for debug lines */
+  struct tb_dir up;     /* client bytes: ua -> peer */
+  struct tb_dir down;   /* peer bytes: peer -> ua */
+  TSVConn ua;           /* not owned */
+  TSVConn peer;         /* not owned: the link's VConn */
+  struct tb_link *link; /* not owned: the peer side's link (set with peer) */
+  uint64_t id;          /* the tunnel's, for debug lines */
 };
 
 /* Which VIO of the pump an event is about. */
@@ -71,6 +74,9 @@ enum tb_pump_verdict tb_pump_source_eos(struct tb_pump *p, struct tb_dir *d);
  * an EOS that ATS did not deliver) and any write whose bytes wait in our
  * buffer. */
 void tb_pump_nudge(struct tb_pump *p);
+
+/* Let the peer's read go on (the set-up phases, before bytes flow). */
+void tb_pump_reenable_peer_read(struct tb_pump *p);
 
 /* Bytes read so far, both ways (activity), and delivered each way. */
 int64_t tb_pump_read(const struct tb_pump *p);

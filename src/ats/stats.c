@@ -30,6 +30,10 @@ static const char *const names[TB_STAT_COUNT] = {
     [TB_STAT_CONNECT_MATCH_FAILED] = "plugin.tls_bridge.connects.match_failed",
     [TB_STAT_CONNECT_IDENTITY_FAILED] = "plugin.tls_bridge.connects.identity_failed",
     [TB_STAT_FAIL_NO_PEER] = "plugin.tls_bridge.failures.no_peer",
+    [TB_STAT_FAIL_PEER_DNS] = "plugin.tls_bridge.failures.peer_dns",
+    [TB_STAT_FAIL_PEER_CONNECT] = "plugin.tls_bridge.failures.peer_connect",
+    [TB_STAT_FAIL_PEER_TLS] = "plugin.tls_bridge.failures.peer_tls",
+    [TB_STAT_FAIL_PEER_VERIFY] = "plugin.tls_bridge.failures.peer_verify",
 };
 
 static int ids[TB_STAT_COUNT];

@@ -39,6 +39,11 @@ enum tb_stat {
   TB_STAT_CONNECT_IDENTITY_FAILED, /* CONNECTs refused (502) because the client_identity policy could not be
                                       applied */
   TB_STAT_FAIL_NO_PEER,            /* tunnels refused (502): their rule gave no valid peer (a template) */
+  /* The direct engine tells these apart (the ats engine's are in PEER_UNREACHABLE and PEER_CLOSED): */
+  TB_STAT_FAIL_PEER_DNS,     /* the peer's name did not resolve */
+  TB_STAT_FAIL_PEER_CONNECT, /* TCP to the peer failed (refused, unreachable) */
+  TB_STAT_FAIL_PEER_TLS,     /* the TLS handshake failed, or the peer rejected us with an alert */
+  TB_STAT_FAIL_PEER_VERIFY,  /* the peer's certificate failed verification */
   TB_STAT_COUNT
 };
 

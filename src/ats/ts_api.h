@@ -49,6 +49,7 @@
   X(TSCont, tsapi_cont)                                                                                      \
   X(TSVConn, tsapi_cont)                                                                                     \
   X(TSEventThread, tsapi_event_thread)                                                                       \
+  X(TSHostLookupResult, tsapi_hostlookupresult)                                                              \
   X(TSHttpTxn, tsapi_httptxn)                                                                                \
   X(TSIOBuffer, tsapi_iobuffer)                                                                              \
   X(TSIOBufferBlock, tsapi_bufferblock)                                                                      \
@@ -59,7 +60,7 @@
   X(TSTextLogObject, tsapi_textlogobject)                                                                    \
   X(TSVIO, tsapi_vio)
 
-#define TB_TYPEDEFS(X) X(int64_t, TSHRTime) X(int64_t, TSMgmtInt)
+#define TB_TYPEDEFS(X) X(int64_t, TSHRTime) X(int64_t, TSMgmtInt) X(char *, TSMgmtString)
 
 /* Enum types, then for each the values the glue uses: name, value in 10.2. */
 #define TB_ENUMS(E)                                                                                          \
@@ -89,8 +90,11 @@
   X(TS_EVENT_VCONN_EOS, 104)                                                                                 \
   X(TS_EVENT_VCONN_INACTIVITY_TIMEOUT, 105)                                                                  \
   X(TS_EVENT_VCONN_ACTIVE_TIMEOUT, 106)                                                                      \
+  X(TS_EVENT_NET_CONNECT, 200)                                                                               \
+  X(TS_EVENT_NET_CONNECT_FAILED, 201)                                                                        \
   X(TS_EVENT_NET_ACCEPT, 202)                                                                                \
   X(TS_EVENT_NET_ACCEPT_FAILED, 204)                                                                         \
+  X(TS_EVENT_HOST_LOOKUP, 500)                                                                               \
   X(TS_EVENT_HTTP_CONTINUE, 60000)                                                                           \
   X(TS_EVENT_HTTP_ERROR, 60001)                                                                              \
   X(TS_EVENT_HTTP_READ_REQUEST_HDR, 60002)                                                                   \
@@ -99,7 +103,8 @@
 #define TB_ENUM_TSLifecycleHookID(X) X(TS_LIFECYCLE_MSG_HOOK, 5)
 #define TB_ENUM_TSHttpStatus(X) X(TS_HTTP_STATUS_FORBIDDEN, 403) X(TS_HTTP_STATUS_BAD_GATEWAY, 502)
 #define TB_ENUM_TSThreadPool(X) X(TS_THREAD_POOL_NET, 0) X(TS_THREAD_POOL_TASK, 1)
-#define TB_ENUM_TSIOBufferSizeIndex(X) X(TS_IOBUFFER_SIZE_INDEX_1K, 3) X(TS_IOBUFFER_SIZE_INDEX_4K, 5)
+#define TB_ENUM_TSIOBufferSizeIndex(X)                                                                       \
+  X(TS_IOBUFFER_SIZE_INDEX_1K, 3) X(TS_IOBUFFER_SIZE_INDEX_4K, 5) X(TS_IOBUFFER_SIZE_INDEX_32K, 8)
 #define TB_ENUM_TSIOBufferWaterMark(X)                                                                       \
   X(TS_IOBUFFER_WATER_MARK_UNDEFINED, -1) X(TS_IOBUFFER_WATER_MARK_PLUGIN_VC_DEFAULT, 0)
 #define TB_ENUM_TSHttpCntlType(X) X(TS_HTTP_CNTL_SKIP_REMAPPING, 6)
@@ -149,6 +154,7 @@
   F(void, TSActionCancel, (TSAction a), (a))                                                                 \
   F(const char *, TSConfigDirGet, (void), ())                                                                \
   F(TSCont, TSContCreate, (TSEventFunc f, TSMutex m), (f, m))                                                \
+  F(int, TSContCall, (TSCont c, TSEvent e, void *d), (c, e, d))                                              \
   F(void *, TSContDataGet, (TSCont c), (c))                                                                  \
   F(void, TSContDataSet, (TSCont c, void *d), (c, d))                                                        \
   F(void, TSContDestroy, (TSCont c), (c))                                                                    \
@@ -157,6 +163,8 @@
   F(TSAction, TSContScheduleOnThread, (TSCont c, TSHRTime t, TSEventThread th), (c, t, th))                  \
   F(TSEventThread, TSEventThreadSelf, (void), ())                                                            \
   F(TSReturnCode, TSHandleMLocRelease, (TSMBuffer b, TSMLoc p, TSMLoc l), (b, p, l))                         \
+  F(TSAction, TSHostLookup, (TSCont c, const char *h, size_t n), (c, h, n))                                  \
+  F(struct sockaddr const *, TSHostLookupResultAddrGet, (TSHostLookupResult r), (r))                         \
   F(TSHttpConnectOptions, TSHttpConnectOptionsGet, (TSConnectType t), (t))                                   \
   F(TSVConn, TSHttpConnectPlugin, (TSHttpConnectOptions * o), (o))                                           \
   F(const char *, TSHttpHdrMethodGet, (TSMBuffer b, TSMLoc h, int *len), (b, h, len))                        \
@@ -194,9 +202,11 @@
   F(TSMLoc, TSMimeHdrFieldFind, (TSMBuffer b, TSMLoc h, const char *n, int len), (b, h, n, len))             \
   F(TSReturnCode, TSMimeHdrFieldValueStringSet,                                                              \
     (TSMBuffer b, TSMLoc h, TSMLoc f, int i, const char *v, int len), (b, h, f, i, v, len))                  \
+  F(TSReturnCode, TSMgmtStringGet, (const char *n, TSMgmtString *v), (n, v))                                 \
   F(TSMutex, TSMutexCreate, (void), ())                                                                      \
   F(void, TSMutexLock, (TSMutex m), (m))                                                                     \
   F(void, TSMutexUnlock, (TSMutex m), (m))                                                                   \
+  F(TSAction, TSNetConnect, (TSCont c, struct sockaddr const *to), (c, to))                                  \
   F(TSReturnCode, TSPluginRegister, (const TSPluginRegistrationInfo *i), (i))                                \
   F(int, TSStatCreate, (const char *n, TSRecordDataType t, TSStatPersistence p, TSStatSync s), (n, t, p, s)) \
   F(TSReturnCode, TSStatFindName, (const char *n, int *id), (n, id))                                         \
@@ -208,12 +218,19 @@
   F(const char *, TSUrlHostGet, (TSMBuffer b, TSMLoc u, int *len), (b, u, len))                              \
   F(int, TSUrlPortGet, (TSMBuffer b, TSMLoc u), (b, u))                                                      \
   F(void, TSVConnClose, (TSVConn v), (v))                                                                    \
+  F(TSVConn, TSVConnCreate, (TSEventFunc f, TSMutex m), (f, m))                                              \
+  F(int, TSVConnFdGet, (TSVConn v), (v))                                                                     \
   F(TSVIO, TSVConnRead, (TSVConn v, TSCont c, TSIOBuffer b, int64_t n), (v, c, b, n))                        \
   F(void, TSVConnShutdown, (TSVConn v, int r, int w), (v, r, w))                                             \
   F(TSVIO, TSVConnWrite, (TSVConn v, TSCont c, TSIOBufferReader r, int64_t n), (v, c, r, n))                 \
+  F(TSIOBuffer, TSVIOBufferGet, (TSVIO v), (v))                                                              \
   F(void, TSVIONBytesSet, (TSVIO v, int64_t n), (v, n))                                                      \
   F(int64_t, TSVIONDoneGet, (TSVIO v), (v))                                                                  \
-  F(void, TSVIOReenable, (TSVIO v), (v))
+  F(void, TSVIONDoneSet, (TSVIO v, int64_t n), (v, n))                                                       \
+  F(int64_t, TSVIONTodoGet, (TSVIO v), (v))                                                                  \
+  F(TSIOBufferReader, TSVIOReaderGet, (TSVIO v), (v))                                                        \
+  F(void, TSVIOReenable, (TSVIO v), (v))                                                                     \
+  F(void, TSfree, (void *p), (p))
 
 #ifndef TS_PRINTFLIKE
 #define TS_PRINTFLIKE(fmt, arg) __attribute__((format(printf, fmt, arg)))
@@ -273,6 +290,7 @@ const char *tb_ats_headers_version(void);
 #define TSActionCancel tb_TSActionCancel
 #define TSConfigDirGet tb_TSConfigDirGet
 #define TSContCreate tb_TSContCreate
+#define TSContCall tb_TSContCall
 #define TSContDataGet tb_TSContDataGet
 #define TSContDataSet tb_TSContDataSet
 #define TSContDestroy tb_TSContDestroy
@@ -281,6 +299,8 @@ const char *tb_ats_headers_version(void);
 #define TSContScheduleOnThread tb_TSContScheduleOnThread
 #define TSEventThreadSelf tb_TSEventThreadSelf
 #define TSHandleMLocRelease tb_TSHandleMLocRelease
+#define TSHostLookup tb_TSHostLookup
+#define TSHostLookupResultAddrGet tb_TSHostLookupResultAddrGet
 #define TSHttpConnectOptionsGet tb_TSHttpConnectOptionsGet
 #define TSHttpConnectPlugin tb_TSHttpConnectPlugin
 #define TSHttpHdrMethodGet tb_TSHttpHdrMethodGet
@@ -315,9 +335,11 @@ const char *tb_ats_headers_version(void);
 #define TSMimeHdrFieldDestroy tb_TSMimeHdrFieldDestroy
 #define TSMimeHdrFieldFind tb_TSMimeHdrFieldFind
 #define TSMimeHdrFieldValueStringSet tb_TSMimeHdrFieldValueStringSet
+#define TSMgmtStringGet tb_TSMgmtStringGet
 #define TSMutexCreate tb_TSMutexCreate
 #define TSMutexLock tb_TSMutexLock
 #define TSMutexUnlock tb_TSMutexUnlock
+#define TSNetConnect tb_TSNetConnect
 #define TSPluginRegister tb_TSPluginRegister
 #define TSStatCreate tb_TSStatCreate
 #define TSStatFindName tb_TSStatFindName
@@ -329,12 +351,19 @@ const char *tb_ats_headers_version(void);
 #define TSUrlHostGet tb_TSUrlHostGet
 #define TSUrlPortGet tb_TSUrlPortGet
 #define TSVConnClose tb_TSVConnClose
+#define TSVConnCreate tb_TSVConnCreate
+#define TSVConnFdGet tb_TSVConnFdGet
 #define TSVConnRead tb_TSVConnRead
 #define TSVConnShutdown tb_TSVConnShutdown
 #define TSVConnWrite tb_TSVConnWrite
+#define TSVIOBufferGet tb_TSVIOBufferGet
 #define TSVIONBytesSet tb_TSVIONBytesSet
 #define TSVIONDoneGet tb_TSVIONDoneGet
+#define TSVIONDoneSet tb_TSVIONDoneSet
+#define TSVIONTodoGet tb_TSVIONTodoGet
+#define TSVIOReaderGet tb_TSVIOReaderGet
 #define TSVIOReenable tb_TSVIOReenable
+#define TSfree tb_TSfree
 #define TSError tb_TSError
 #define TSNote tb_TSNote
 #define TSEmergency tb_TSEmergency

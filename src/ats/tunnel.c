@@ -88,10 +88,38 @@ static void attempt_failed(struct tb_tunnel *t, enum tb_stat stat, enum tb_cause
                    "tls_bridge: no peer answered the CONNECT for %s: %s", t->target, t->plan.causes);
 }
 
+/* What a link's failure counts as. */
+static enum tb_stat link_stat(enum tb_link_cause cause) {
+  switch (cause) {
+  case TB_LINK_UNREACHABLE:
+    return TB_STAT_FAIL_PEER_UNREACHABLE;
+  case TB_LINK_TIMEOUT:
+    return TB_STAT_FAIL_PEER_TIMEOUT;
+  case TB_LINK_BROKEN:
+    return TB_STAT_FAIL_PEER_CLOSED;
+  case TB_LINK_DNS:
+    return TB_STAT_FAIL_PEER_DNS;
+  case TB_LINK_CONNECT:
+    return TB_STAT_FAIL_PEER_CONNECT;
+  case TB_LINK_TLS:
+    return TB_STAT_FAIL_PEER_TLS;
+  case TB_LINK_VERIFY:
+    return TB_STAT_FAIL_PEER_VERIFY;
+  case TB_LINK_INTERNAL:
+  default:
+    return TB_STAT_FAIL_ERROR;
+  }
+}
+
+static void attempt_failed_link(struct tb_tunnel *t, const struct tb_link_failure *why) {
+  attempt_failed(t, link_stat(why->cause), tb_link_health_cause(why->cause), why->status, "%s", why->text);
+}
+
 /* Open a new link to the current peer: PEER_OPEN. */
 static void open_link(struct tb_tunnel *t) {
   struct tb_try *c = tb_plan_current(&t->plan);
-  struct tb_link_spec spec = {&c->peer, (const struct sockaddr *)&t->client_addr, t->target, t->id, 0};
+  struct tb_link_spec spec = {&c->peer,      (const struct sockaddr *)&t->client_addr, t->target, t->id, 0,
+                              t->plan.direct};
   t->link = tb_link_open(&spec, TSContMutexGet(t->cont), NULL, on_link_news, t);
   if (t->link == NULL) {
     attempt_failed(t, TB_STAT_FAIL_ERROR, TB_CAUSE_OTHER, 502,
@@ -105,7 +133,9 @@ static void open_link(struct tb_tunnel *t) {
 /* The link is open: take it over and send the client's CONNECT. */
 static void start_peer_answer(struct tb_tunnel *t) {
   struct tb_pump *p = &t->pump;
-  p->peer = tb_link_use(t->link, t->cont, p->down.buf, p->up.reader, &p->down.read_vio, &p->up.write_vio);
+  p->peer = tb_link_use(t->link, t->cont, p->down.buf, p->down.reader, p->up.reader, &p->down.read_vio,
+                        &p->up.write_vio);
+  p->link = p->peer != NULL ? t->link : NULL;
   if (p->peer == NULL) {
     attempt_failed(t, TB_STAT_FAIL_ERROR, TB_CAUSE_OTHER, 502,
                    "tls_bridge: could not take over the connection to peer %s", t->peer_text);
@@ -194,13 +224,15 @@ static void on_peer_answer(struct tb_tunnel *t, bool eos) {
     if (eos && retry_fresh(t)) {
       return;
     }
-    if (eos) {
+    if (eos && t->link != NULL && tb_link_failure(t->link) != NULL) {
+      attempt_failed_link(t, tb_link_failure(t->link));
+    } else if (eos) {
       attempt_failed(t, TB_STAT_FAIL_PEER_CLOSED, TB_CAUSE_CLOSED, 502,
                      "tls_bridge: peer %s closed the connection before answering the CONNECT for %s "
                      "(connection refused, TLS handshake failed, or the peer dropped the connection)",
                      t->peer_text, t->target);
     } else {
-      TSVIOReenable(t->pump.down.read_vio);
+      tb_pump_reenable_peer_read(&t->pump);
     }
     return;
   }
@@ -279,7 +311,7 @@ static void finish_handover(struct tb_tunnel *t) {
     return;
   }
   /* Reads paused during the handover; wake the source. */
-  TSVIOReenable(d->read_vio);
+  tb_pump_reenable_peer_read(&t->pump);
 }
 
 /* What the pump said, acted on.  May free t. */
@@ -333,7 +365,7 @@ static int64_t backed_off(int64_t ms, int64_t max) {
 
 static void nudge(struct tb_tunnel *t) {
   if (t->phase == TB_PH_PEER_ANSWER) {
-    TSVIOReenable(t->pump.down.read_vio);
+    tb_pump_reenable_peer_read(&t->pump);
     t->nudge_ms = backed_off(t->nudge_ms, NUDGE_SETUP_MS); /* set-up is short */
     tb_tunnel_nudge_arm(t);
     return;
@@ -342,9 +374,11 @@ static void nudge(struct tb_tunnel *t) {
     return;
   }
   int64_t now = tb_now_ms();
-  if (t->half_closed_ms != 0 && now - t->half_closed_ms > LINGER_MS) {
+  if (t->half_closed_ms != 0 && now - t->half_closed_ms > LINGER_MS &&
+      !(t->link != NULL && tb_link_clean_close(t->link))) {
     /* See LINGER in docs/architecture.md: ATS may never report the close
-     * that should end the other direction; bound the wait. */
+     * that should end the other direction; bound the wait.  A direct link
+     * reports every close and carries half-closes: no bound there. */
     tb_stat_add(TB_STAT_TUNNELS_COMPLETED, 1);
     tb_tunnel_end(t, "other direction still open 1 s after one side closed");
     return;
@@ -448,6 +482,10 @@ static void in_peer_answer(struct tb_tunnel *t, TSEvent event, enum tb_pump_end 
       return; /* only after an EOS fixed nbytes, which ends the set-up */
     }
     if (retry_fresh(t)) {
+      return;
+    }
+    if (t->link != NULL && tb_link_failure(t->link) != NULL) {
+      attempt_failed_link(t, tb_link_failure(t->link)); /* a TLS alert, say: the link knows it */
       return;
     }
     attempt_failed(t, TB_STAT_FAIL_PEER_CLOSED, TB_CAUSE_CLOSED, 502,
@@ -608,13 +646,7 @@ static void on_link_news(void *owner, struct tb_link *l, enum tb_link_news news,
     return;
   }
   if (t->phase == TB_PH_PEER_OPEN && news == TB_LINK_FAILED && why != NULL) {
-    static const enum tb_stat stat[] = {
-        [TB_LINK_UNREACHABLE] = TB_STAT_FAIL_PEER_UNREACHABLE,
-        [TB_LINK_TIMEOUT] = TB_STAT_FAIL_PEER_TIMEOUT,
-        [TB_LINK_BROKEN] = TB_STAT_FAIL_PEER_CLOSED,
-        [TB_LINK_INTERNAL] = TB_STAT_FAIL_ERROR,
-    };
-    attempt_failed(t, stat[why->cause], tb_link_health_cause(why->cause), why->status, "%s", why->text);
+    attempt_failed_link(t, why);
     return;
   }
   if (t->phase == TB_PH_ACCEPT && (news == TB_LINK_STEADY || news == TB_LINK_EXPIRED)) {

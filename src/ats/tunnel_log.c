@@ -54,6 +54,14 @@ const char *tb_tunnel_log_refusal(enum tb_stat cause) {
     return "refused: bad peer response";
   case TB_STAT_FAIL_NO_PEER:
     return "refused: no valid peer";
+  case TB_STAT_FAIL_PEER_DNS:
+    return "refused: peer name not resolved";
+  case TB_STAT_FAIL_PEER_CONNECT:
+    return "refused: could not connect to peer";
+  case TB_STAT_FAIL_PEER_TLS:
+    return "refused: TLS with peer failed";
+  case TB_STAT_FAIL_PEER_VERIFY:
+    return "refused: peer certificate not verified";
   default:
     return "refused: internal error";
   }

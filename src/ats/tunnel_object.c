@@ -95,6 +95,7 @@ void tb_tunnel_close_link(struct tb_tunnel *t) {
   tb_link_close(t->link);
   t->link = NULL;
   t->pump.peer = NULL;
+  t->pump.link = NULL;
   t->pump.up.write_vio = NULL;
   t->pump.down.read_vio = NULL;
 }

@@ -52,7 +52,14 @@ struct tb_transport {
 
 /* The TLS settings by name, in the order the messages and the
  * configuration list them. */
-enum tb_tls_key { TB_TLSKEY_CLIENT_CERT, TB_TLSKEY_CLIENT_KEY, TB_TLSKEY_CA, TB_TLSKEY_SNI, TB_TLSKEY_VERIFY, TB_TLSKEY_COUNT };
+enum tb_tls_key {
+  TB_TLSKEY_CLIENT_CERT,
+  TB_TLSKEY_CLIENT_KEY,
+  TB_TLSKEY_CA,
+  TB_TLSKEY_SNI,
+  TB_TLSKEY_VERIFY,
+  TB_TLSKEY_COUNT
+};
 
 /* "client_cert", "client_key", "ca", "sni", "verify". */
 const char *tb_tls_key_name(enum tb_tls_key k);

@@ -25,9 +25,9 @@
 
 /* What one place (the top level, or one rule) says about its transport. */
 struct tb_yaml_tls {
-  const yaml_node_t *engine_key;        /* where engine is written; NULL: not given */
+  const yaml_node_t *engine_key;           /* where engine is written; NULL: not given */
   const yaml_node_t *key[TB_TLSKEY_COUNT]; /* where each TLS key is written; NULL: not given */
-  struct tb_transport t;                /* as read: engine UNSET unless given; strings owned */
+  struct tb_transport t;                   /* as read: engine UNSET unless given; strings owned */
 };
 
 #define TB_YAML_TLS_INIT                                                                                     \
