@@ -43,7 +43,10 @@ IS_ATS10  := $(shell [ "0$(ATS_MAJOR)" -ge 10 ] && echo yes)
 # unset = Debian's 9.2 packages; the prefix of the ATS selected here
 # otherwise (also a 10.x found through traffic_layout on the PATH).
 ATS_PREFIX := $(or $(ATS),$(if $(IS_ATS10),$(patsubst %/include,%,$(TS_INC))))
-E2E_ENV   := $(if $(ATS_PREFIX),TB_ATS=$(ATS_PREFIX))
+# `make e2e ENGINE=direct`: every ingress of ours on the direct engine
+# (TB_ENGINE for the harness; unset = the configurations as written).
+ENGINE    ?=
+E2E_ENV   := $(if $(ATS_PREFIX),TB_ATS=$(ATS_PREFIX)) $(if $(ENGINE),TB_ENGINE=$(ENGINE))
 # The ATS 10 tree `make test` runs the 10.x stages on when it exists.
 ATS10     ?= /opt/ats-10.2.0
 

@@ -414,24 +414,51 @@ static void start(struct link_direct *l) {
   }
 }
 
-/* A network failure: what it means depends on how far the link got. */
-static void on_net_error(struct link_direct *l, TSEvent event) {
-  char name[32];
-  l->net_error = true;
-  tb_event_name(event, name, sizeof name);
-  if (l->state == D_HANDSHAKE && l->received == 0) {
-    /* Nothing ever came back: TCP itself failed (refused, unreachable). */
-    int soerr = 0;
-    socklen_t len = sizeof soerr;
-    int fd = TSVConnFdGet(l->net);
-    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) {
-      soerr = 0;
-    }
+/* Whether TCP itself failed (refused, reset before the handshake got an
+ * answer): nothing came back and the socket has an error or no peer.  ATS
+ * reports a refused connect as EOS or ERROR, and its read may have taken
+ * the socket's error already, hence getpeername.  why: the cause. */
+static bool tcp_failed(struct link_direct *l, char *why, size_t n) {
+  int fd = TSVConnFdGet(l->net);
+  int soerr = 0;
+  socklen_t len = sizeof soerr;
+  struct sockaddr_storage ss;
+  socklen_t sslen = sizeof ss;
+
+  if (l->state != D_HANDSHAKE || l->received != 0 || fd < 0) {
+    return false;
+  }
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+    snprintf(why, n, "%s", strerror(soerr));
+    return true;
+  }
+  if (getpeername(fd, (struct sockaddr *)&ss, &sslen) != 0 && errno == ENOTCONN) {
+    snprintf(why, n, "connection refused or reset");
+    return true;
+  }
+  return false;
+}
+
+/* A network failure or EOS: what it means depends on how far the link got. */
+static void on_net_end(struct link_direct *l, TSEvent event) {
+  char why[128];
+  bool failed = tcp_failed(l, why, sizeof why);
+  if (!failed && event != TS_EVENT_VCONN_EOS && l->state == D_HANDSHAKE && l->received == 0) {
+    tb_event_name(event, why, sizeof why); /* an error before any answer: still TCP's */
+    failed = true;
+  }
+  if (failed) {
+    l->net_error = true;
     tb_link_fail(&l->base, TB_LINK_CONNECT, 502, "tls_bridge: cannot connect to peer %s: %s",
-                 l->base.peer_text, soerr != 0 ? strerror(soerr) : name);
+                 l->base.peer_text, why);
     return;
   }
-  service(l); /* HANDSHAKE: failed; OPEN: lost; USED: bytes, then ERROR */
+  if (event == TS_EVENT_VCONN_EOS) {
+    l->net_eos = true;
+  } else {
+    l->net_error = true;
+  }
+  service(l); /* HANDSHAKE: failed; OPEN: lost; USED: bytes, then the end */
 }
 
 static void on_net(struct link_direct *l, TSEvent event, TSVIO vio) {
@@ -454,8 +481,7 @@ static void on_net(struct link_direct *l, TSEvent event, TSVIO vio) {
   case TS_EVENT_VCONN_EOS:
   case TS_EVENT_VCONN_READ_COMPLETE:
     l->received = TSVIONDoneGet(l->net_read);
-    l->net_eos = true;
-    service(l);
+    on_net_end(l, TS_EVENT_VCONN_EOS);
     return;
   case TS_EVENT_VCONN_WRITE_READY:
   case TS_EVENT_VCONN_WRITE_COMPLETE:
@@ -465,7 +491,7 @@ static void on_net(struct link_direct *l, TSEvent event, TSVIO vio) {
   case TS_EVENT_VCONN_INACTIVITY_TIMEOUT:
   case TS_EVENT_VCONN_ACTIVE_TIMEOUT:
   default:
-    on_net_error(l, event);
+    on_net_end(l, event);
     return;
   }
 }

@@ -1047,6 +1047,42 @@ def make_peer(workspace, certs, port, connect_ports, hosts, name="peer", debug=T
                        debug=debug, client_certs=certs)
 
 
+# Which engine our plugin's ingresses use (issue 14): TB_ENGINE unset or
+# "ats" leaves the configurations as the tests write them; "direct" makes
+# every ingress of ours use the direct engine (`make e2e ENGINE=direct`).
+ENGINE = os.environ.get("TB_ENGINE") or "ats"
+if ENGINE not in ("ats", "direct"):
+    raise RuntimeError("TB_ENGINE=%s: expected ats or direct" % ENGINE)
+
+
+def engine_yaml(text):
+    """A YAML configuration with TB_ENGINE's engine as its default, unless it
+    names an engine itself (a test of the engines chooses its own).  The key
+    goes last, so the line numbers that errors name stay as the test wrote
+    them."""
+    if ENGINE == "ats" or re.search(r"^engine:", text, re.M):
+        return text
+    return "%s\nengine: %s\n" % (text.rstrip("\n"), ENGINE)
+
+
+def engine_args(plugin, plugin_args, extra_files):
+    """plugin.config arguments and extra files with TB_ENGINE applied: for
+    our plugin, `--engine` before the arguments, or the engine in the YAML
+    file that `--config NAME` names (it must be among extra_files; files a
+    test writes later go through engine_yaml)."""
+    args = list(plugin_args)
+    if ENGINE == "ats" or is_reference(plugin):
+        return args, extra_files
+    if "--config" not in args:
+        return ["--engine", ENGINE] + args, extra_files
+    files = dict(extra_files or {})
+    key = "etc/" + args[args.index("--config") + 1]
+    if key in files:
+        text = files[key]
+        files[key] = engine_yaml(text.decode() if isinstance(text, bytes) else text)
+    return args, files
+
+
 def make_ingress(workspace, certs, port, plugin, plugin_args, connect_ports, hosts,
                  name="ingress", debug=True, extra_records=None, extra_files=None,
                  client_cert=None, client_key=None, ca_cert=None, ipv6_port=None,
@@ -1055,6 +1091,7 @@ def make_ingress(workspace, certs, port, plugin, plugin_args, connect_ports, hos
     (e.g. "stats_over_http.so")."""
     records = ingress_records(certs, connect_ports, client_cert, client_key, ca_cert)
     records.update(extra_records or {})
+    plugin_args, extra_files = engine_args(plugin, plugin_args, extra_files)
     line = " ".join([plugin] + list(plugin_args))
     # out_ipv6=False: the ingress may not connect to ::1 itself, so a
     # working tunnel to a service on [::1] proves it went through the peer.

@@ -30,7 +30,7 @@ def write_config(ing, text):
     path = os.path.join(ing.etc, "tls_bridge.yaml")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        f.write(text)
+        f.write(harness.engine_yaml(text))
     os.replace(tmp, path)
     return path
 
