@@ -188,3 +188,55 @@ def replace_marked(text, begin, end, new):
             text += "\n"
         return text + "\n" + begin + "\n" + new + end + "\n"
     return text[:i + len(begin)] + "\n" + new + text[j:]
+
+
+# --------------------------------------------------------------------------
+# Failover cost (ours only): each case against the single-peer rule of the
+# same pool setting and round.
+
+
+def failover_rows(metrics, cases_extra, pools, cases, base="single", ing="ours"):
+    """One dict per (pool, case): medians over rounds of ready p50/p99 and
+    first-byte p50 (ms), the per-round ratios of each to the `base` case's
+    figure of the same pool and round (ratio_summary), failed tunnels in all,
+    and, from cases_extra (the bench's per-case records), how many tunnels
+    tried the case's first peer per tunnel measured and that peer's state
+    before and after each round's case.  metrics: {key: {"values": {ing: [per round]}}} with
+    keys fo_<pool>_<case>_{ready_p50_ms,ready_p99_ms,fb_p50_ms,failed}."""
+    def vals(pool, case, what):
+        return metrics.get("fo_%s_%s_%s" % (pool, case, what), {}).get("values", {}).get(ing, [])
+    out = []
+    for pool in pools:
+        for case in cases:
+            row = {"pool": pool, "case": case}
+            for what in ("ready_p50_ms", "ready_p99_ms", "fb_p50_ms"):
+                v = vals(pool, case, what)
+                row[what] = median(v)
+                row["ratio_" + what] = None if case == base else \
+                    ratio_summary(v, vals(pool, base, what))
+            row["failed"] = sum(x for x in vals(pool, case, "failed") if x is not None)
+            recs = [r for r in cases_extra if r.get("pool") == pool and r.get("case") == case]
+            tried = [r for r in recs if r.get("first_peer_attempts") is not None]
+            n = sum(r.get("tunnels", 0) for r in tried)
+            row["attempts_per_tunnel"] = (sum(r["first_peer_attempts"] for r in tried) / n) \
+                if n else None
+            row["state_after"] = [r.get("first_peer_state_after") for r in recs] \
+                if case != base else []
+            row["state_before"] = [r.get("first_peer_state_before") for r in recs] \
+                if case != base else []
+            out.append(row)
+    return out
+
+
+def compare_rows(before, after, keys):
+    """Before/after of the same bench's ratios to the reference: for each
+    (key, label) in keys, the ratio summaries of ours to the reference in
+    each run (summarize over the run's per-round values) and after/before
+    of their medians.  before/after: {key: {"values": {ing: [...]}}}."""
+    out = []
+    for key, label in keys:
+        rb = summarize(before[key]["values"])["ratio"].get("ours") if key in before else None
+        ra = summarize(after[key]["values"])["ratio"].get("ours") if key in after else None
+        change = (ra["median"] / rb["median"]) if (ra and rb and rb["median"]) else None
+        out.append({"key": key, "label": label, "before": rb, "after": ra, "change": change})
+    return out

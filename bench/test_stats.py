@@ -121,3 +121,40 @@ def test_markdown_table_has_every_row():
     md = stats.markdown_table(rows)
     assert md.count("\n") == len(rows) + 2
     assert "| bulk download (32 MiB) | MiB/s (higher is better) | 1.00 | 2.00 | failed |" in md
+
+
+def test_failover_rows_compare_each_case_to_the_single_peer_of_its_round():
+    def m(v):
+        return {"values": {"ours": v}}
+    metrics = {
+        "fo_on_single_ready_p50_ms": m([1.0, 2.0]),
+        "fo_on_single_ready_p99_ms": m([2.0, 4.0]),
+        "fo_on_dead_cold_ready_p50_ms": m([3.0, 4.0]),
+        "fo_on_dead_cold_ready_p99_ms": m([4.0, None]),
+        "fo_on_dead_cold_failed": m([0, 1]),
+    }
+    extra = [{"pool": "on", "case": "dead_cold", "tunnels": 10, "first_peer_attempts": 10,
+              "first_peer_state_before": 0, "first_peer_state_after": 0},
+             {"pool": "on", "case": "dead_cold", "tunnels": 10, "first_peer_attempts": 9,
+              "first_peer_state_before": 0, "first_peer_state_after": 1},
+             {"pool": "off", "case": "dead_cold", "tunnels": 10, "first_peer_attempts": 0}]
+    rows = stats.failover_rows(metrics, extra, ["on"], ["single", "dead_cold"])
+    single, cold = rows
+    assert single["ratio_ready_p50_ms"] is None and single["state_after"] == []
+    assert cold["ready_p50_ms"] == 3.5
+    assert cold["ratio_ready_p50_ms"] == {"median": 2.5, "min": 2.0, "max": 3.0, "n": 2}
+    assert cold["ratio_ready_p99_ms"]["n"] == 1  # the failed round is left out
+    assert cold["ratio_fb_p50_ms"] is None
+    assert cold["failed"] == 1
+    assert cold["attempts_per_tunnel"] == 0.95
+    assert cold["state_before"] == [0, 0] and cold["state_after"] == [0, 1]
+
+
+def test_compare_rows_takes_each_runs_own_ratio():
+    before = {"x": {"values": {"ours": [1.0, 2.0], "reference": [2.0, 2.0]}}}
+    after = {"x": {"values": {"ours": [3.0, 3.0], "reference": [4.0, 6.0]}}}
+    (row,) = stats.compare_rows(before, after, [("x", "X")])
+    assert row["before"]["median"] == 0.75 and row["after"]["median"] == 0.625
+    assert abs(row["change"] - 0.625 / 0.75) < 1e-12
+    (row,) = stats.compare_rows(before, {}, [("x", "X")])
+    assert row["after"] is None and row["change"] is None
