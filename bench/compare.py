@@ -7,11 +7,13 @@ the same build moved between its own repeated runs (the noise).
         [--label-before 12f5be2] [--label-after 276ea2b]
 
 Each JSON is a bench run (bench/bench.py --json ...) with ours and the
-reference.  Per row and run: the run's median of per-round ratios (as in
-docs/benchmarks.md).  "after / before" is the median of the after runs'
-ratios over the median of the before runs'; "same build, run to run" is,
-for each build with more than one run, the largest of its runs' ratios over
-the smallest.  Nothing here judges: the text beside the table does.
+reference.  Per row: each run's median of per-round ratios of ours to the
+reference (as in docs/benchmarks.md); per build, the per-round ratios of
+all its runs pooled, median (min-max); "after / before", the pooled
+medians' quotient; "same build, run to run", the larger of the two builds'
+max/min of their runs' medians (the noise); "judged", whether after /
+before lies inside [1/noise, noise] ("within noise") or outside it, better
+or worse in the row's direction (stats.compare_builds).
 """
 
 import argparse
@@ -29,45 +31,28 @@ def load(path):
         return json.load(f)
 
 
-def run_ratios(data, keys):
-    """{key: ratio summary of ours/reference or None} for one run."""
-    out = {}
-    for key in keys:
-        m = data["metrics"].get(key)
-        out[key] = stats.summarize(m["values"])["ratio"].get("ours") if m else None
-    return out
-
-
-def spread(summaries):
-    """Largest over smallest of several runs' median ratios (None if fewer
-    than two, or a zero)."""
-    ms = [s["median"] for s in summaries if s is not None and s["median"]]
-    if len(ms) < 2 or min(ms) <= 0:
-        return None
-    return max(ms) / min(ms)
-
-
-def table(before, after, label_before, label_after, rows):
-    """Markdown: one line per (key, label, better) in rows."""
-    keys = [k for k, _, _ in rows]
-    rb = [run_ratios(d, keys) for d in before]
-    ra = [run_ratios(d, keys) for d in after]
-    head = ["row"] + ["%s run %d" % (label_before, i + 1) for i in range(len(before))] + \
-        ["%s run %d" % (label_after, i + 1) for i in range(len(after))] + \
-        ["after / before", "same build, run to run (max/min)"]
+def table(before, after, label_before, label_after, rows, per_run=True):
+    """Markdown: one line per (key, label, better) in rows; per_run: a
+    column for each run's own ratio."""
+    nb, na = (len(before), len(after)) if per_run else (0, 0)
+    head = ["row"] + ["%s run %d" % (label_before, i + 1) for i in range(nb)] + \
+        ["%s run %d" % (label_after, i + 1) for i in range(na)] + \
+        ["%s, all rounds" % label_before, "%s, all rounds" % label_after, "after / before",
+         "same build, run to run", "judged"]
     lines = ["| " + " | ".join(head) + " |",
-             "| --- |" + " ---: |" * (len(head) - 1)]
+             "| --- |" + " ---: |" * (len(head) - 2) + " --- |"]
     for key, label, better in rows:
-        b = [r[key] for r in rb]
-        a = [r[key] for r in ra]
-        mb = stats.median([x["median"] for x in b if x])
-        ma = stats.median([x["median"] for x in a if x])
-        change = (ma / mb) if (ma is not None and mb) else None
-        noise = [x for x in (spread(b), spread(a)) if x is not None]
+        c = stats.compare_builds([d["metrics"].get(key, {}).get("values", {}) for d in before],
+                                 [d["metrics"].get(key, {}).get("values", {}) for d in after],
+                                 better)
         cells = [label + (" (%s is better)" % better if better else "")]
-        cells += [stats.fmt_ratio(x) for x in b + a]
-        cells.append("-" if change is None else "%sx" % stats.fmt_num(change))
-        cells.append(", ".join("%sx" % stats.fmt_num(x) for x in noise) or "-")
+        if per_run:
+            cells += [stats.fmt_num(x["median"]) + "x" if x else "-"
+                      for x in c["runs_before"] + c["runs_after"]]
+        cells += [stats.fmt_ratio(c["before"]), stats.fmt_ratio(c["after"])]
+        cells.append("-" if c["change"] is None else "%sx" % stats.fmt_num(c["change"]))
+        cells.append("-" if c["noise"] is None else "%sx" % stats.fmt_num(c["noise"]))
+        cells.append(c["verdict"] or "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -78,19 +63,27 @@ def main():
     ap.add_argument("--after", nargs="+", required=True)
     ap.add_argument("--label-before", default="before")
     ap.add_argument("--label-after", default="after")
+    ap.add_argument("--rows", default="",
+                    help="comma-separated metric keys to show (default: every row with a "
+                         "direction), in this order")
+    ap.add_argument("--no-runs", action="store_true", help="no column per run")
     args = ap.parse_args()
     before = [load(p) for p in args.before]
     after = [load(p) for p in args.after]
     rows = [(k, label, better) for k, label, _short, _unit, better
             in report.metric_rows(after[0])
-            if k in after[0]["metrics"] and better]
-    for d in before + after:
+            if better and any(k in d["metrics"] for d in before + after)]
+    if args.rows:
+        by_key = {r[0]: r for r in rows}
+        rows = [by_key[k] for k in args.rows.split(",") if k in by_key]
+    for path, d in zip(args.before + args.after, before + after):
         m = d["meta"]
-        print("- %s: %s, %s, ours %s (git %s, sha256 %s...), reference %s" % (
-            os.path.basename(m.get("json", "")) or "run", m["date"], m["command"],
-            m["plugins"]["ours"], m["git"], m.get("ours_sha256"), m["plugins"]["reference"]))
+        print("- `%s`: %s, ours `%s` (git %s, sha256 %s...), reference `%s`" % (
+            os.path.basename(path), m["date"], m["plugins"]["ours"], m["git"],
+            m.get("ours_sha256"), m["plugins"]["reference"]))
     print()
-    print(table(before, after, args.label_before, args.label_after, rows))
+    print(table(before, after, args.label_before, args.label_after, rows,
+                per_run=not args.no_runs))
     return 0
 
 

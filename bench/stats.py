@@ -228,15 +228,41 @@ def failover_rows(metrics, cases_extra, pools, cases, base="single", ing="ours")
     return out
 
 
-def compare_rows(before, after, keys):
-    """Before/after of the same bench's ratios to the reference: for each
-    (key, label) in keys, the ratio summaries of ours to the reference in
-    each run (summarize over the run's per-round values) and after/before
-    of their medians.  before/after: {key: {"values": {ing: [...]}}}."""
-    out = []
-    for key, label in keys:
-        rb = summarize(before[key]["values"])["ratio"].get("ours") if key in before else None
-        ra = summarize(after[key]["values"])["ratio"].get("ours") if key in after else None
-        change = (ra["median"] / rb["median"]) if (ra and rb and rb["median"]) else None
-        out.append({"key": key, "label": label, "before": rb, "after": ra, "change": change})
-    return out
+def compare_builds(before, after, better):
+    """Two builds of ours, each run against the reference: before/after are
+    lists of runs, each run {ing: [per-round values]} of one metric.  Returns
+    {"runs_before", "runs_after": [ratio summary of ours/reference per run],
+    "before", "after": ratio summary of every round of every run of that
+    build pooled, "change": after's pooled median / before's, "noise": the
+    largest run-to-run spread of one build (max/min of its runs' medians;
+    None with fewer than two runs each), "verdict": "within noise", "better",
+    "worse" or None: outside [1/noise, noise] counts, in the row's direction
+    ("higher" or "lower" is better)}."""
+    def runs(rs):
+        return [ratio_summary(r.get("ours", []), r.get("reference", [])) for r in rs]
+
+    def pooled(rs):
+        xs = []
+        for r in rs:
+            xs += round_ratios(r.get("ours", []), r.get("reference", []))
+        return {"median": median(xs), "min": min(xs), "max": max(xs), "n": len(xs)} if xs \
+            else None
+
+    def spread(summaries):
+        ms = [x["median"] for x in summaries if x is not None]
+        if len(ms) < 2 or min(ms) <= 0:
+            return None
+        return max(ms) / min(ms)
+    rb, ra = runs(before), runs(after)
+    pb, pa = pooled(before), pooled(after)
+    change = pa["median"] / pb["median"] if (pa and pb and pb["median"]) else None
+    spreads = [x for x in (spread(rb), spread(ra)) if x is not None]
+    noise = max(spreads) if len(spreads) == 2 else None
+    verdict = None
+    if change is not None and noise is not None:
+        if 1.0 / noise <= change <= noise:
+            verdict = "within noise"
+        elif better in ("higher", "lower"):
+            verdict = "better" if (change > 1) == (better == "higher") else "worse"
+    return {"runs_before": rb, "runs_after": ra, "before": pb, "after": pa, "change": change,
+            "noise": noise, "verdict": verdict}

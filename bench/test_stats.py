@@ -150,11 +150,20 @@ def test_failover_rows_compare_each_case_to_the_single_peer_of_its_round():
     assert cold["state_before"] == [0, 0] and cold["state_after"] == [0, 1]
 
 
-def test_compare_rows_takes_each_runs_own_ratio():
-    before = {"x": {"values": {"ours": [1.0, 2.0], "reference": [2.0, 2.0]}}}
-    after = {"x": {"values": {"ours": [3.0, 3.0], "reference": [4.0, 6.0]}}}
-    (row,) = stats.compare_rows(before, after, [("x", "X")])
-    assert row["before"]["median"] == 0.75 and row["after"]["median"] == 0.625
-    assert abs(row["change"] - 0.625 / 0.75) < 1e-12
-    (row,) = stats.compare_rows(before, {}, [("x", "X")])
-    assert row["after"] is None and row["change"] is None
+def test_compare_builds_pools_rounds_and_judges_against_run_to_run_noise():
+    before = [{"ours": [1.0, 2.0], "reference": [2.0, 2.0]},   # ratios 0.5, 1.0
+              {"ours": [1.2, 1.2], "reference": [2.0, 2.0]}]   # 0.6, 0.6
+    after = [{"ours": [3.0, 3.0], "reference": [4.0, 6.0]},    # 0.75, 0.5
+             {"ours": [None, 1.6], "reference": [2.0, 2.0]}]   # -, 0.8
+    c = stats.compare_builds(before, after, "lower")
+    assert c["runs_before"][0]["median"] == 0.75 and c["runs_after"][1]["n"] == 1
+    assert c["before"] == {"median": 0.6, "min": 0.5, "max": 1.0, "n": 4}
+    assert c["after"]["median"] == 0.75 and c["after"]["n"] == 3
+    assert abs(c["change"] - 1.25) < 1e-12
+    # run-to-run: before 0.75 vs 0.6 (1.25x), after 0.625 vs 0.8 (1.28x)
+    assert abs(c["noise"] - 0.8 / 0.625) < 1e-12
+    assert c["verdict"] == "within noise"
+    worse = stats.compare_builds(before, [{"ours": [4.0], "reference": [2.0]},
+                                          {"ours": [4.2], "reference": [2.0]}], "lower")
+    assert worse["verdict"] == "worse"
+    assert stats.compare_builds(before, after[:1], "lower")["verdict"] is None
