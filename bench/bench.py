@@ -58,6 +58,16 @@ from tbtest.net import close_rst  # noqa: E402
 from tbtest.wait import WaitTimeout, wait_until  # noqa: E402
 
 OURS = harness.DEFAULT_PLUGIN  # --ours / BENCH_OURS replace it
+
+
+def shown_path(path):
+    """path as the report shows it: relative to the checkout when inside it
+    (the results file and docs/benchmarks.md are committed; the absolute
+    path of one engineer's checkout tells a reader nothing)."""
+    rel = os.path.relpath(os.path.abspath(path), REPO)
+    return path if rel.startswith("..") else rel
+
+
 REFERENCE = harness.REFERENCE_PLUGIN
 SERVICE = "service.internal"
 INGRESSES = ("ours", "reference", "squid")
@@ -1007,7 +1017,7 @@ class Bench:
                          "postgres": cmd_out([os.path.join(servers.pg_bindir(), "postgres"),
                                               "--version"]),
                          "python": platform.python_version()},
-            "plugins": {"ours": OURS, "reference": REFERENCE},
+            "plugins": {"ours": shown_path(OURS), "reference": REFERENCE},
             "ats_install": str(harness.ATS),
             "ats_major": harness.ATS.major,
             "variant": VARIANT,
