@@ -319,16 +319,22 @@ run: deps
 	$(E2E_ENV) $(PYTHON) scripts/run.py --plugin $(PLUGIN)
 
 # Benchmark: ours vs the reference tls_bridge.so vs Squid (docs/benchmarks.md).
-# Not part of `make test`.  bench-quick: every row, small sizes, ~2 minutes.
+# Not part of `make test`.  bench-quick: every row, small sizes, ~4 minutes.
+# With ATS=PREFIX (an ATS 10.x install) every Traffic Server of the bench is
+# that one (TB_ATS, as for make e2e), ours is the 10.x build and the
+# reference that install's tls_bridge.so; the results go to
+# bench/results/latest-ats10.json and the "On ATS 10.2" section of
+# docs/benchmarks.md, so the 9.2 figures stay.  BENCH_OURS=PATH benchmarks
+# another build of ours (e.g. an older commit's) against the same reference.
 bench: deps
 	@bench/install-deps.sh
 	$(MAKE) build
-	BENCH_COMMAND="make bench" $(PYTHON) bench/bench.py
+	$(E2E_ENV) BENCH_COMMAND="make bench$(if $(ATS), ATS=$(ATS))" $(PYTHON) bench/bench.py
 
 bench-quick: deps
 	@bench/install-deps.sh
 	$(MAKE) build
-	BENCH_COMMAND="make bench-quick" $(PYTHON) bench/bench.py --quick
+	$(E2E_ENV) BENCH_COMMAND="make bench-quick$(if $(ATS), ATS=$(ATS))" $(PYTHON) bench/bench.py --quick
 
 # Soak (tests/soak/soak.py; what it checks is in its header): a real peer
 # and ingress, 100,000 tunnels (echo, aborted set-ups, bulk transfers

@@ -142,12 +142,15 @@ static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
   }
   pthread_mutex_unlock(&p->lock);
 
-  /* Warm-ups are evidence of the peer's health: an idle peer that died is
-   * marked down before a client needs it, and one that comes back is found
-   * (tb_pool_touch keeps a down peer's warm-ups going while its rule is in
-   * use).  Judged by the default health settings (pool.h). */
+  /* Failed warm-ups are evidence against the peer: an idle peer that died
+   * is marked down before a client needs it.  One that stays open is no
+   * evidence for it: ATS answers the internal CONNECT on TCP alone, and a
+   * peer that accepts TCP and never completes TLS keeps it open as long as
+   * a healthy one; counted as a success, it reset every tunnel's timeout
+   * and such a peer was never marked down.  So a down peer comes back
+   * through a tunnel that reaches it (the trial).  Judged by the default
+   * health settings (pool.h). */
   if (news == TB_LINK_STEADY) {
-    tb_peers_report(p->state, &g_health, true, TB_CAUSE_OTHER, true);
     return;
   }
   if (news == TB_LINK_FAILED || (news == TB_LINK_LOST && mine)) {
