@@ -132,6 +132,10 @@ bool tb_link_clean_close(const struct tb_link *l) {
   return l->ops->clean_close;
 }
 
+bool tb_link_open_proves_peer(const struct tb_link *l) {
+  return l->ops->open_proves;
+}
+
 const struct tb_link_failure *tb_link_failure(const struct tb_link *l) {
   return l->failed ? &l->failure : NULL;
 }

@@ -139,6 +139,10 @@ void tb_link_shutdown_write(struct tb_link *l);
  * stays open after the other closed. */
 bool tb_link_clean_close(const struct tb_link *l);
 
+/* Whether OPENED means the peer completed TLS with us (the direct engine:
+ * evidence of its health) rather than only that TCP is up (ats). */
+bool tb_link_open_proves_peer(const struct tb_link *l);
+
 /* After tb_link_use: why the connection failed, when the link knows more
  * than the event the owner got (a TLS alert, a certificate the peer
  * refused); NULL otherwise. */

@@ -307,6 +307,7 @@ static void close_link(struct tb_link *b) {
 static const struct tb_link_ops ats_ops = {
     .engine = "ats",
     .clean_close = false,
+    .open_proves = false,
     .is_open = is_open,
     .use = use,
     .reenable = reenable,

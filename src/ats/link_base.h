@@ -24,6 +24,7 @@
 struct tb_link_ops {
   const char *engine; /* "ats", "direct": for debug lines */
   bool clean_close;   /* tb_link_clean_close */
+  bool open_proves;   /* tb_link_open_proves_peer */
   /* Open and unused (adopt may hand it on)? */
   bool (*is_open)(const struct tb_link *l);
   TSVConn (*use)(struct tb_link *l, TSCont cont, TSIOBuffer in, TSIOBufferReader in_reader,

@@ -691,6 +691,7 @@ static void close_link(struct tb_link *b) {
 static const struct tb_link_ops direct_ops = {
     .engine = "direct",
     .clean_close = true,
+    .open_proves = true,
     .is_open = is_open,
     .use = use,
     .reenable = reenable,

@@ -147,11 +147,15 @@ static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
    * evidence for it: ATS answers the internal CONNECT on TCP alone, and a
    * peer that accepts TCP and never completes TLS keeps it open as long as
    * a healthy one; counted as a success, it reset every tunnel's timeout
-   * and such a peer was never marked down.  So a down peer comes back
-   * through a tunnel that reaches it (the trial).  Judged by the default
-   * health settings (pool.h). */
+   * and such a peer was never marked down.  So on the ats engine a down
+   * peer comes back through a tunnel that reaches it (the trial); on the
+   * direct engine an opened warm link has completed its TLS handshake, and
+   * that counts.  Judged by the default health settings (pool.h). */
   if (news == TB_LINK_STEADY) {
     return;
+  }
+  if (news == TB_LINK_OPENED && tb_link_open_proves_peer(l)) {
+    tb_peers_report(p->state, &g_health, true, TB_CAUSE_OTHER, true); /* a handshake completed */
   }
   if (news == TB_LINK_FAILED || (news == TB_LINK_LOST && mine)) {
     tb_peers_report(p->state, &g_health, false,
