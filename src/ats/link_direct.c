@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "direct.h"
@@ -414,16 +415,30 @@ static void start(struct link_direct *l) {
   }
 }
 
-/* Whether TCP itself failed (refused, reset before the handshake got an
- * answer): nothing came back and the socket has an error or no peer.  ATS
- * reports a refused connect as EOS or ERROR, and its read may have taken
- * the socket's error already, hence getpeername.  why: the cause. */
+/* Whether the TCP handshake with the peer ever completed on fd: the options
+ * a SYN-ACK negotiates, or an RTT sample, are only there if it did.  (The
+ * socket's state cannot say: after a reset it is CLOSE either way, and
+ * getpeername fails either way.) */
+static bool tcp_established(int fd) {
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  memset(&ti, 0, sizeof ti);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
+    return true; /* cannot tell: do not blame TCP */
+  }
+  return ti.tcpi_state == TCP_ESTABLISHED || ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_options != 0 ||
+         ti.tcpi_rtt != 0;
+}
+
+/* Whether TCP itself failed (refused, unreachable, reset before it was
+ * established): nothing came back and the socket has an error or never
+ * completed the TCP handshake.  ATS reports a refused connect as EOS or
+ * ERROR, and its read may have taken the socket's error already.  why:
+ * the cause. */
 static bool tcp_failed(struct link_direct *l, char *why, size_t n) {
   int fd = TSVConnFdGet(l->net);
   int soerr = 0;
   socklen_t len = sizeof soerr;
-  struct sockaddr_storage ss;
-  socklen_t sslen = sizeof ss;
 
   if (l->state != D_HANDSHAKE || l->received != 0 || fd < 0) {
     return false;
@@ -432,8 +447,8 @@ static bool tcp_failed(struct link_direct *l, char *why, size_t n) {
     snprintf(why, n, "%s", strerror(soerr));
     return true;
   }
-  if (getpeername(fd, (struct sockaddr *)&ss, &sslen) != 0 && errno == ENOTCONN) {
-    snprintf(why, n, "connection refused or reset");
+  if (!tcp_established(fd)) {
+    snprintf(why, n, "connection refused or reset before it was established");
     return true;
   }
   return false;

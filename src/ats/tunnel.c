@@ -363,6 +363,15 @@ static int64_t backed_off(int64_t ms, int64_t max) {
   return ms * 2 > max ? max : ms * 2;
 }
 
+/* Whether the tunnel, half closed, waits for the peer side's end where
+ * nothing bounds the wait: the client's direction is done and a direct link
+ * (which carried the client's FIN as close_notify and reports the peer's
+ * end itself) is open.  When the peer's direction ended first, our write
+ * shutdown towards the client may never reach it on any engine. */
+static bool peer_end_awaited(const struct tb_tunnel *t) {
+  return t->pump.up.done && !t->pump.down.done && t->link != NULL && tb_link_clean_close(t->link);
+}
+
 static void nudge(struct tb_tunnel *t) {
   if (t->phase == TB_PH_PEER_ANSWER) {
     tb_pump_reenable_peer_read(&t->pump);
@@ -374,11 +383,10 @@ static void nudge(struct tb_tunnel *t) {
     return;
   }
   int64_t now = tb_now_ms();
-  if (t->half_closed_ms != 0 && now - t->half_closed_ms > LINGER_MS &&
-      !(t->link != NULL && tb_link_clean_close(t->link))) {
+  if (t->half_closed_ms != 0 && now - t->half_closed_ms > LINGER_MS && !peer_end_awaited(t)) {
     /* See LINGER in docs/architecture.md: ATS may never report the close
-     * that should end the other direction; bound the wait.  A direct link
-     * reports every close and carries half-closes: no bound there. */
+     * that should end the other direction, nor pass our write shutdown on
+     * to the client; bound the wait. */
     tb_stat_add(TB_STAT_TUNNELS_COMPLETED, 1);
     tb_tunnel_end(t, "other direction still open 1 s after one side closed");
     return;

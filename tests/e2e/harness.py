@@ -1055,6 +1055,14 @@ if ENGINE not in ("ats", "direct"):
     raise RuntimeError("TB_ENGINE=%s: expected ats or direct" % ENGINE)
 
 
+# The failure metrics and close reasons of a peer that could not be reached
+# (docs/reference.md): both engines' and the direct engine's own.
+PEER_FAILURE_METRICS = ("failures.peer_closed", "failures.peer_unreachable", "failures.peer_dns",
+                        "failures.peer_connect", "failures.peer_tls", "failures.peer_verify")
+DIRECT_PEER_CLOSES = ("refused: peer name not resolved", "refused: could not connect to peer",
+                      "refused: TLS with peer failed", "refused: peer certificate not verified")
+
+
 def engine_yaml(text):
     """A YAML configuration with TB_ENGINE's engine as its default, unless it
     names an engine itself (a test of the engines chooses its own).  The key
@@ -1067,14 +1075,14 @@ def engine_yaml(text):
 
 def engine_args(plugin, plugin_args, extra_files):
     """plugin.config arguments and extra files with TB_ENGINE applied: for
-    our plugin, `--engine` before the arguments, or the engine in the YAML
+    our plugin, `--engine` after the arguments, or the engine in the YAML
     file that `--config NAME` names (it must be among extra_files; files a
     test writes later go through engine_yaml)."""
     args = list(plugin_args)
     if ENGINE == "ats" or is_reference(plugin):
         return args, extra_files
-    if "--config" not in args:
-        return ["--engine", ENGINE] + args, extra_files
+    if "--config" not in args:  # last: the arguments' numbers in messages stay as written
+        return args + ["--engine", ENGINE], extra_files
     files = dict(extra_files or {})
     key = "etc/" + args[args.index("--config") + 1]
     if key in files:
