@@ -318,8 +318,9 @@ run: deps
 	$(MAKE) build
 	$(E2E_ENV) $(PYTHON) scripts/run.py --plugin $(PLUGIN)
 
-# Benchmark: ours vs the reference tls_bridge.so vs Squid (docs/benchmarks.md).
-# Not part of `make test`.  bench-quick: every row, small sizes, ~4 minutes.
+# Benchmark: ours on the ats and on the direct engine vs the reference
+# tls_bridge.so vs Squid (docs/benchmarks.md).
+# Not part of `make test`.  bench-quick: every row, small sizes, ~5 minutes.
 # With ATS=PREFIX (an ATS 10.x install) every Traffic Server of the bench is
 # that one (TB_ATS, as for make e2e), ours is the 10.x build and the
 # reference that install's tls_bridge.so; the results go to

@@ -1,15 +1,19 @@
 #!/usr/bin/python3
-"""tls_bridge benchmark: our plugin against the reference tls_bridge.so and
-against Squid, side by side on loopback.
+"""tls_bridge benchmark: our plugin, on each of its engines, against the
+reference tls_bridge.so and against Squid, side by side on loopback.
 
-    client --> ingress (ours | reference | squid) ==TLS, mutual certs==> peer ATS --> origins
+    client --> ingress (ours | direct | reference | squid) ==TLS, mutual certs==> peer ATS --> origins
 
 One peer ATS, one set of origins (nginx, an asyncio echo/sink/source, redis,
-PostgreSQL), three ingresses configured identically except for what bridges
-(our plugin, the reference plugin, Squid).  Every measurement runs in rounds,
-the ingresses alternating inside each round (ours, reference, squid, ours,
-...); every figure is reported as the median of the per-round ratios to the
-reference, with their spread, and the absolute medians.
+PostgreSQL), four ingresses configured identically except for what bridges:
+our plugin on its default engine ("ours": ats, Traffic Server's own CONNECT
+to the peer), the same .so with `--engine direct` first on its plugin.config
+line ("direct": the plugin runs the TLS to the peer itself, issue 14), the
+reference plugin, Squid.  Every measurement runs in rounds, the ingresses
+alternating inside each round (ours, direct, reference, squid, ours, ...);
+every figure is reported as the median of the per-round ratios to the
+reference (and direct's to ours), with their spread, and the absolute
+medians.
 
     bench/bench.py            # full run (~20-25 min): `make bench`
     bench/bench.py --quick    # every row, small sizes (~1-2 min): `make bench-quick`
@@ -70,7 +74,14 @@ def shown_path(path):
 
 REFERENCE = harness.REFERENCE_PLUGIN
 SERVICE = "service.internal"
-INGRESSES = ("ours", "reference", "squid")
+INGRESSES = ("ours", "direct", "reference", "squid")
+# Ours on the direct engine: the same .so, this first on its line (in YAML,
+# DIRECT_YAML at the top level).
+DIRECT_ARGS = ["--engine", "direct"]
+DIRECT_YAML = "engine: direct"
+# The bench chooses each ingress's engine itself: the e2e harness's
+# TB_ENGINE (make e2e ENGINE=direct) must not turn "ours" into direct too.
+harness.ENGINE = "ats"
 # "" on Debian's 9.2, "ats10" on 10.x: where results go (report.variant).
 VARIANT = report.variant(harness.ATS.major)
 
@@ -210,6 +221,8 @@ BASE_RULES = RuleSet("base", [r"service[.]internal"], SERVICE)
 # TLS handshake, so the first attempt lasts its share of connect_timeout.
 FO_CASES = ("single", "dead_cold", "dead_down", "stall_cold", "stall_down")
 FO_POOLS = (("on", 2), ("off", 0))
+# Ours on each engine; the reference and Squid have no failover.
+FO_INGRESSES = ("ours", "direct")
 # The whole set-up's budget for the failover rules: with two peers the
 # first attempt gets half of it, at least 1 s (docs/configuration.md, Health).
 FO_CONNECT_TIMEOUT = "2s"
@@ -228,10 +241,11 @@ def fo_host(case):
     return "fo-%s.test" % case.replace("_", "-")
 
 
-def fo_yaml(pool_size, live, first):
+def fo_yaml(pool_size, live, first, kind="ours"):
     """The ingress's tls_bridge.yaml: `first` maps each case but single to
-    its first (failing) peer, host:port."""
-    lines = ["pool: {size: %d}" % pool_size,
+    its first (failing) peer, host:port; kind "direct" adds DIRECT_YAML."""
+    lines = ([DIRECT_YAML] if kind == "direct" else []) + [
+             "pool: {size: %d}" % pool_size,
              "connect_timeout: %s" % FO_CONNECT_TIMEOUT,
              "health: {failures: %d, down_for: %s}" % (FO_COLD_FAILURES, FO_DOWN_FOR),
              "rules:",
@@ -253,7 +267,7 @@ def fo_metric(hostport, name):
 
 
 class Slot:
-    """One ingress column: ours, reference or squid.  make(ruleset) builds a
+    """One ingress column: ours, direct, reference or squid.  make(ruleset) builds a
     fresh instance (new directory, same port); restart() keeps the config."""
 
     def __init__(self, bench, kind):
@@ -280,8 +294,8 @@ class Slot:
         with open(path, "w") as f:
             for r in ruleset.regexes:
                 f.write("%s %s\n" % (r, peer))
-        plugin = b.ours_copy if self.kind == "ours" else REFERENCE
-        extra = b.ours_args if self.kind == "ours" else []
+        plugin = b.ours_copy if self.kind in ("ours", "direct") else REFERENCE
+        extra = {"ours": b.ours_args, "direct": DIRECT_ARGS + b.ours_args}.get(self.kind, [])
         self.inst = harness.make_ingress(
             b.ws, b.certs, self.port, plugin, ["--file", path] + extra, b.ingress_connect_ports(),
             {harness.PEER_HOST: "127.0.0.1"}, name="%s-%s" % (self.kind, ruleset.name),
@@ -386,10 +400,11 @@ class Bench:
         self.durations = {}
         self.ws = harness.Workspace(prefix="tb-bench-", keep=args.keep)
         names = ["peer", "nginx_http", "nginx_https", "echo", "sink", "source", "stats",
-                 "redis", "pg", "ing_ours", "ing_reference", "ing_squid",
-                 "socat_redis_ours", "socat_redis_reference", "socat_redis_squid",
-                 "socat_pg_ours", "socat_pg_reference", "socat_pg_squid",
-                 "fo_ing_on", "fo_ing_off", "fo_dead_cold", "fo_dead_down"]
+                 "redis", "pg", "fo_dead_cold", "fo_dead_down"]
+        for k in INGRESSES:
+            names += ["ing_" + k, "socat_redis_" + k, "socat_pg_" + k]
+        for k in FO_INGRESSES:
+            names += ["fo_ing_%s_%s" % (k, pool) for pool, _ in FO_POOLS]
         self.ports = dict(zip(names, harness.free_ports(len(names))))
         self.slots = []
         self.socats = {}
@@ -782,13 +797,16 @@ class Bench:
 
     def sec_failover(self):
         """Set-up latency through a rule whose first peer fails, against the
-        same rule with the live peer alone, ours only, pool on and off.  Per
-        round and pool setting a fresh ingress (fresh health); the down
-        cases' first peers are marked down first (a few tunnels); then the
-        cases' tunnels, one at a time, the cases taking turns."""
+        same rule with the live peer alone, ours only (on each engine among
+        the ingresses), pool on and off.  Per round, pool setting and engine
+        a fresh ingress (fresh health); the down cases' first peers are
+        marked down first (a few tunnels); then the cases' tunnels, one at a
+        time, the cases taking turns."""
         c = self.cfg
-        if "ours" not in [s.kind for s in self.slots]:
-            self.notes.append("failover: skipped (ours is not among the ingresses)")
+        kinds = [k for k in FO_INGRESSES if k in [s.kind for s in self.slots]]
+        if not kinds:
+            self.notes.append("failover: skipped (neither ours nor direct is among the "
+                              "ingresses)")
             return
         p = self.ports
         stalls = {case: fakepeer.FakePeer(self.certs, mode=fakepeer.TLS_STALL, hold_timeout=30.0,
@@ -806,33 +824,59 @@ class Bench:
             "down_failures": FO_DOWN_FAILURES, "down_for": FO_DOWN_FOR,
             "pools": dict(FO_POOLS), "cases": []}
         inst = None
+        aborted = 0
         try:
             for rnd in range(c["fo_rounds"]):
                 for pool, size in FO_POOLS:
-                    inst = self._fo_ingress(pool, size, rnd, live, first, ports)
-                    try:
-                        self._fo_round(inst, pool, rnd, first)
-                    finally:
-                        inst.stop()
-                        inst = None
+                    for kind in kinds:
+                        try:
+                            inst = self._fo_ingress(kind, pool, size, rnd, live, first, ports)
+                            self._fo_round(inst, kind, pool, rnd, first)
+                        except Exception as e:
+                            # One engine's failure is recorded and the other goes on.
+                            err = "%s: %s" % (type(e).__name__,
+                                              str(e).splitlines()[0] if str(e) else "")
+                            log("failover %s, pool %s, round %d: %s" % (kind, pool, rnd + 1,
+                                                                        err))
+                            self.notes.append("failover %s, pool %s, round %d aborted: %s"
+                                              % (kind, pool, rnd + 1, err))
+                            aborted += 1
+                            for case in FO_CASES:
+                                pref = "fo_%s_%s" % (pool, case)
+                                keys = [pref + k for k in ("_ready_p50_ms", "_ready_p99_ms",
+                                                           "_fb_p50_ms", "_failed")]
+                                vals = self.metrics.get(keys[0], {}).get("values", {}).get(
+                                    kind, [])
+                                if len(vals) <= rnd or vals[rnd] is None:
+                                    self.fail(keys, kind, rnd, err)
+                        finally:
+                            if inst is not None:
+                                inst.stop()
+                            inst = None
                 log("failover round %d/%d: ready p50 ms %s" % (rnd + 1, c["fo_rounds"], {
-                    "%s/%s" % (pool, case): _fmt(self.metrics.get(
+                    "%s/%s/%s" % (kind, pool, case): _fmt((self.metrics.get(
                         "fo_%s_%s_ready_p50_ms" % (pool, case), {}).get("values", {})
-                        .get("ours", [None] * (rnd + 1))[rnd])
-                    for pool, _ in FO_POOLS for case in FO_CASES}))
+                        .get(kind, []) + [None] * (rnd + 1))[rnd])
+                    for kind in kinds for pool, _ in FO_POOLS for case in FO_CASES}))
         finally:
             if inst is not None:
                 inst.stop()
             for f in stalls.values():
                 f.stop()
+        if aborted:
+            raise load.BenchError("%d of %d failover ingresses (engine, pool, round) failed; "
+                                  "the others were measured (see the notes)"
+                                  % (aborted, c["fo_rounds"] * len(FO_POOLS) * len(kinds)))
 
-    def _fo_ingress(self, pool, size, rnd, live, first, ports):
-        port = self.ports["fo_ing_" + pool]
+    def _fo_ingress(self, kind, pool, size, rnd, live, first, ports):
+        port = self.ports["fo_ing_%s_%s" % (kind, pool)]
         inst = harness.make_ingress(
-            self.ws, self.certs, port, self.ours_copy, ["--config", "tls_bridge.yaml"],
+            self.ws, self.certs, port, self.ours_copy,
+            ["--config", "tls_bridge.yaml"],
             self.ingress_connect_ports() + ports, {harness.PEER_HOST: "127.0.0.1"},
-            name="fo-pool-%s-r%d" % (pool, rnd + 1), debug=False, extra_records=BENCH_RECORDS,
-            extra_files={"etc/tls_bridge.yaml": fo_yaml(size, live, first)},
+            name="fo-%s-pool-%s-r%d" % (kind, pool, rnd + 1), debug=False,
+            extra_records=BENCH_RECORDS,
+            extra_files={"etc/tls_bridge.yaml": fo_yaml(size, live, first, kind)},
             extra_plugin_lines=["stats_over_http.so"])
         inst.start()
 
@@ -848,7 +892,12 @@ class Bench:
         # Listening and (10.x) its hosts file read before the first CONNECT:
         # one earlier would fail for want of the peer's name and count
         # against the live peer's health.
-        inst.wait_ready(probe, timeout=60, what="a bridged echo through the single-peer rule")
+        try:
+            inst.wait_ready(probe, timeout=60,
+                            what="a bridged echo through the single-peer rule")
+        except BaseException:
+            inst.stop()
+            raise
         # Warm connections made (pool on); the same pause with the pool off.
         time.sleep(1.0)
         return inst
@@ -868,7 +917,7 @@ class Bench:
                                   % (att, m.get(att), expect + 1))
         return m, m[att]
 
-    def _fo_round(self, inst, pool, rnd, first):
+    def _fo_round(self, inst, kind, pool, rnd, first):
         c = self.cfg
         port = inst.port
         echo = self.ports["echo"]
@@ -904,30 +953,32 @@ class Bench:
             if len(ready) < max(1, n // 2):
                 err = "%d of %d tunnels failed; first: %s" % (len(fails), n,
                                                               fails[0] if fails else "?")
-                log("failover %s, pool %s, round %d: %s" % (case, pool, rnd + 1, err))
-                self.fail(keys, "ours", rnd, err)
+                log("failover %s %s, pool %s, round %d: %s" % (kind, case, pool, rnd + 1, err))
+                self.fail(keys, kind, rnd, err)
                 continue
             if fails:
-                self.notes.append("failover %s, pool %s, round %d: %d of %d tunnels failed "
-                                  "(first: %s)" % (case, pool, rnd + 1, len(fails), n, fails[0]))
+                self.notes.append("failover %s %s, pool %s, round %d: %d of %d tunnels failed "
+                                  "(first: %s)" % (kind, case, pool, rnd + 1, len(fails), n,
+                                                   fails[0]))
             ms = 1000.0
             vals = {pref + "_ready_p50_ms": stats.percentile(ready, 50) * ms,
                     pref + "_ready_p99_ms": stats.percentile(ready, 99) * ms,
                     pref + "_fb_p50_ms": stats.percentile(fb, 50) * ms,
                     pref + "_failed": len(fails)}
             for k, v in vals.items():
-                self.record(k, "ours", rnd, v)
+                self.record(k, kind, rnd, v)
             self.extra["failover"]["cases"].append({
-                "pool": pool, "case": case, "round": rnd + 1, "tunnels": n,
+                "ingress": kind, "pool": pool, "case": case, "round": rnd + 1, "tunnels": n,
                 "ok": len(ready), "ready_ms": [round(x * ms, 3) for x in ready],
                 "first_peer": first.get(case)})
         if not inst.alive():
-            raise load.BenchError("the failover ingress (pool %s) died" % pool)
+            raise load.BenchError("the failover ingress (%s, pool %s) died" % (kind, pool))
         # How many of the measured tunnels tried each case's first peer, and
         # its state before and after (0 up, 1 down).
         m1, _ = self._fo_sync(inst, first, base + counts["dead_cold"])
         for rec in self.extra["failover"]["cases"]:
-            if rec["pool"] != pool or rec["round"] != rnd + 1 or rec["case"] not in first:
+            if rec["ingress"] != kind or rec["pool"] != pool or rec["round"] != rnd + 1 or \
+                    rec["case"] not in first:
                 continue
             att = fo_metric(first[rec["case"]], "attempts")
             st = fo_metric(first[rec["case"]], "state")
@@ -1018,6 +1069,8 @@ class Bench:
                                               "--version"]),
                          "python": platform.python_version()},
             "plugins": {"ours": shown_path(OURS), "reference": REFERENCE},
+            "ingresses": [s.kind for s in self.slots],
+            "direct_args": DIRECT_ARGS,
             "ats_install": str(harness.ATS),
             "ats_major": harness.ATS.major,
             "variant": VARIANT,
@@ -1045,11 +1098,13 @@ def main():
     ap.add_argument("--sections", default=",".join(SECTIONS),
                     help="comma-separated subset of: %s" % ", ".join(SECTIONS))
     ap.add_argument("--ingresses", default=",".join(INGRESSES),
-                    help="comma-separated subset of: ours, reference, squid")
+                    help="comma-separated subset of: %s (ours: our plugin on its default "
+                         "engine, ats; direct: the same .so with %s first on its line)"
+                         % (", ".join(INGRESSES), " ".join(DIRECT_ARGS)))
     ap.add_argument("--ours-args", default=os.environ.get("BENCH_OURS_ARGS", ""),
-                    help="extra plugin.config arguments for our plugin only (e.g. '--pool 4'); "
-                         "default: none, so both plugins get the same arguments "
-                         "(env BENCH_OURS_ARGS)")
+                    help="extra plugin.config arguments for our plugin only, on both "
+                         "engines (e.g. '--pool 4'); default: none, so every plugin gets the "
+                         "same arguments (env BENCH_OURS_ARGS)")
     ap.add_argument("--ours", default=os.environ.get("BENCH_OURS") or OURS,
                     help="our plugin's .so (env BENCH_OURS; default %s, the build for "
                          "the selected ATS, %s)" % (OURS, harness.ATS))
@@ -1064,6 +1119,9 @@ def main():
     args = ap.parse_args()
     OURS = os.path.abspath(args.ours)
     args.ingresses = [x for x in args.ingresses.split(",") if x]
+    for x in args.ingresses:
+        if x not in INGRESSES:
+            ap.error("unknown ingress %r" % x)
     sections = [x for x in args.sections.split(",") if x]
     for x in sections:
         if x not in SECTIONS:

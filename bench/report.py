@@ -59,6 +59,15 @@ SLOW_LATE_KIB_PER_TUNNEL = 256
 SLOW_TOTAL_KIB_PER_TUNNEL = 2048
 RULES_GROWTH_LIMIT = 1.2
 
+# Issue 14's targets for our plugin on the direct engine, against the
+# reference in the same run: (rows, op, limit).
+DIRECT_TARGETS = {
+    "throughput": (["dl_mibps", "ul_mibps"], ">=", 1.0),
+    "cpu": (["dl_cpu_s_per_gib", "ul_cpu_s_per_gib"], "<=", 0.85),
+    "first_byte": (["setup_fb_p50_ms"], "<=", 0.6),
+    "memory": (["concL_kib_per_tunnel"], "<=", 0.6),
+}
+
 
 def metric_rows(data):
     """The table rows, in order: (key, label, short label for the chart,
@@ -133,6 +142,13 @@ def build_rows(data):
     return out
 
 
+def columns(data):
+    """The ingresses of the run, in table order (meta "ingresses"; older
+    results: those with values)."""
+    return stats.columns_of([m.get("values", {}) for m in data["metrics"].values()],
+                            data["meta"].get("ingresses"))
+
+
 def _ratio(rows, key, ing="ours"):
     for r in rows:
         if r["key"] == key:
@@ -145,14 +161,37 @@ def _values(data, key, ing="ours"):
 
 
 def targets(data, rows):
-    """[(target text, how it is judged, measured text, met True/False/None)]."""
+    """[(target text, how it is judged, measured text, met True/False/None)]:
+    issue 3's for ours (its default engine, ats), then, when the run had
+    the direct engine, issue 14's for it."""
     out = []
 
-    def ratio_target(text, keys, op, limit):
-        rs = [(k, _ratio(rows, k)) for k in keys]
+    def ratio_target(text, keys, op, limit, ing="ours"):
+        rs = [(k, _ratio(rows, k, ing)) for k in keys]
         met = stats.all_met(stats.check_target(r, op, limit) for _, r in rs)
         measured = "; ".join("%s %s" % (_label(rows, k), stats.fmt_ratio(r)) for k, r in rs)
-        out.append((text, "ours/reference %s %s" % (op, limit), measured, met))
+        out.append((text, "%s/reference %s %s" % (_who(ing), op, limit), measured, met))
+
+    n = data["meta"]["config"]["conc"][1]
+    asked = data["meta"].get("conc_requested", [0, n])[1]
+
+    def memory_target(text, limit, ing="ours"):
+        """Memory per tunnel with the large count, and every tunnel echoing."""
+        r = _ratio(rows, "concL_kib_per_tunnel", ing)
+        oks = [v for v in _values(data, "concL_ok", ing) if v is not None]
+        all_ok = (all(v == n for v in oks) and len(oks) == len(_values(data, "concL_ok", ing))) \
+            if oks else None
+        met = stats.all_met([stats.check_target(r, "<=", limit), all_ok])
+        out.append(("%s; %s concurrent tunnels all echo%s"
+                    % (text, "{:,}".format(asked), "" if asked == n else
+                       " (%s here: descriptor limit, see the notes)" % "{:,}".format(n)),
+                    "%s/reference <= %s, and %s count of good tunnels = %s every round"
+                    % (_who(ing), limit, _whose(ing), "{:,}".format(n)),
+                    "%s; %s good tunnels per round: %s" % (
+                        stats.fmt_ratio(r), _who(ing),
+                        ", ".join("-" if v is None else "{:,}".format(v)
+                                  for v in _values(data, "concL_ok", ing))),
+                    met))
 
     ratio_target("throughput at least 1.3x, download and upload",
                  ["dl_mibps", "ul_mibps"], ">=", 1.3)
@@ -161,23 +200,7 @@ def targets(data, rows):
     ratio_target("fresh tunnel ready and first byte at most 0.5x, p50 and p99",
                  ["setup_ready_p50_ms", "setup_ready_p99_ms", "setup_fb_p50_ms",
                   "setup_fb_p99_ms"], "<=", 0.5)
-    # Memory per tunnel with the large count, and every tunnel echoing.
-    n = data["meta"]["config"]["conc"][1]
-    r = _ratio(rows, "concL_kib_per_tunnel")
-    oks = [v for v in _values(data, "concL_ok") if v is not None]
-    all_ok = (all(v == n for v in oks) and len(oks) == len(_values(data, "concL_ok"))) \
-        if oks else None
-    met = stats.all_met([stats.check_target(r, "<=", 0.5), all_ok])
-    asked = data["meta"].get("conc_requested", [0, n])[1]
-    out.append(("memory per open tunnel at most 0.5x; %s concurrent tunnels all echo%s"
-                % ("{:,}".format(asked), "" if asked == n else
-                   " (%s here: descriptor limit, see the notes)" % "{:,}".format(n)),
-                "ours/reference <= 0.5, and ours' count of good tunnels = %s every round"
-                % "{:,}".format(n),
-                "%s; ours good tunnels per round: %s" % (
-                    stats.fmt_ratio(r), ", ".join("-" if v is None else "{:,}".format(v)
-                                                  for v in _values(data, "concL_ok"))),
-                met))
+    memory_target("memory per open tunnel at most 0.5x", 0.5)
     # Slow reader.
     k = data.get("extra", {}).get("slow", {}).get("tunnels") or 1
     late = [v for v in _values(data, "slow_late_mib") if v is not None]
@@ -205,7 +228,28 @@ def targets(data, rows):
                 None if gm is None else gm <= RULES_GROWTH_LIMIT))
     ratio_target("real clients: redis and pgbench rates at least 1.3x",
                  ["redis_set_rps", "redis_get_rps", "pgbench_tps"], ">=", 1.3)
+    if "direct" in columns(data):
+        d = DIRECT_TARGETS
+        ratio_target("direct engine (issue 14): no throughput loss, download and upload",
+                     d["throughput"][0], d["throughput"][1], d["throughput"][2], "direct")
+        ratio_target("direct engine (issue 14): ingress CPU per GiB at most %sx, each direction"
+                     % d["cpu"][2], d["cpu"][0], d["cpu"][1], d["cpu"][2], "direct")
+        ratio_target("direct engine (issue 14): fresh tunnel first byte p50 at most %sx"
+                     % d["first_byte"][2], d["first_byte"][0], d["first_byte"][1],
+                     d["first_byte"][2], "direct")
+        memory_target("direct engine (issue 14): memory per open tunnel at most %sx"
+                      % d["memory"][2], d["memory"][2], "direct")
     return out
+
+
+def _who(ing):
+    """An ingress as the targets table names it."""
+    return {"ours": "ours", "direct": "direct"}.get(ing, ing)
+
+
+def _whose(ing):
+    w = _who(ing)
+    return w + ("'" if w.endswith("s") else "'s")
 
 
 def _list(vs):
@@ -221,34 +265,52 @@ def _label(rows, key):
 
 
 def targets_table(tg):
-    lines = ["| target (issue 3) | judged as | latest run | |",
+    lines = ["| target | judged as | latest run | |",
              "| --- | --- | --- | --- |"]
     for text, how, measured, met in tg:
         lines.append("| %s | %s | %s | %s |" % (text, how, measured, stats.met_word(met)))
     return "\n".join(lines) + "\n"
 
 
+# Chart series (ratio to the reference): ingress, legend, colour, point type.
+CHART_SERIES = (("ours", "ours, ats engine / reference", "#1f77b4", 7),
+                ("direct", "ours, direct engine / reference", "#2ca02c", 9),
+                ("squid", "squid / reference", "#ff7f0e", 5))
+
+
 def chart(data, rows, png):
-    """docs/benchmarks.png: ours/reference and squid/reference per metric,
-    median with min-max bars, log scale, a line at 1.0.  Returns an error
-    text or None."""
+    """docs/benchmarks.png: every ingress's ratio to the reference per
+    metric (ours on each engine, squid), median with min-max bars, log
+    scale, a line at 1.0.  Returns an error text or None."""
     gp = shutil.which("gnuplot")
     if not gp:
         return "gnuplot not installed: no chart"
-    items = [r for r in stats.chart_rows([r for r in rows if not r.get("nochart")])]
+    cols = columns(data)
+    series = [x for x in CHART_SERIES if x[0] in cols]
+    items = [r for r in stats.chart_rows([r for r in rows if not r.get("nochart")],
+                                         [x[0] for x in series])]
     if not items:
         return "no ratios to plot"
     tmp = tempfile.mkdtemp(prefix="tb-bench-chart-")
     try:
         dat = os.path.join(tmp, "ratios.dat")
         with open(dat, "w") as f:
-            for i, (label, o, s) in enumerate(items):
-                def cols(r):
+            for i, (label, rs) in enumerate(items):
+                def cells(r):
                     if r is None:
                         return "NaN NaN NaN"
                     return "%g %g %g" % tuple(max(CHART_FLOOR, r[k])
                                               for k in ("median", "min", "max"))
-                f.write('%d "%s" %s %s\n' % (i, label, cols(o), cols(s)))
+                f.write('%d "%s" %s\n' % (i, label, " ".join(cells(r) for r in rs)))
+        width = 0.6 / max(1, len(series))
+        plots = []
+        for j, (_ing, title, colour, pt) in enumerate(series):
+            off = (j - (len(series) - 1) / 2.0) * width
+            c = 3 + 3 * j
+            plots.append("'%s' using ($1%+g):%d:%d:%d%s with yerrorbars pt %d ps 1.1 lc rgb "
+                         "\"%s\" title \"%s\"" % (dat, off, c, c + 1, c + 2,
+                                                 ":xtic(2)" if j == 0 else "", pt, colour,
+                                                 title))
         script = os.path.join(tmp, "chart.gp")
         with open(script, "w") as f:
             f.write("""\
@@ -265,10 +327,9 @@ set xrange [-0.7:{xmax}]
 set key top left
 set ylabel "x reference (log scale)"
 set arrow from -0.7,1 to {xmax},1 nohead lw 2 lc rgb "black"
-plot '{dat}' using ($1-0.15):3:4:5:xtic(2) with yerrorbars pt 7 ps 1.2 lc rgb "#1f77b4" title "ours / reference", \\
-     '{dat}' using ($1+0.15):6:7:8 with yerrorbars pt 5 ps 1.0 lc rgb "#ff7f0e" title "squid / reference"
-""".format(png=png, dat=dat, mode=data["meta"]["mode"], date=data["meta"]["date"],
-                ats=ats_short(data), xmax=len(items) - 0.3))
+plot {plots}
+""".format(png=png, plots=", \\\n     ".join(plots), mode=data["meta"]["mode"],
+                date=data["meta"]["date"], ats=ats_short(data), xmax=len(items) - 0.3))
         r = subprocess.run([gp, script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=60)
         if r.returncode != 0:
@@ -290,7 +351,8 @@ def chart_slow(data, png):
     if not gp or not first:
         return "no gnuplot or no slow-reader data"
     tmp = tempfile.mkdtemp(prefix="tb-bench-chart-")
-    colors = {"ours": "#1f77b4", "reference": "#d62728", "squid": "#ff7f0e"}
+    colors = {"ours": "#1f77b4", "direct": "#2ca02c", "reference": "#d62728",
+              "squid": "#ff7f0e"}
     try:
         plots = []
         for ing, s in first.items():
@@ -335,42 +397,56 @@ def ats_short(data):
     return "ATS %s" % parts[2].strip() if len(parts) > 2 else "ATS"
 
 
+FO_ENGINES = (("ours", "ats"), ("direct", "direct"))
+
+
 def failover_table(data):
-    """Markdown for the failover rows (ours only), or "" when the run had none."""
+    """Markdown for the failover rows (ours, on each engine the run had), or
+    "" when the run had none."""
     fo = data.get("extra", {}).get("failover")
     if not fo:
         return ""
-    rows = stats.failover_rows(data["metrics"], fo.get("cases", []), FO_POOLS, FO_CASES)
-    lines = ["| pool | first peer | tunnels per round | ready p50, ms | ready p99, ms | "
+    engines = [(ing, name) for ing, name in FO_ENGINES
+               if data["metrics"].get("fo_on_single_ready_p50_ms", {}).get("values", {})
+               .get(ing)]
+    lines = ["| engine | pool | first peer | tunnels per round | ready p50, ms | ready p99, ms | "
              "first byte p50, ms | ready p50 / single | ready p99 / single | "
              "first peer tried, per tunnel | first peer's state before→after (per round) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for r in rows:
-        n = fo["stall_tunnels"] if r["case"].startswith("stall") else fo["tunnels"]
-        word = {0: "up", 1: "down", 2: "draining", None: "?"}
-        state = ", ".join("%s→%s" % (word.get(a, str(a)), word.get(b, str(b)))
-                          for a, b in zip(r["state_before"], r["state_after"])) or "-"
-        failed = " (%d failed)" % r["failed"] if r["failed"] else ""
-        lines.append("| %s | %s | %d%s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["pool"], FO_LABELS[r["case"]], n, failed, stats.fmt_num(r["ready_p50_ms"]),
-            stats.fmt_num(r["ready_p99_ms"]), stats.fmt_num(r["fb_p50_ms"]),
-            "1" if r["case"] == "single" else stats.fmt_ratio(r["ratio_ready_p50_ms"]),
-            "1" if r["case"] == "single" else stats.fmt_ratio(r["ratio_ready_p99_ms"]),
-            "-" if r["case"] == "single" else stats.fmt_num(r["attempts_per_tunnel"]),
-            state))
-    head = ("\n### Failover cost (ours only)\n\n"
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for ing, name in engines:
+        rows = stats.failover_rows(data["metrics"], fo.get("cases", []), FO_POOLS, FO_CASES,
+                                   ing=ing)
+        for r in rows:
+            n = fo["stall_tunnels"] if r["case"].startswith("stall") else fo["tunnels"]
+            word = {0: "up", 1: "down", 2: "draining", None: "?"}
+            state = ", ".join("%s→%s" % (word.get(a, str(a)), word.get(b, str(b)))
+                              for a, b in zip(r["state_before"], r["state_after"])) or "-"
+            failed = " (%d failed)" % r["failed"] if r["failed"] else ""
+            lines.append("| %s | %s | %s | %d%s | %s | %s | %s | %s | %s | %s | %s |" % (
+                name, r["pool"], FO_LABELS[r["case"]], n, failed,
+                stats.fmt_num(r["ready_p50_ms"]), stats.fmt_num(r["ready_p99_ms"]),
+                stats.fmt_num(r["fb_p50_ms"]),
+                "1" if r["case"] == "single" else stats.fmt_ratio(r["ratio_ready_p50_ms"]),
+                "1" if r["case"] == "single" else stats.fmt_ratio(r["ratio_ready_p99_ms"]),
+                "-" if r["case"] == "single" else stats.fmt_num(r["attempts_per_tunnel"]),
+                state))
+    rounds = max([len(data["metrics"].get("fo_on_single_ready_p50_ms", {}).get("values", {})
+                      .get(ing, [])) for ing, _ in engines] or [0])
+    head = ("\n### Failover cost (ours only, %s)\n\n"
             "Time to the client's 200 through a rule `peers: [first, live]` against the same "
             "set-up with the live peer alone, same ingress, same round (the reference has no "
             "failover). Ratios: median of the per-round ratios to the single-peer row of the "
-            "same pool setting, (min-max) over %d rounds. `connect_timeout: %s`; cold rules: "
-            "`health.failures: %d` (the first peer is tried by every tunnel); down rules: "
-            "`failures: %d`, marked down before they are measured, `down_for: %s` (no trial "
-            "tunnel during the measurement). Pool on: `pool: {size: 2}`; off: `size: 0`. "
-            "\"First peer tried\" is the dead or stalling peer's `attempts` metric over the "
-            "case, per tunnel.\n\n" % (len(data["metrics"].get(
-                "fo_on_single_ready_p50_ms", {}).get("values", {}).get("ours", [])),
-                fo["connect_timeout"], fo["cold_failures"], fo["down_failures"],
-                fo["down_for"]))
+            "same engine and pool setting, (min-max) over %d rounds. `connect_timeout: %s`; "
+            "cold rules: `health.failures: %d` (the first peer is tried by every tunnel); down "
+            "rules: `failures: %d`, marked down before they are measured, `down_for: %s` (no "
+            "trial tunnel during the measurement). Pool on: `pool: {size: 2}`; off: `size: 0`. "
+            "%s\"First peer tried\" is the dead or stalling peer's `attempts` metric over the "
+            "case, per tunnel.\n\n" % (
+                " and ".join("%s engine" % name for _, name in engines) or "no engine",
+                rounds, fo["connect_timeout"], fo["cold_failures"], fo["down_failures"],
+                fo["down_for"],
+                "The direct engine's ingress has `engine: direct` at the top of the same YAML. "
+                if any(ing == "direct" for ing, _ in engines) else ""))
     return head + "\n".join(lines) + "\n"
 
 
@@ -391,10 +467,20 @@ def section(data, rows, tg, chart_err, png_name, slow_err=None, slow_png=None):
                    mach["nproc"], mach["cpu"], mach["memory"], mach["kernel"], v["ats"],
                    v["squid"], v["redis"], v["postgres"]))
     oa = m.get("ours_args") or []
-    out.append("Plugins: ours `%s`, reference `%s`, both with `--file RULES`%s.\n" % (
-        m["plugins"]["ours"] + (" (sha256 %s...)" % m["ours_sha256"] if m.get("ours_sha256")
-                                else ""), m["plugins"]["reference"],
-        (" and, for ours only, `%s`" % " ".join(oa)) if oa else " and nothing else"))
+    cols = columns(data)
+    ours = m["plugins"]["ours"] + (" (sha256 %s...)" % m["ours_sha256"]
+                                   if m.get("ours_sha256") else "")
+    if "direct" in cols:
+        out.append("Plugins: ours `%s` twice, on its default engine (column \"ours, ats\") and "
+                   "with `--engine direct` first on its line (\"ours, direct\"), and the "
+                   "reference `%s`, each with `--file RULES`%s.\n" % (
+                       ours, m["plugins"]["reference"],
+                       (" and, for ours on both engines, `%s`" % " ".join(oa)) if oa
+                       else " and nothing else"))
+    else:
+        out.append("Plugins: ours `%s`, reference `%s`, both with `--file RULES`%s.\n" % (
+            ours, m["plugins"]["reference"],
+            (" and, for ours only, `%s`" % " ".join(oa)) if oa else " and nothing else"))
     out.append("Rounds: %d (bulk, fresh tunnels), %d (concurrency, slow reader), %d (rule "
                "scale), %d (real clients); %d MiB per bulk transfer; %d fresh tunnels per "
                "round; %s concurrent tunnels; %d stalled readers for %.0f s; %s rules with %d "
@@ -405,10 +491,12 @@ def section(data, rows, tg, chart_err, png_name, slow_err=None, slow_png=None):
                    c["slow_seconds"], ", ".join("{:,}".format(x) for x in c["rule_counts"]),
                    c["rule_tunnels"]))
     out.append("### Results\n")
-    out.append(stats.markdown_table(rows))
+    out.append(stats.markdown_table(rows, cols))
     out.append("\nEach cell: the median over rounds; the ratio columns are medians of the "
-               "per-round ratios to the reference, (min-max) over rounds. `failed` / "
-               "`(k/n failed)`: see the failures below.\n")
+               "per-round ratios to the reference%s, (min-max) over rounds. `failed` / "
+               "`(k/n failed)`: see the failures below.\n" % (
+                   " (direct/ats: of ours on the direct engine to ours on the ats engine)"
+                   if "direct" in cols and "ours" in cols else ""))
     if chart_err:
         out.append("\n(no chart: %s)\n" % chart_err)
     else:
@@ -419,7 +507,8 @@ def section(data, rows, tg, chart_err, png_name, slow_err=None, slow_png=None):
     if fo:
         out.append(fo)
     if m.get("variant"):
-        out.append("\nThe targets of issue 3 against this run (the same judgement as for 9.2 "
+        out.append("\nThe targets of issue 3 (and of issue 14 for the direct engine) against "
+                   "this run (the same judgement as for 9.2 "
                    "under [Where targets are not met](#where-targets-are-not-met)):\n")
         out.append(targets_table(tg))
     else:
@@ -466,7 +555,9 @@ def write(data, doc_path):
     begin, end = markers(var)
     new = stats.replace_marked(old, begin, end, text)
     if not var:
-        tt = ("Targets of issue 3 against the latest run (%s, %s mode, git %s):\n\n"
+        tt = ("Targets of issue 3 (ours on its default engine, ats) and, when the run had it, "
+              "of issue 14 (ours on the direct engine) against the latest run (%s, %s mode, "
+              "git %s):\n\n"
               % (data["meta"]["date"], data["meta"]["mode"], data["meta"]["git"])) \
             + targets_table(tg)
         new = stats.replace_marked(new, TARGETS_BEGIN, TARGETS_END, tt)
@@ -476,24 +567,31 @@ def write(data, doc_path):
 
 def summary_text(data):
     rows = build_rows(data)
-    lines = []
+    cols = columns(data)
+    rcols = stats.ratio_columns(cols)
+    lines = ["%-48s %s   %s" % ("", " ".join("%12s" % stats.SHORT[c] for c in cols),
+                                " ".join("%-22s" % h for h, _, _ in rcols))]
     for r in rows:
         s = r["summary"]
-        lines.append("%-48s %12s %12s %12s   ours/ref %-22s squid/ref %s" % (
-            r["label"][:48], stats.fmt_abs(s, "ours"), stats.fmt_abs(s, "reference"),
-            stats.fmt_abs(s, "squid"), stats.fmt_ratio(s["ratio"].get("ours")),
-            stats.fmt_ratio(s["ratio"].get("squid"))))
+        lines.append("%-48s %s   %s" % (
+            r["label"][:48], " ".join("%12s" % stats.fmt_abs(s, c) for c in cols),
+            " ".join("%-22s" % stats.fmt_ratio(s.get(kind, {}).get(key))
+                     for _, kind, key in rcols)))
     fo = data.get("extra", {}).get("failover")
     if fo:
         lines.append("")
-        for r in stats.failover_rows(data["metrics"], fo.get("cases", []), FO_POOLS, FO_CASES):
-            lines.append("failover pool %-3s %-11s ready p50 %8s ms p99 %8s ms   x single: "
-                         "p50 %-22s p99 %-22s first peer tried/tunnel %s" % (
-                             r["pool"], r["case"], stats.fmt_num(r["ready_p50_ms"]),
-                             stats.fmt_num(r["ready_p99_ms"]),
-                             stats.fmt_ratio(r["ratio_ready_p50_ms"]),
-                             stats.fmt_ratio(r["ratio_ready_p99_ms"]),
-                             stats.fmt_num(r["attempts_per_tunnel"])))
+        for ing, name in FO_ENGINES:
+            if ing not in cols:
+                continue
+            for r in stats.failover_rows(data["metrics"], fo.get("cases", []), FO_POOLS,
+                                         FO_CASES, ing=ing):
+                lines.append("failover %-6s pool %-3s %-11s ready p50 %8s ms p99 %8s ms   "
+                             "x single: p50 %-22s p99 %-22s first peer tried/tunnel %s" % (
+                                 name, r["pool"], r["case"], stats.fmt_num(r["ready_p50_ms"]),
+                                 stats.fmt_num(r["ready_p99_ms"]),
+                                 stats.fmt_ratio(r["ratio_ready_p50_ms"]),
+                                 stats.fmt_ratio(r["ratio_ready_p99_ms"]),
+                                 stats.fmt_num(r["attempts_per_tunnel"])))
     lines.append("")
     for text, how, measured, met in targets(data, rows):
         lines.append("%-12s %s: %s" % (stats.met_word(met).strip("*"), text, measured))

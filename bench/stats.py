@@ -15,7 +15,16 @@ per-round ratios cancels most of the drift of a noisy machine.
 
 import math
 
-INGRESSES = ("ours", "reference", "squid")
+# "ours" is our plugin on its default engine (ats), "direct" the same .so
+# with `--engine direct` (issue 14).  The JSON keeps "ours" for the ats
+# engine, so results from before the direct engine still read.
+INGRESSES = ("ours", "direct", "reference", "squid")
+# What the tables call each ingress, and each ratio.
+NAMES = {"ours": "ours, ats", "direct": "ours, direct", "reference": "reference",
+         "squid": "squid"}
+SHORT = {"ours": "ats", "direct": "direct", "reference": "ref", "squid": "squid"}
+# Ratios besides every ingress's to the reference: (numerator, denominator).
+PAIRS = (("direct", "ours"),)
 
 
 def percentile(values, p):
@@ -57,10 +66,11 @@ def ratio_summary(num, den):
     return {"median": median(rs), "min": min(rs), "max": max(rs), "n": len(rs)}
 
 
-def summarize(values, base="reference"):
+def summarize(values, base="reference", pairs=PAIRS):
     """Summary of one metric: absolute medians per ingress, failure counts,
-    and the ratios of every other ingress to `base`."""
-    out = {"median": {}, "ok": {}, "rounds": {}, "ratio": {}}
+    the ratios of every other ingress to `base`, and in "pair" the ratios
+    num/den of `pairs` where both ingresses have values (key "num/den")."""
+    out = {"median": {}, "ok": {}, "rounds": {}, "ratio": {}, "pair": {}}
     for ing, vs in values.items():
         out["median"][ing] = median(vs)
         out["ok"][ing] = sum(1 for v in vs if v is not None)
@@ -69,6 +79,9 @@ def summarize(values, base="reference"):
         for ing, vs in values.items():
             if ing != base:
                 out["ratio"][ing] = ratio_summary(vs, values[base])
+    for num, den in pairs:
+        if values.get(num) and values.get(den):
+            out["pair"]["%s/%s" % (num, den)] = ratio_summary(values[num], values[den])
     return out
 
 
@@ -147,12 +160,37 @@ def fmt_abs(summary, ing):
     return s
 
 
-def markdown_table(rows, columns=INGRESSES):
+def columns_of(values_by_key, wanted=None):
+    """The ingresses a run has, in INGRESSES order: `wanted` (the run's own
+    list) when given, else those with a value in any metric."""
+    if wanted:
+        return [i for i in INGRESSES if i in wanted]
+    have = set()
+    for vals in values_by_key:
+        have.update(i for i, vs in vals.items() if any(v is not None for v in vs))
+    return [i for i in INGRESSES if i in have]
+
+
+def ratio_columns(columns):
+    """[(header, kind, key)]: each ingress but the reference against it,
+    then the PAIRS whose both ingresses ran; kind "ratio" or "pair"."""
+    out = []
+    if "reference" in columns:
+        out += [("%s/ref" % SHORT[i], "ratio", i) for i in columns if i != "reference"]
+    for num, den in PAIRS:
+        if num in columns and den in columns:
+            out.append(("%s/%s" % (SHORT[num], SHORT[den]), "pair", "%s/%s" % (num, den)))
+    return out
+
+
+def markdown_table(rows, columns=("ours", "reference", "squid")):
     """rows: list of dicts with keys label, unit, better ('higher'/'lower'/
-    ''), summary (from summarize).  Returns markdown text."""
-    head = ["metric", "unit"] + list(columns) + ["ours/ref", "squid/ref"]
+    ''), summary (from summarize).  columns: the ingresses shown.  Returns
+    markdown text: absolute medians, then the ratios (ratio_columns)."""
+    rcols = ratio_columns(columns)
+    head = ["metric", "unit"] + [NAMES[c] for c in columns] + [h for h, _, _ in rcols]
     lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join([" --- "] * 2 + [" ---: "] * len(columns) + [" ---: "] * 2) + "|"]
+             "|" + "|".join([" --- "] * 2 + [" ---: "] * (len(columns) + len(rcols))) + "|"]
     for row in rows:
         s = row["summary"]
         unit = row.get("unit", "")
@@ -160,21 +198,20 @@ def markdown_table(rows, columns=INGRESSES):
             unit += " (%s is better)" % row["better"]
         cells = [row["label"], unit]
         cells += [fmt_abs(s, ing) for ing in columns]
-        cells.append(fmt_ratio(s["ratio"].get("ours")))
-        cells.append(fmt_ratio(s["ratio"].get("squid")))
+        cells += [fmt_ratio(s.get(kind, {}).get(key)) for _, kind, key in rcols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def chart_rows(rows):
-    """(label, ours_ratio_summary, squid_ratio_summary) for rows that have a
-    ratio, in order (what the chart plots)."""
+def chart_rows(rows, series=("ours", "squid")):
+    """(label, [ratio summary to the reference of each of `series`]) for
+    rows that have any of those ratios, in order (what the chart plots)."""
     out = []
     for row in rows:
         r = row["summary"]["ratio"]
-        if r.get("ours") is None and r.get("squid") is None:
+        if all(r.get(i) is None for i in series):
             continue
-        out.append((row.get("short", row["label"]), r.get("ours"), r.get("squid")))
+        out.append((row.get("short", row["label"]), [r.get(i) for i in series]))
     return out
 
 
@@ -191,8 +228,8 @@ def replace_marked(text, begin, end, new):
 
 
 # --------------------------------------------------------------------------
-# Failover cost (ours only): each case against the single-peer rule of the
-# same pool setting and round.
+# Failover cost (ours, each engine): each case against the single-peer rule
+# of the same pool setting, ingress and round.
 
 
 def failover_rows(metrics, cases_extra, pools, cases, base="single", ing="ours"):
@@ -201,7 +238,8 @@ def failover_rows(metrics, cases_extra, pools, cases, base="single", ing="ours")
     figure of the same pool and round (ratio_summary), failed tunnels in all,
     and, from cases_extra (the bench's per-case records), how many tunnels
     tried the case's first peer per tunnel measured and that peer's state
-    before and after each round's case.  metrics: {key: {"values": {ing: [per round]}}} with
+    before and after each round's case (records without "ingress" are
+    ours', from runs before the direct engine).  metrics: {key: {"values": {ing: [per round]}}} with
     keys fo_<pool>_<case>_{ready_p50_ms,ready_p99_ms,fb_p50_ms,failed}."""
     def vals(pool, case, what):
         return metrics.get("fo_%s_%s_%s" % (pool, case, what), {}).get("values", {}).get(ing, [])
@@ -215,7 +253,8 @@ def failover_rows(metrics, cases_extra, pools, cases, base="single", ing="ours")
                 row["ratio_" + what] = None if case == base else \
                     ratio_summary(v, vals(pool, base, what))
             row["failed"] = sum(x for x in vals(pool, case, "failed") if x is not None)
-            recs = [r for r in cases_extra if r.get("pool") == pool and r.get("case") == case]
+            recs = [r for r in cases_extra if r.get("pool") == pool and r.get("case") == case
+                    and r.get("ingress", "ours") == ing]
             tried = [r for r in recs if r.get("first_peer_attempts") is not None]
             n = sum(r.get("tunnels", 0) for r in tried)
             row["attempts_per_tunnel"] = (sum(r["first_peer_attempts"] for r in tried) / n) \

@@ -167,3 +167,76 @@ def test_compare_builds_pools_rounds_and_judges_against_run_to_run_noise():
                                           {"ours": [4.2], "reference": [2.0]}], "lower")
     assert worse["verdict"] == "worse"
     assert stats.compare_builds(before, after[:1], "lower")["verdict"] is None
+
+
+def test_direct_gets_its_ratios_to_the_reference_and_to_ours():
+    s = stats.summarize({"ours": [2.0, 4.0], "direct": [1.0, 1.0], "reference": [2.0, 2.0],
+                         "squid": [4.0, 4.0]})
+    assert s["ratio"]["direct"]["median"] == 0.5  # 0.5, 0.5
+    assert s["pair"]["direct/ours"] == {"median": 0.375, "min": 0.25, "max": 0.5, "n": 2}
+    # A run without direct has no such pair.
+    assert stats.summarize({"ours": [1.0], "reference": [1.0]})["pair"] == {}
+
+
+def test_markdown_table_columns_follow_the_run():
+    data = _data({"dl_mibps": {"ours": [2.0], "direct": [3.0], "reference": [2.0],
+                               "squid": [1.0]}})
+    rows = report.build_rows(data)
+    cols = report.columns(data)
+    assert cols == ["ours", "direct", "reference", "squid"]
+    md = stats.markdown_table(rows, cols)
+    head = md.splitlines()[0]
+    assert head == ("| metric | unit | ours, ats | ours, direct | reference | squid | ats/ref | "
+                    "direct/ref | squid/ref | direct/ats |")
+    assert ("| bulk download (32 MiB) | MiB/s (higher is better) | 2.00 | 3.00 | 2.00 | 1.00 | "
+            "1.00x (1 round) | 1.50x (1 round) | 0.500x (1 round) | 1.50x (1 round) |") in md
+    # Older results (no direct values): no direct columns.
+    old = _data({"dl_mibps": {"ours": [2.0], "direct": [], "reference": [2.0], "squid": [1.0]}})
+    assert report.columns(old) == ["ours", "reference", "squid"]
+    # The run's own list wins.
+    old["meta"]["ingresses"] = ["direct", "reference"]
+    assert report.columns(old) == ["direct", "reference"]
+
+
+def test_direct_targets_are_judged_on_direct_against_the_reference():
+    data = _data({
+        "dl_mibps": {"ours": [90.0], "direct": [101.0], "reference": [100.0]},
+        "ul_mibps": {"ours": [90.0], "direct": [100.0], "reference": [100.0]},
+        "dl_cpu_s_per_gib": {"ours": [1.0], "direct": [0.8], "reference": [1.0]},
+        "ul_cpu_s_per_gib": {"ours": [1.0], "direct": [0.9], "reference": [1.0]},
+        "setup_fb_p50_ms": {"ours": [1.0], "direct": [0.5], "reference": [1.0]},
+        "concL_kib_per_tunnel": {"ours": [100.0], "direct": [50.0], "reference": [100.0]},
+        "concL_ok": {"ours": [1000], "direct": [998], "reference": [1000]},
+    })
+    tg = report.targets(data, report.build_rows(data))
+    direct = {t[0].split(": ", 1)[1].split(" at ")[0].split(",")[0]: t
+              for t in tg if t[0].startswith("direct engine")}
+    assert set(direct) == {"no throughput loss", "ingress CPU per GiB",
+                           "fresh tunnel first byte p50", "memory per open tunnel"}
+    assert direct["no throughput loss"][3] is True      # 1.01x and 1.00x
+    assert direct["no throughput loss"][1] == "direct/reference >= 1.0"
+    assert direct["ingress CPU per GiB"][3] is False    # upload 0.9x > 0.85x
+    assert direct["fresh tunnel first byte p50"][3] is True
+    assert direct["memory per open tunnel"][3] is False  # 0.5x, but 2 tunnels failed
+    # Issue 3's targets stay judged on ours (the ats engine).
+    thr = [t for t in tg if t[0].startswith("throughput")][0]
+    assert thr[1] == "ours/reference >= 1.3" and "0.900x" in thr[2]
+    # Without direct in the run, no direct targets.
+    del data["metrics"]["concL_ok"]
+    for m in data["metrics"].values():
+        m["values"].pop("direct")
+    assert not [t for t in report.targets(data, report.build_rows(data))
+                if t[0].startswith("direct")]
+
+
+def test_failover_rows_keep_each_engine_apart():
+    metrics = {"fo_on_single_ready_p50_ms": {"values": {"ours": [1.0], "direct": [2.0]}},
+               "fo_on_dead_cold_ready_p50_ms": {"values": {"ours": [2.0], "direct": [3.0]}}}
+    extra = [{"pool": "on", "case": "dead_cold", "tunnels": 10, "first_peer_attempts": 10},
+             {"ingress": "direct", "pool": "on", "case": "dead_cold", "tunnels": 10,
+              "first_peer_attempts": 5}]
+    ours = stats.failover_rows(metrics, extra, ["on"], ["single", "dead_cold"])[1]
+    direct = stats.failover_rows(metrics, extra, ["on"], ["single", "dead_cold"],
+                                 ing="direct")[1]
+    assert ours["ratio_ready_p50_ms"]["median"] == 2.0 and ours["attempts_per_tunnel"] == 1.0
+    assert direct["ratio_ready_p50_ms"]["median"] == 1.5 and direct["attempts_per_tunnel"] == 0.5
