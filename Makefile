@@ -67,7 +67,11 @@ SHIM_OBJ  :=
 LINK      := $(CC)
 endif
 SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS      := -lpcre2-8 -lyaml
+# The core reads client certificates with libcrypto (tb_certnames); the
+# glue also takes the TLS connection's certificate from libssl.  Both are
+# the system's OpenSSL 3, the one Traffic Server itself links (9.2 and 10.2).
+LIBS      := -lpcre2-8 -lyaml -lcrypto
+PLUGIN_LIBS := $(LIBS) -lssl
 
 CORE_SRC  := $(wildcard src/core/*.c)
 GLUE_SRC  := $(wildcard src/ats/*.c)
@@ -83,7 +87,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick fuzz fuzz-short fuzz-build soak soak-short soak-upload valgrind install uninstall deb test-pkg
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick fuzz fuzz-short fuzz-build fuzz-corpus soak soak-short soak-upload valgrind install uninstall deb test-pkg
 all: build
 
 deps:
@@ -110,7 +114,7 @@ $(VBUILD)/ats/%.o: src/ats/%.cc src/ats/ts_api.h VERSION
 # Link to a temporary name and rename: overwriting a .so in place can crash
 # a traffic_server that has it loaded.
 $(VBUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ) $(SHIM_OBJ)
-	$(LINK) -shared $(LDFLAGS) -o $@.tmp $^ $(LIBS)
+	$(LINK) -shared $(LDFLAGS) -o $@.tmp $^ $(PLUGIN_LIBS)
 	mv -f $@.tmp $@
 
 # tls_bridge_check (docs/tls_bridge_check.md): the core and one main, no
@@ -207,7 +211,7 @@ unit: $(UNIT_BIN)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_TARGETS := resp peer args match yaml reference template
+FUZZ_TARGETS := resp peer args match yaml reference template certnames policy
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc/core
@@ -217,6 +221,16 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard src/core/*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
 
 fuzz-build: $(FUZZ_BIN)
+
+# fuzz_certnames' seed corpus: DER certificates made with the unit tests'
+# generator (tests/unit/tb_certgen.h; throwaway keys, never stored).  The
+# output is checked in; rerun only to change what it holds.
+$(BUILD)/make_certnames_corpus: tests/fuzz/make_certnames_corpus.c tests/unit/tb_certgen.h
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Wno-missing-prototypes -Itests/unit -o $@ $< -lcrypto
+
+fuzz-corpus: $(BUILD)/make_certnames_corpus
+	$(BUILD)/make_certnames_corpus tests/fuzz/corpus/certnames
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -256,7 +270,7 @@ endif
 $(ASAN_PLUGIN): $(CORE_SRC) $(GLUE_SRC) $(ASAN_SHIM) $(wildcard src/core/*.h src/ats/*.h) VERSION
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(SAN) $(VERSION_DEF) $(ASAN_GLUE) -Isrc/core -o $@.tmp \
-	  $(CORE_SRC) $(GLUE_SRC) $(ASAN_SHIM) $(LIBS) $(if $(ASAN_SHIM),-lstdc++)
+	  $(CORE_SRC) $(GLUE_SRC) $(ASAN_SHIM) $(PLUGIN_LIBS) $(if $(ASAN_SHIM),-lstdc++)
 	mv -f $@.tmp $@
 
 e2e-asan: $(ASAN_PLUGIN)

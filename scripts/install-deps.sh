@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh PKG...     those packages instead (bench/install-deps.sh)
 set -eu
 PKGS="trafficserver trafficserver-dev trafficserver-experimental-plugins libpcre2-dev
-libyaml-dev libcmocka-dev python3-pytest nginx-light openssl curl make gcc pkg-config
+libyaml-dev libssl-dev libcmocka-dev python3-pytest nginx-light openssl curl make gcc pkg-config
 cppcheck clang-tidy clang-format clang libclang-rt-14-dev valgrind"
 [ "$#" -eq 0 ] || PKGS="$*"
 missing=""

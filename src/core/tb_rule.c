@@ -52,14 +52,53 @@ int tb_balance_parse(const char *s, enum tb_balance *out) {
   return -1;
 }
 
-int tb_rule_port_ok(const struct tb_rule *r, unsigned port) {
-  if (r->nports == 0) {
+const char *tb_action_name(enum tb_action a) {
+  return a == TB_ACTION_DENY ? "deny" : "bridge";
+}
+
+int tb_port_list_ok(const struct tb_port_range *ports, size_t n, unsigned port) {
+  if (n == 0) {
     return 1;
   }
-  for (size_t i = 0; i < r->nports; i++) {
-    if (port >= r->ports[i].lo && port <= r->ports[i].hi) {
+  for (size_t i = 0; i < n; i++) {
+    if (port >= ports[i].lo && port <= ports[i].hi) {
       return 1;
     }
+  }
+  return 0;
+}
+
+int tb_rule_port_ok(const struct tb_rule *r, unsigned port) {
+  return tb_port_list_ok(r->ports, r->nports, port);
+}
+
+int tb_rule_client_ok(const struct tb_rule *r, const struct sockaddr *sa) {
+  return r->nclients == 0 || tb_cidr_list_match(r->clients, r->nclients, sa);
+}
+
+int tb_rule_format_clients(const struct tb_rule *r, char *buf, size_t len) {
+  size_t used = 0;
+
+  if (len == 0) {
+    return -1;
+  }
+  buf[0] = '\0';
+  if (r->nclients == 0) {
+    return snprintf(buf, len, "any") < (int)len ? 0 : -1;
+  }
+  for (size_t i = 0; i < r->nclients; i++) {
+    char net[TB_CIDR_TEXT_MAX];
+    if (tb_cidr_format(&r->clients[i], net, sizeof net) < 0) {
+      snprintf(net, sizeof net, "?");
+    }
+    int n = snprintf(buf + used, len - used, "%s%s", i ? "," : "", net);
+    if (n < 0 || (size_t)n >= len - used) {
+      if (len >= 4) {
+        memcpy(buf + len - 4, "...", 4);
+      }
+      return -1;
+    }
+    used += (size_t)n;
   }
   return 0;
 }
