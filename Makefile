@@ -67,11 +67,11 @@ SHIM_OBJ  :=
 LINK      := $(CC)
 endif
 SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-# The core reads client certificates with libcrypto (tb_certnames); the
-# glue also takes the TLS connection's certificate from libssl.  Both are
-# the system's OpenSSL 3, the one Traffic Server itself links (9.2 and 10.2).
-LIBS      := -lpcre2-8 -lyaml -lcrypto
-PLUGIN_LIBS := $(LIBS) -lssl
+# OpenSSL: the shared libssl3/libcrypto3 that traffic_server itself loads
+# (9.2 and 10.2), never a static copy.  tb_tls is the direct engine's TLS
+# client; tb_certnames reads client certificates (the peer role), whose
+# glue takes the connection's certificate from libssl.
+LIBS      := -lpcre2-8 -lyaml -lssl -lcrypto
 
 CORE_SRC  := $(wildcard src/core/*.c)
 GLUE_SRC  := $(wildcard src/ats/*.c)
@@ -87,7 +87,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick fuzz fuzz-short fuzz-build fuzz-corpus soak soak-short soak-upload valgrind install uninstall deb test-pkg
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick fuzz fuzz-short fuzz-build fuzz-corpus fuzz-corpus-tls soak soak-short soak-upload valgrind install uninstall deb test-pkg
 all: build
 
 deps:
@@ -114,7 +114,7 @@ $(VBUILD)/ats/%.o: src/ats/%.cc src/ats/ts_api.h VERSION
 # Link to a temporary name and rename: overwriting a .so in place can crash
 # a traffic_server that has it loaded.
 $(VBUILD)/tls_bridge.so: $(CORE_OBJ) $(GLUE_OBJ) $(SHIM_OBJ)
-	$(LINK) -shared $(LDFLAGS) -o $@.tmp $^ $(PLUGIN_LIBS)
+	$(LINK) -shared $(LDFLAGS) -o $@.tmp $^ $(LIBS)
 	mv -f $@.tmp $@
 
 # tls_bridge_check (docs/tls_bridge_check.md): the core and one main, no
@@ -211,12 +211,12 @@ unit: $(UNIT_BIN)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_TARGETS := resp peer args match yaml reference template certnames policy
+FUZZ_TARGETS := resp peer args match yaml reference template tls certnames policy
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc/core
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard src/core/*.h)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard src/core/*.h tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
 
@@ -231,6 +231,16 @@ $(BUILD)/make_certnames_corpus: tests/fuzz/make_certnames_corpus.c tests/unit/tb
 
 fuzz-corpus: $(BUILD)/make_certnames_corpus
 	$(BUILD)/make_certnames_corpus tests/fuzz/corpus/certnames
+
+# fuzz_tls's seeds: what real OpenSSL servers send to its fixed client
+# (tests/fuzz/gen_tls_corpus.c), each replayed once written.  Not part of
+# `make test`; the corpus is checked in.  The files differ from run to run
+# only inside the session tickets (they carry the time).
+fuzz-corpus-tls:
+	@mkdir -p $(BUILD)/fuzz tests/fuzz/corpus/tls
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Isrc/core -o $(BUILD)/fuzz/gen_tls_corpus \
+	  tests/fuzz/gen_tls_corpus.c $(CORE_SRC) $(LIBS)
+	$(BUILD)/fuzz/gen_tls_corpus tests/fuzz/corpus/tls
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -270,15 +280,18 @@ endif
 $(ASAN_PLUGIN): $(CORE_SRC) $(GLUE_SRC) $(ASAN_SHIM) $(wildcard src/core/*.h src/ats/*.h) VERSION
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared $(SAN) $(VERSION_DEF) $(ASAN_GLUE) -Isrc/core -o $@.tmp \
-	  $(CORE_SRC) $(GLUE_SRC) $(ASAN_SHIM) $(PLUGIN_LIBS) $(if $(ASAN_SHIM),-lstdc++)
+	  $(CORE_SRC) $(GLUE_SRC) $(ASAN_SHIM) $(LIBS) $(if $(ASAN_SHIM),-lstdc++)
 	mv -f $@.tmp $@
 
 e2e-asan: $(ASAN_PLUGIN)
 	$(E2E_ENV) TB_ATS_LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	  TB_PLUGIN=$(abspath $(ASAN_PLUGIN)) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
+	  TB_PLUGIN=$(abspath $(ASAN_PLUGIN)) $(PYTHON) -m pytest -p no:cacheprovider $(E2E_PATHS) $(E2E_ARGS)
+
+# E2E_ARGS naming test files (tests/...) runs those; otherwise the whole suite.
+E2E_PATHS = $(if $(findstring tests/,$(E2E_ARGS)),,tests/e2e)
 
 e2e: build
-	$(E2E_ENV) TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider tests/e2e $(E2E_ARGS)
+	$(E2E_ENV) TB_PLUGIN=$(PLUGIN) $(PYTHON) -m pytest -p no:cacheprovider $(E2E_PATHS) $(E2E_ARGS)
 
 # deb before e2e: with a fresh package in build/deb, the e2e suite's
 # test_package.py installs it, runs it and purges it (make deb 20-55 s,
@@ -315,16 +328,22 @@ run: deps
 	$(E2E_ENV) $(PYTHON) scripts/run.py --plugin $(PLUGIN)
 
 # Benchmark: ours vs the reference tls_bridge.so vs Squid (docs/benchmarks.md).
-# Not part of `make test`.  bench-quick: every row, small sizes, ~2 minutes.
+# Not part of `make test`.  bench-quick: every row, small sizes, ~4 minutes.
+# With ATS=PREFIX (an ATS 10.x install) every Traffic Server of the bench is
+# that one (TB_ATS, as for make e2e), ours is the 10.x build and the
+# reference that install's tls_bridge.so; the results go to
+# bench/results/latest-ats10.json and the "On ATS 10.2" section of
+# docs/benchmarks.md, so the 9.2 figures stay.  BENCH_OURS=PATH benchmarks
+# another build of ours (e.g. an older commit's) against the same reference.
 bench: deps
 	@bench/install-deps.sh
 	$(MAKE) build
-	BENCH_COMMAND="make bench" $(PYTHON) bench/bench.py
+	$(E2E_ENV) BENCH_COMMAND="make bench$(if $(ATS), ATS=$(ATS))" $(PYTHON) bench/bench.py
 
 bench-quick: deps
 	@bench/install-deps.sh
 	$(MAKE) build
-	BENCH_COMMAND="make bench-quick" $(PYTHON) bench/bench.py --quick
+	$(E2E_ENV) BENCH_COMMAND="make bench-quick$(if $(ATS), ATS=$(ATS))" $(PYTHON) bench/bench.py --quick
 
 # Soak (tests/soak/soak.py; what it checks is in its header): a real peer
 # and ingress, 100,000 tunnels (echo, aborted set-ups, bulk transfers
@@ -369,7 +388,7 @@ VG_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/valgrind/%,$(UNIT_SRC))
 
 $(BUILD)/valgrind/test_%: tests/unit/test_%.c $(CORE_SRC) $(wildcard src/core/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Wno-missing-prototypes -Isrc/core \
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Wno-missing-prototypes -DTB_VALGRIND -Isrc/core \
 	  -o $@ $< $(CORE_SRC) $(LIBS) -lcmocka
 
 valgrind: deps

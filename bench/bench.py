@@ -13,9 +13,18 @@ reference, with their spread, and the absolute medians.
 
     bench/bench.py            # full run (~20-25 min): `make bench`
     bench/bench.py --quick    # every row, small sizes (~1-2 min): `make bench-quick`
+    TB_ATS=/opt/ats-10.2.0 bench/bench.py --quick   # on ATS 10.x: `make bench-quick ATS=...`
+    bench/bench.py --ours PATH                      # another build of ours (env BENCH_OURS)
 
-Writes bench/results/latest.json, docs/benchmarks.png and the section of
-docs/benchmarks.md between <!-- bench:begin --> and <!-- bench:end -->.
+Which Traffic Server every instance runs is the e2e harness's switch, TB_ATS
+(tests/e2e/harness.py): unset, Debian's 9.2 and its reference plugin; a
+prefix, that install (ATS 10.x) and its own reference tls_bridge.so, with
+ours from build/ats<major>/.  On 9.2 the bench writes
+bench/results/latest.json, docs/benchmarks.png, docs/benchmarks-slow.png and
+the section of docs/benchmarks.md between <!-- bench:begin --> and
+<!-- bench:end -->; on 10.x bench/results/latest-ats10.json,
+docs/benchmarks-ats10*.png and the section between <!-- bench:ats10:begin -->
+and <!-- bench:ats10:end -->, so neither overwrites the other.
 Not a test: nothing asserts a timing.  See docs/benchmarks.md.
 """
 
@@ -39,6 +48,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402 (puts tests/lib on sys.path)
+import fakepeer  # noqa: E402
 import load  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
@@ -47,10 +57,12 @@ from tbtest import proc  # noqa: E402
 from tbtest.net import close_rst  # noqa: E402
 from tbtest.wait import WaitTimeout, wait_until  # noqa: E402
 
-OURS = harness.DEFAULT_PLUGIN
+OURS = harness.DEFAULT_PLUGIN  # --ours / BENCH_OURS replace it
 REFERENCE = harness.REFERENCE_PLUGIN
 SERVICE = "service.internal"
 INGRESSES = ("ours", "reference", "squid")
+# "" on Debian's 9.2, "ats10" on 10.x: where results go (report.variant).
+VARIANT = report.variant(harness.ATS.major)
 
 # Records for every ATS instance here on top of the harness's (debug is off).
 BENCH_RECORDS = {
@@ -94,6 +106,9 @@ FULL = {
     "pgbench_seconds": 8,
     "client_rounds": 3,
     "fds_left_wait_s": 3,
+    "fo_rounds": 3,
+    "fo_tunnels": 60,
+    "fo_stall_tunnels": 10,
 }
 QUICK = {
     "rounds": 2,
@@ -111,8 +126,15 @@ QUICK = {
     "pgbench_seconds": 2,
     "client_rounds": 1,
     "fds_left_wait_s": 1,
+    "fo_rounds": 2,
+    "fo_tunnels": 30,
+    "fo_stall_tunnels": 5,
 }
-SECTIONS = ("bulk", "setup", "clients", "rules", "concurrency", "slow")
+SECTIONS = ("bulk", "setup", "clients", "rules", "concurrency", "slow", "failover")
+
+
+def _fmt(v):
+    return "-" if v is None else "%.3g" % v
 
 
 def log(msg):
@@ -167,6 +189,57 @@ def scale_rules(n):
 
 
 BASE_RULES = RuleSet("base", [r"service[.]internal"], SERVICE)
+
+
+# --------------------------------------------------------------------------
+# Failover cost (ours only; the reference has no failover).  One ingress of
+# ours per pool setting, with one rule per case; each CONNECT host picks its
+# case.  The live peer is the bench's peer ATS; "dead" is a port where
+# nothing listens (connection refused at once); "stall" is a fake peer
+# (tests/e2e/fakepeer.py, TLS_STALL) that accepts TCP and never answers the
+# TLS handshake, so the first attempt lasts its share of connect_timeout.
+FO_CASES = ("single", "dead_cold", "dead_down", "stall_cold", "stall_down")
+FO_POOLS = (("on", 2), ("off", 0))
+# The whole set-up's budget for the failover rules: with two peers the
+# first attempt gets half of it, at least 1 s (docs/configuration.md, Health).
+FO_CONNECT_TIMEOUT = "2s"
+# Cold rules: the top-level health (warm-ups are judged by it too) needs
+# 100 consecutive failures, the most allowed, so the first peer stays up
+# for the whole case; down rules need 3 (the default) and are marked down
+# before they are measured; down_for is long enough that no trial tunnel
+# falls inside a measurement.
+FO_COLD_FAILURES = 100
+FO_DOWN_FAILURES = 3
+FO_DOWN_FOR = "3600s"
+
+
+def fo_host(case):
+    """The CONNECT host whose rule is the case's."""
+    return "fo-%s.test" % case.replace("_", "-")
+
+
+def fo_yaml(pool_size, live, first):
+    """The ingress's tls_bridge.yaml: `first` maps each case but single to
+    its first (failing) peer, host:port."""
+    lines = ["pool: {size: %d}" % pool_size,
+             "connect_timeout: %s" % FO_CONNECT_TIMEOUT,
+             "health: {failures: %d, down_for: %s}" % (FO_COLD_FAILURES, FO_DOWN_FOR),
+             "rules:",
+             "  - {name: single, host: '%s', peer: '%s'}" % (fo_host("single").replace(".", "[.]"),
+                                                              live)]
+    for case in FO_CASES[1:]:
+        health = (", health: {failures: %d}" % FO_DOWN_FAILURES) if case.endswith("_down") \
+            else ""
+        lines.append("  - {name: %s, host: '%s', peers: ['%s', '%s']%s}"
+                     % (case, fo_host(case).replace(".", "[.]"), first[case], live, health))
+    return "\n".join(lines) + "\n"
+
+
+def fo_metric(hostport, name):
+    """The per-peer metric's short name (docs/configuration.md, Health)."""
+    host, port = hostport.rsplit(":", 1)
+    host = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in host)
+    return "peer.%s_%s.%s" % (host, port, name)
 
 
 class Slot:
@@ -233,6 +306,10 @@ class Slot:
         if not harness.wait_for_port(self.port, timeout=timeout, proc_alive=self.alive):
             raise harness.StartupError("%s: not listening on %d\n%s"
                                        % (self.kind, self.port, self.inst.log_tail()))
+        if self.kind != "squid" and harness.ATS.hosts_file_late:
+            # 10.x: no CONNECT before the hosts file is read (a name looked
+            # up earlier stays unresolved: harness.AtsInstall.hosts_file_late).
+            self.inst.wait_hosts_file(timeout=max(1.0, deadline - time.monotonic()))
         try:
             wait_until(self.probe, max(0.0, deadline - time.monotonic()), "a bridged echo",
                        retry=(Exception,), stop_if=lambda: not self.alive() and "it exited")
@@ -292,7 +369,7 @@ class Bench:
                 "at the ingress and 2 at the peer (see max_tunnels in bench/bench.py)"
                 % ("{:,}".format(self.conc_requested[1]), "{:,}".format(cap), nofile))
         if args.rounds:
-            for k in ("rounds", "conc_rounds", "rule_rounds", "client_rounds"):
+            for k in ("rounds", "conc_rounds", "rule_rounds", "client_rounds", "fo_rounds"):
                 self.cfg[k] = args.rounds
         self.metrics = {}  # key -> {"values": {ing: [..]}, "errors": {ing: [..]}, ...}
         self.extra = {}    # per-section raw details (time series, counts)
@@ -301,7 +378,8 @@ class Bench:
         names = ["peer", "nginx_http", "nginx_https", "echo", "sink", "source", "stats",
                  "redis", "pg", "ing_ours", "ing_reference", "ing_squid",
                  "socat_redis_ours", "socat_redis_reference", "socat_redis_squid",
-                 "socat_pg_ours", "socat_pg_reference", "socat_pg_squid"]
+                 "socat_pg_ours", "socat_pg_reference", "socat_pg_squid",
+                 "fo_ing_on", "fo_ing_off", "fo_dead_cold", "fo_dead_down"]
         self.ports = dict(zip(names, harness.free_ports(len(names))))
         self.slots = []
         self.socats = {}
@@ -373,9 +451,19 @@ class Bench:
         log("workspace %s" % self.ws.path)
         # The commit the plugin was built from (taken now: HEAD may move
         # during a 15-minute run).
-        commit = cmd_out(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
-        dirty = cmd_out(["git", "-C", REPO, "status", "--porcelain", "--", "src"])
-        self.git = commit + (" (src/ modified)" if dirty else "")
+        # With --ours, the checkout that build of ours sits in (if any).
+        tree = REPO
+        if OURS != harness.DEFAULT_PLUGIN:
+            top = subprocess.run(["git", "-C", os.path.dirname(OURS), "rev-parse",
+                                  "--show-toplevel"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+            tree = top.stdout.strip() if top.returncode == 0 else None
+        if tree:
+            commit = cmd_out(["git", "-C", tree, "rev-parse", "--short", "HEAD"])
+            dirty = cmd_out(["git", "-C", tree, "status", "--porcelain", "--", "src"])
+            self.git = commit + (" (src/ modified)" if dirty else "")
+        else:
+            self.git = "unknown (ours from %s)" % OURS
         # A private copy of our plugin: `make build` elsewhere during the run
         # must not change what the ingresses restarted later load.
         self.ours_copy = os.path.join(self.ws.path, "tls_bridge-ours.so")
@@ -411,6 +499,8 @@ class Bench:
         if r.returncode != 0:
             raise harness.StartupError("pgbench -i failed:\n" + r.stdout[-2000:])
         peer_hosts = {SERVICE: "127.0.0.1"}
+        for case in FO_CASES:
+            peer_hosts[fo_host(case)] = "127.0.0.1"
         for n in self.cfg["rule_counts"]:
             peer_hosts["svc%d.example.test" % n] = "127.0.0.1"
         self.peer = harness.make_peer(self.ws, self.certs, p["peer"], self.service_ports(),
@@ -680,6 +770,167 @@ class Bench:
                 self.record("rules_cpu_growth", ing, rnd,
                             (x / y) if (x is not None and y) else None)
 
+    def sec_failover(self):
+        """Set-up latency through a rule whose first peer fails, against the
+        same rule with the live peer alone, ours only, pool on and off.  Per
+        round and pool setting a fresh ingress (fresh health); the down
+        cases' first peers are marked down first (a few tunnels); then the
+        cases' tunnels, one at a time, the cases taking turns."""
+        c = self.cfg
+        if "ours" not in [s.kind for s in self.slots]:
+            self.notes.append("failover: skipped (ours is not among the ingresses)")
+            return
+        p = self.ports
+        stalls = {case: fakepeer.FakePeer(self.certs, mode=fakepeer.TLS_STALL, hold_timeout=30.0,
+                                          name="stall-" + case)
+                  for case in ("stall_cold", "stall_down")}
+        live = "%s:%d" % (harness.PEER_HOST, p["peer"])
+        first = {"dead_cold": "127.0.0.1:%d" % p["fo_dead_cold"],
+                 "dead_down": "127.0.0.1:%d" % p["fo_dead_down"],
+                 "stall_cold": "127.0.0.1:%d" % stalls["stall_cold"].port,
+                 "stall_down": "127.0.0.1:%d" % stalls["stall_down"].port}
+        ports = [p["fo_dead_cold"], p["fo_dead_down"]] + [f.port for f in stalls.values()]
+        self.extra["failover"] = {
+            "tunnels": c["fo_tunnels"], "stall_tunnels": c["fo_stall_tunnels"],
+            "connect_timeout": FO_CONNECT_TIMEOUT, "cold_failures": FO_COLD_FAILURES,
+            "down_failures": FO_DOWN_FAILURES, "down_for": FO_DOWN_FOR,
+            "pools": dict(FO_POOLS), "cases": []}
+        inst = None
+        try:
+            for rnd in range(c["fo_rounds"]):
+                for pool, size in FO_POOLS:
+                    inst = self._fo_ingress(pool, size, rnd, live, first, ports)
+                    try:
+                        self._fo_round(inst, pool, rnd, first)
+                    finally:
+                        inst.stop()
+                        inst = None
+                log("failover round %d/%d: ready p50 ms %s" % (rnd + 1, c["fo_rounds"], {
+                    "%s/%s" % (pool, case): _fmt(self.metrics.get(
+                        "fo_%s_%s_ready_p50_ms" % (pool, case), {}).get("values", {})
+                        .get("ours", [None] * (rnd + 1))[rnd])
+                    for pool, _ in FO_POOLS for case in FO_CASES}))
+        finally:
+            if inst is not None:
+                inst.stop()
+            for f in stalls.values():
+                f.stop()
+
+    def _fo_ingress(self, pool, size, rnd, live, first, ports):
+        port = self.ports["fo_ing_" + pool]
+        inst = harness.make_ingress(
+            self.ws, self.certs, port, self.ours_copy, ["--config", "tls_bridge.yaml"],
+            self.ingress_connect_ports() + ports, {harness.PEER_HOST: "127.0.0.1"},
+            name="fo-pool-%s-r%d" % (pool, rnd + 1), debug=False, extra_records=BENCH_RECORDS,
+            extra_files={"etc/tls_bridge.yaml": fo_yaml(size, live, first)},
+            extra_plugin_lines=["stats_over_http.so"])
+        inst.start()
+
+        def probe():
+            with harness.open_tunnel(port, fo_host("single"), self.ports["echo"],
+                                     timeout=3.0) as t:
+                if t.status // 100 != 2:
+                    return False
+                t.sendall(b"ping\n")
+                ok = t.recv_exact(5) == b"ping\n"
+                close_rst(t.sock)
+                return ok
+        # Listening and (10.x) its hosts file read before the first CONNECT:
+        # one earlier would fail for want of the peer's name and count
+        # against the live peer's health.
+        inst.wait_ready(probe, timeout=60, what="a bridged echo through the single-peer rule")
+        # Warm connections made (pool on); the same pause with the pool off.
+        time.sleep(1.0)
+        return inst
+
+    def _fo_sync(self, inst, first, expect):
+        """One tunnel through the dead_cold rule, then the plugin's metrics
+        once its dead peer's attempts reach `expect` + 1: Traffic Server
+        publishes plugin metrics every few seconds, and this reading has
+        everything before that tunnel in it.  Returns (reading, attempts)."""
+        att = fo_metric(first["dead_cold"], "attempts")
+        load.fresh_tunnels(inst.port, fo_host("dead_cold"), self.ports["echo"], 1, 10.0,
+                           time.monotonic() + 30)
+        m = inst.wait_metrics({att: expect + 1}, timeout=15.0)
+        if m.get(att, 0) < expect + 1:
+            raise load.BenchError("failover: the plugin's metrics did not show the sync tunnel "
+                                  "within 15 s (%s = %s, expected %d)"
+                                  % (att, m.get(att), expect + 1))
+        return m, m[att]
+
+    def _fo_round(self, inst, pool, rnd, first):
+        c = self.cfg
+        port = inst.port
+        echo = self.ports["echo"]
+        # The down cases' first peers: FO_DOWN_FAILURES tunnels each, which
+        # marks them down (their state is read below and reported).
+        for case in ("dead_down", "stall_down"):
+            load.fresh_tunnels(port, fo_host(case), echo, FO_DOWN_FAILURES, 10.0,
+                               time.monotonic() + 60)
+        m0, base = self._fo_sync(inst, first, 0)
+        # The cases take turns tunnel by tunnel (single, dead_cold,
+        # dead_down, single, ...), then the stall cases likewise: with the
+        # pool on, whether a tunnel finds a warm connection on its thread
+        # depends on how fast the pool refills, and blocks of one case after
+        # another measured that drift rather than the case.
+        counts = {case: c["fo_stall_tunnels"] if case.startswith("stall") else c["fo_tunnels"]
+                  for case in FO_CASES}
+        got = {case: ([], [], []) for case in FO_CASES}
+        deadline = time.monotonic() + max(120.0, sum(counts.values()) * 3.0)
+        for group in ([k for k in FO_CASES if not k.startswith("stall")],
+                      [k for k in FO_CASES if k.startswith("stall")]):
+            for _ in range(max(counts[k] for k in group)):
+                for case in group:
+                    r, f, e = load.fresh_tunnels(port, fo_host(case), echo, 1, 10.0, deadline)
+                    got[case][0].extend(r)
+                    got[case][1].extend(f)
+                    got[case][2].extend(e)
+        for case in FO_CASES:
+            pref = "fo_%s_%s" % (pool, case)
+            keys = [pref + k for k in ("_ready_p50_ms", "_ready_p99_ms", "_fb_p50_ms",
+                                       "_failed")]
+            n = counts[case]
+            ready, fb, fails = got[case]
+            if len(ready) < max(1, n // 2):
+                err = "%d of %d tunnels failed; first: %s" % (len(fails), n,
+                                                              fails[0] if fails else "?")
+                log("failover %s, pool %s, round %d: %s" % (case, pool, rnd + 1, err))
+                self.fail(keys, "ours", rnd, err)
+                continue
+            if fails:
+                self.notes.append("failover %s, pool %s, round %d: %d of %d tunnels failed "
+                                  "(first: %s)" % (case, pool, rnd + 1, len(fails), n, fails[0]))
+            ms = 1000.0
+            vals = {pref + "_ready_p50_ms": stats.percentile(ready, 50) * ms,
+                    pref + "_ready_p99_ms": stats.percentile(ready, 99) * ms,
+                    pref + "_fb_p50_ms": stats.percentile(fb, 50) * ms,
+                    pref + "_failed": len(fails)}
+            for k, v in vals.items():
+                self.record(k, "ours", rnd, v)
+            self.extra["failover"]["cases"].append({
+                "pool": pool, "case": case, "round": rnd + 1, "tunnels": n,
+                "ok": len(ready), "ready_ms": [round(x * ms, 3) for x in ready],
+                "first_peer": first.get(case)})
+        if not inst.alive():
+            raise load.BenchError("the failover ingress (pool %s) died" % pool)
+        # How many of the measured tunnels tried each case's first peer, and
+        # its state before and after (0 up, 1 down).
+        m1, _ = self._fo_sync(inst, first, base + counts["dead_cold"])
+        for rec in self.extra["failover"]["cases"]:
+            if rec["pool"] != pool or rec["round"] != rnd + 1 or rec["case"] not in first:
+                continue
+            att = fo_metric(first[rec["case"]], "attempts")
+            st = fo_metric(first[rec["case"]], "state")
+            rec["first_peer_attempts"] = m1.get(att, 0) - m0.get(att, 0) - (
+                1 if rec["case"] == "dead_cold" else 0)
+            rec["first_peer_state_before"] = m0.get(st)
+            rec["first_peer_state_after"] = m1.get(st)
+            rec["first_peer_failures"] = {
+                k: m1.get(fo_metric(first[rec["case"]], k), 0) -
+                m0.get(fo_metric(first[rec["case"]], k), 0)
+                for k in ("failures.unreachable", "failures.timeout", "failures.closed",
+                          "failures.other")}
+
     def sec_clients(self):
         c = self.cfg
         env = dict(os.environ, PGSSLMODE="disable")
@@ -740,7 +991,7 @@ class Bench:
             for l in f:
                 if l.startswith("MemTotal:"):
                     mem = "%.1f GiB" % (int(l.split()[1]) / 1048576.0)
-        ats = cmd_out(["traffic_server", "-V"]).splitlines()
+        ats = cmd_out([harness.ATS.traffic_server, "-V"]).splitlines()
         ats_v = next((l for l in ats if "Apache Traffic Server" in l), ats[0] if ats else "?")
         return {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -757,6 +1008,9 @@ class Bench:
                                               "--version"]),
                          "python": platform.python_version()},
             "plugins": {"ours": OURS, "reference": REFERENCE},
+            "ats_install": str(harness.ATS),
+            "ats_major": harness.ATS.major,
+            "variant": VARIANT,
             "ours_args": self.ours_args,
             "ours_sha256": getattr(self, "ours_sha", None),
             "git": getattr(self, "git", "unknown"),
@@ -772,6 +1026,7 @@ def _raise_interrupt(signum, frame):
 
 
 def main():
+    global OURS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few rounds (~1-2 min)")
     ap.add_argument("--rounds", type=int, default=0, help="override the number of rounds")
@@ -785,11 +1040,19 @@ def main():
                     help="extra plugin.config arguments for our plugin only (e.g. '--pool 4'); "
                          "default: none, so both plugins get the same arguments "
                          "(env BENCH_OURS_ARGS)")
-    ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"))
+    ap.add_argument("--ours", default=os.environ.get("BENCH_OURS") or OURS,
+                    help="our plugin's .so (env BENCH_OURS; default %s, the build for "
+                         "the selected ATS, %s)" % (OURS, harness.ATS))
+    ap.add_argument("--json", default=os.path.join(HERE, "results",
+                                                   report.json_name(VARIANT)),
+                    help="where the results go (default: bench/results/%s on this ATS)"
+                         % report.json_name(VARIANT))
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"),
-                    help="markdown file whose bench section is replaced ('' = none)")
+                    help="markdown file whose bench section (the one of this ATS) is "
+                         "replaced ('' = none)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
+    OURS = os.path.abspath(args.ours)
     args.ingresses = [x for x in args.ingresses.split(",") if x]
     sections = [x for x in args.sections.split(",") if x]
     for x in sections:

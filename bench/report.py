@@ -1,5 +1,7 @@
 """From bench/results/latest.json to docs/benchmarks.md (the marked section)
-and docs/benchmarks.png (gnuplot)."""
+and docs/benchmarks.png (gnuplot).  A run on ATS 10.x (variant "ats10") has
+its own JSON (latest-ats10.json), section markers (bench:ats10:begin/end)
+and charts (benchmarks-ats10*.png), so the 9.2 figures stay."""
 
 import os
 import shutil
@@ -12,6 +14,39 @@ BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 TARGETS_BEGIN = "<!-- bench:targets:begin -->"
 TARGETS_END = "<!-- bench:targets:end -->"
+
+
+
+def variant(ats_major):
+    """"" for 9.x (the bench's original files), "ats10" for 10.x."""
+    return "ats%d" % ats_major if ats_major >= 10 else ""
+
+
+def json_name(var):
+    return "latest-%s.json" % var if var else "latest.json"
+
+
+def markers(var):
+    if not var:
+        return BEGIN, END
+    return "<!-- bench:%s:begin -->" % var, "<!-- bench:%s:end -->" % var
+
+
+def png_names(var):
+    if not var:
+        return "benchmarks.png", "benchmarks-slow.png"
+    return "benchmarks-%s.png" % var, "benchmarks-%s-slow.png" % var
+
+
+FO_POOLS = ("on", "off")
+FO_CASES = ("single", "dead_cold", "dead_down", "stall_cold", "stall_down")
+FO_LABELS = {
+    "single": "single live peer (baseline)",
+    "dead_cold": "dead first peer (refused), not marked down",
+    "dead_down": "dead first peer (refused), marked down",
+    "stall_cold": "stalling first peer (no TLS answer), not marked down",
+    "stall_down": "stalling first peer (no TLS answer), marked down",
+}
 
 # Ratios below the chart's floor (0.001) are drawn at the floor.
 CHART_FLOOR = 0.001
@@ -219,7 +254,7 @@ def chart(data, rows, png):
             f.write("""\
 set terminal pngcairo size 1500,650 font "DejaVu Sans,10"
 set output '{png}'
-set title noenhanced "tls_bridge benchmark ({mode}, {date}): ratio to the reference tls_bridge.so (median of per-round ratios, bars = min-max)"
+set title noenhanced "tls_bridge benchmark ({ats}, {mode}, {date}): ratio to the reference tls_bridge.so (median of per-round ratios, bars = min-max)"
 set logscale y 2
 set yrange [0.001:100]
 set ytics ("0.001" 0.001, "0.003" 0.003, "0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0.25" 0.25, "0.5" 0.5, "1" 1, "2" 2, "4" 4, "10" 10, "30" 30, "100" 100)
@@ -233,7 +268,7 @@ set arrow from -0.7,1 to {xmax},1 nohead lw 2 lc rgb "black"
 plot '{dat}' using ($1-0.15):3:4:5:xtic(2) with yerrorbars pt 7 ps 1.2 lc rgb "#1f77b4" title "ours / reference", \\
      '{dat}' using ($1+0.15):6:7:8 with yerrorbars pt 5 ps 1.0 lc rgb "#ff7f0e" title "squid / reference"
 """.format(png=png, dat=dat, mode=data["meta"]["mode"], date=data["meta"]["date"],
-                xmax=len(items) - 0.3))
+                ats=ats_short(data), xmax=len(items) - 0.3))
         r = subprocess.run([gp, script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=60)
         if r.returncode != 0:
@@ -273,7 +308,7 @@ def chart_slow(data, png):
             f.write("""\
 set terminal pngcairo size 1000,450 font "DejaVu Sans,10"
 set output '{png}'
-set title noenhanced "slow reader: {k} tunnels that never read, first round ({mode}, {date})"
+set title noenhanced "slow reader: {k} tunnels that never read, first round ({ats}, {mode}, {date})"
 set logscale y 10
 set yrange [0.1:4096]
 set xlabel "seconds"
@@ -282,7 +317,8 @@ set grid
 set key noenhanced top right box opaque
 plot {plots}
 """.format(png=png, k=data["extra"]["slow"].get("tunnels"), mode=data["meta"]["mode"],
-                date=data["meta"]["date"], plots=", \\\n     ".join(plots)))
+                date=data["meta"]["date"], ats=ats_short(data),
+                plots=", \\\n     ".join(plots)))
         r = subprocess.run([gp, script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=60)
         if r.returncode != 0:
@@ -290,6 +326,52 @@ plot {plots}
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ats_short(data):
+    """"ATS 9.2.9" from the run's meta (older results: "ATS")."""
+    v = data["meta"].get("versions", {}).get("ats", "")
+    parts = v.split(" - ")
+    return "ATS %s" % parts[2].strip() if len(parts) > 2 else "ATS"
+
+
+def failover_table(data):
+    """Markdown for the failover rows (ours only), or "" when the run had none."""
+    fo = data.get("extra", {}).get("failover")
+    if not fo:
+        return ""
+    rows = stats.failover_rows(data["metrics"], fo.get("cases", []), FO_POOLS, FO_CASES)
+    lines = ["| pool | first peer | tunnels per round | ready p50, ms | ready p99, ms | "
+             "first byte p50, ms | ready p50 / single | ready p99 / single | "
+             "first peer tried, per tunnel | first peer's state before→after (per round) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        n = fo["stall_tunnels"] if r["case"].startswith("stall") else fo["tunnels"]
+        word = {0: "up", 1: "down", 2: "draining", None: "?"}
+        state = ", ".join("%s→%s" % (word.get(a, str(a)), word.get(b, str(b)))
+                          for a, b in zip(r["state_before"], r["state_after"])) or "-"
+        failed = " (%d failed)" % r["failed"] if r["failed"] else ""
+        lines.append("| %s | %s | %d%s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["pool"], FO_LABELS[r["case"]], n, failed, stats.fmt_num(r["ready_p50_ms"]),
+            stats.fmt_num(r["ready_p99_ms"]), stats.fmt_num(r["fb_p50_ms"]),
+            "1" if r["case"] == "single" else stats.fmt_ratio(r["ratio_ready_p50_ms"]),
+            "1" if r["case"] == "single" else stats.fmt_ratio(r["ratio_ready_p99_ms"]),
+            "-" if r["case"] == "single" else stats.fmt_num(r["attempts_per_tunnel"]),
+            state))
+    head = ("\n### Failover cost (ours only)\n\n"
+            "Time to the client's 200 through a rule `peers: [first, live]` against the same "
+            "set-up with the live peer alone, same ingress, same round (the reference has no "
+            "failover). Ratios: median of the per-round ratios to the single-peer row of the "
+            "same pool setting, (min-max) over %d rounds. `connect_timeout: %s`; cold rules: "
+            "`health.failures: %d` (the first peer is tried by every tunnel); down rules: "
+            "`failures: %d`, marked down before they are measured, `down_for: %s` (no trial "
+            "tunnel during the measurement). Pool on: `pool: {size: 2}`; off: `size: 0`. "
+            "\"First peer tried\" is the dead or stalling peer's `attempts` metric over the "
+            "case, per tunnel.\n\n" % (len(data["metrics"].get(
+                "fo_on_single_ready_p50_ms", {}).get("values", {}).get("ours", [])),
+                fo["connect_timeout"], fo["cold_failures"], fo["down_failures"],
+                fo["down_for"]))
+    return head + "\n".join(lines) + "\n"
 
 
 def section(data, rows, tg, chart_err, png_name, slow_err=None, slow_png=None):
@@ -310,7 +392,8 @@ def section(data, rows, tg, chart_err, png_name, slow_err=None, slow_png=None):
                    v["squid"], v["redis"], v["postgres"]))
     oa = m.get("ours_args") or []
     out.append("Plugins: ours `%s`, reference `%s`, both with `--file RULES`%s.\n" % (
-        m["plugins"]["ours"], m["plugins"]["reference"],
+        m["plugins"]["ours"] + (" (sha256 %s...)" % m["ours_sha256"] if m.get("ours_sha256")
+                                else ""), m["plugins"]["reference"],
         (" and, for ours only, `%s`" % " ".join(oa)) if oa else " and nothing else"))
     out.append("Rounds: %d (bulk, fresh tunnels), %d (concurrency, slow reader), %d (rule "
                "scale), %d (real clients); %d MiB per bulk transfer; %d fresh tunnels per "
@@ -332,8 +415,16 @@ def section(data, rows, tg, chart_err, png_name, slow_err=None, slow_png=None):
         out.append("\n![ratios to the reference](%s)\n" % png_name)
     if slow_png and not slow_err:
         out.append("\n![slow reader: growth over time](%s)\n" % slow_png)
-    out.append("\nThe targets, met or not in this run, are under [Where targets are not met]"
-               "(#where-targets-are-not-met).\n")
+    fo = failover_table(data)
+    if fo:
+        out.append(fo)
+    if m.get("variant"):
+        out.append("\nThe targets of issue 3 against this run (the same judgement as for 9.2 "
+                   "under [Where targets are not met](#where-targets-are-not-met)):\n")
+        out.append(targets_table(tg))
+    else:
+        out.append("\nThe targets, met or not in this run, are under [Where targets are not met]"
+                   "(#where-targets-are-not-met).\n")
     fails = []
     for key, mm in sorted(data["metrics"].items()):
         for ing, errs in mm["errors"].items():
@@ -357,12 +448,14 @@ def section(data, rows, tg, chart_err, png_name, slow_err=None, slow_png=None):
 
 
 def write(data, doc_path):
+    """The run's section of doc_path (the markers of its variant), its charts
+    beside it, and (9.x only) the targets block."""
+    var = data["meta"].get("variant", "")
     rows = build_rows(data)
     tg = targets(data, rows)
-    png_name = "benchmarks.png"
+    png_name, slow_name = png_names(var)
     png = os.path.join(os.path.dirname(os.path.abspath(doc_path)), png_name)
     err = chart(data, rows, png)
-    slow_name = "benchmarks-slow.png"
     slow_err = chart_slow(data, os.path.join(os.path.dirname(png), slow_name))
     text = section(data, rows, tg, err, png_name, slow_err, slow_name)
     try:
@@ -370,10 +463,13 @@ def write(data, doc_path):
             old = f.read()
     except OSError:
         old = "# Benchmarks\n"
-    new = stats.replace_marked(old, BEGIN, END, text)
-    tt = ("Targets of issue 3 against the latest run (%s, %s mode, git %s):\n\n"
-          % (data["meta"]["date"], data["meta"]["mode"], data["meta"]["git"])) + targets_table(tg)
-    new = stats.replace_marked(new, TARGETS_BEGIN, TARGETS_END, tt)
+    begin, end = markers(var)
+    new = stats.replace_marked(old, begin, end, text)
+    if not var:
+        tt = ("Targets of issue 3 against the latest run (%s, %s mode, git %s):\n\n"
+              % (data["meta"]["date"], data["meta"]["mode"], data["meta"]["git"])) \
+            + targets_table(tg)
+        new = stats.replace_marked(new, TARGETS_BEGIN, TARGETS_END, tt)
     with open(doc_path, "w") as f:
         f.write(new)
 
@@ -387,6 +483,17 @@ def summary_text(data):
             r["label"][:48], stats.fmt_abs(s, "ours"), stats.fmt_abs(s, "reference"),
             stats.fmt_abs(s, "squid"), stats.fmt_ratio(s["ratio"].get("ours")),
             stats.fmt_ratio(s["ratio"].get("squid"))))
+    fo = data.get("extra", {}).get("failover")
+    if fo:
+        lines.append("")
+        for r in stats.failover_rows(data["metrics"], fo.get("cases", []), FO_POOLS, FO_CASES):
+            lines.append("failover pool %-3s %-11s ready p50 %8s ms p99 %8s ms   x single: "
+                         "p50 %-22s p99 %-22s first peer tried/tunnel %s" % (
+                             r["pool"], r["case"], stats.fmt_num(r["ready_p50_ms"]),
+                             stats.fmt_num(r["ready_p99_ms"]),
+                             stats.fmt_ratio(r["ratio_ready_p50_ms"]),
+                             stats.fmt_ratio(r["ratio_ready_p99_ms"]),
+                             stats.fmt_num(r["attempts_per_tunnel"])))
     lines.append("")
     for text, how, measured, met in targets(data, rows):
         lines.append("%-12s %s: %s" % (stats.met_word(met).strip("*"), text, measured))

@@ -188,3 +188,81 @@ def replace_marked(text, begin, end, new):
             text += "\n"
         return text + "\n" + begin + "\n" + new + end + "\n"
     return text[:i + len(begin)] + "\n" + new + text[j:]
+
+
+# --------------------------------------------------------------------------
+# Failover cost (ours only): each case against the single-peer rule of the
+# same pool setting and round.
+
+
+def failover_rows(metrics, cases_extra, pools, cases, base="single", ing="ours"):
+    """One dict per (pool, case): medians over rounds of ready p50/p99 and
+    first-byte p50 (ms), the per-round ratios of each to the `base` case's
+    figure of the same pool and round (ratio_summary), failed tunnels in all,
+    and, from cases_extra (the bench's per-case records), how many tunnels
+    tried the case's first peer per tunnel measured and that peer's state
+    before and after each round's case.  metrics: {key: {"values": {ing: [per round]}}} with
+    keys fo_<pool>_<case>_{ready_p50_ms,ready_p99_ms,fb_p50_ms,failed}."""
+    def vals(pool, case, what):
+        return metrics.get("fo_%s_%s_%s" % (pool, case, what), {}).get("values", {}).get(ing, [])
+    out = []
+    for pool in pools:
+        for case in cases:
+            row = {"pool": pool, "case": case}
+            for what in ("ready_p50_ms", "ready_p99_ms", "fb_p50_ms"):
+                v = vals(pool, case, what)
+                row[what] = median(v)
+                row["ratio_" + what] = None if case == base else \
+                    ratio_summary(v, vals(pool, base, what))
+            row["failed"] = sum(x for x in vals(pool, case, "failed") if x is not None)
+            recs = [r for r in cases_extra if r.get("pool") == pool and r.get("case") == case]
+            tried = [r for r in recs if r.get("first_peer_attempts") is not None]
+            n = sum(r.get("tunnels", 0) for r in tried)
+            row["attempts_per_tunnel"] = (sum(r["first_peer_attempts"] for r in tried) / n) \
+                if n else None
+            row["state_after"] = [r.get("first_peer_state_after") for r in recs] \
+                if case != base else []
+            row["state_before"] = [r.get("first_peer_state_before") for r in recs] \
+                if case != base else []
+            out.append(row)
+    return out
+
+
+def compare_builds(before, after, better):
+    """Two builds of ours, each run against the reference: before/after are
+    lists of runs, each run {ing: [per-round values]} of one metric.  Returns
+    {"runs_before", "runs_after": [ratio summary of ours/reference per run],
+    "before", "after": ratio summary of every round of every run of that
+    build pooled, "change": after's pooled median / before's, "noise": the
+    largest run-to-run spread of one build (max/min of its runs' medians;
+    None with fewer than two runs each), "verdict": "within noise", "better",
+    "worse" or None: outside [1/noise, noise] counts, in the row's direction
+    ("higher" or "lower" is better)}."""
+    def runs(rs):
+        return [ratio_summary(r.get("ours", []), r.get("reference", [])) for r in rs]
+
+    def pooled(rs):
+        xs = []
+        for r in rs:
+            xs += round_ratios(r.get("ours", []), r.get("reference", []))
+        return {"median": median(xs), "min": min(xs), "max": max(xs), "n": len(xs)} if xs \
+            else None
+
+    def spread(summaries):
+        ms = [x["median"] for x in summaries if x is not None]
+        if len(ms) < 2 or min(ms) <= 0:
+            return None
+        return max(ms) / min(ms)
+    rb, ra = runs(before), runs(after)
+    pb, pa = pooled(before), pooled(after)
+    change = pa["median"] / pb["median"] if (pa and pb and pb["median"]) else None
+    spreads = [x for x in (spread(rb), spread(ra)) if x is not None]
+    noise = max(spreads) if len(spreads) == 2 else None
+    verdict = None
+    if change is not None and noise is not None:
+        if 1.0 / noise <= change <= noise:
+            verdict = "within noise"
+        elif better in ("higher", "lower"):
+            verdict = "better" if (change > 1) == (better == "higher") else "worse"
+    return {"runs_before": rb, "runs_after": ra, "before": pb, "after": pa, "change": change,
+            "noise": noise, "verdict": verdict}

@@ -121,3 +121,49 @@ def test_markdown_table_has_every_row():
     md = stats.markdown_table(rows)
     assert md.count("\n") == len(rows) + 2
     assert "| bulk download (32 MiB) | MiB/s (higher is better) | 1.00 | 2.00 | failed |" in md
+
+
+def test_failover_rows_compare_each_case_to_the_single_peer_of_its_round():
+    def m(v):
+        return {"values": {"ours": v}}
+    metrics = {
+        "fo_on_single_ready_p50_ms": m([1.0, 2.0]),
+        "fo_on_single_ready_p99_ms": m([2.0, 4.0]),
+        "fo_on_dead_cold_ready_p50_ms": m([3.0, 4.0]),
+        "fo_on_dead_cold_ready_p99_ms": m([4.0, None]),
+        "fo_on_dead_cold_failed": m([0, 1]),
+    }
+    extra = [{"pool": "on", "case": "dead_cold", "tunnels": 10, "first_peer_attempts": 10,
+              "first_peer_state_before": 0, "first_peer_state_after": 0},
+             {"pool": "on", "case": "dead_cold", "tunnels": 10, "first_peer_attempts": 9,
+              "first_peer_state_before": 0, "first_peer_state_after": 1},
+             {"pool": "off", "case": "dead_cold", "tunnels": 10, "first_peer_attempts": 0}]
+    rows = stats.failover_rows(metrics, extra, ["on"], ["single", "dead_cold"])
+    single, cold = rows
+    assert single["ratio_ready_p50_ms"] is None and single["state_after"] == []
+    assert cold["ready_p50_ms"] == 3.5
+    assert cold["ratio_ready_p50_ms"] == {"median": 2.5, "min": 2.0, "max": 3.0, "n": 2}
+    assert cold["ratio_ready_p99_ms"]["n"] == 1  # the failed round is left out
+    assert cold["ratio_fb_p50_ms"] is None
+    assert cold["failed"] == 1
+    assert cold["attempts_per_tunnel"] == 0.95
+    assert cold["state_before"] == [0, 0] and cold["state_after"] == [0, 1]
+
+
+def test_compare_builds_pools_rounds_and_judges_against_run_to_run_noise():
+    before = [{"ours": [1.0, 2.0], "reference": [2.0, 2.0]},   # ratios 0.5, 1.0
+              {"ours": [1.2, 1.2], "reference": [2.0, 2.0]}]   # 0.6, 0.6
+    after = [{"ours": [3.0, 3.0], "reference": [4.0, 6.0]},    # 0.75, 0.5
+             {"ours": [None, 1.6], "reference": [2.0, 2.0]}]   # -, 0.8
+    c = stats.compare_builds(before, after, "lower")
+    assert c["runs_before"][0]["median"] == 0.75 and c["runs_after"][1]["n"] == 1
+    assert c["before"] == {"median": 0.6, "min": 0.5, "max": 1.0, "n": 4}
+    assert c["after"]["median"] == 0.75 and c["after"]["n"] == 3
+    assert abs(c["change"] - 1.25) < 1e-12
+    # run-to-run: before 0.75 vs 0.6 (1.25x), after 0.625 vs 0.8 (1.28x)
+    assert abs(c["noise"] - 0.8 / 0.625) < 1e-12
+    assert c["verdict"] == "within noise"
+    worse = stats.compare_builds(before, [{"ours": [4.0], "reference": [2.0]},
+                                          {"ours": [4.2], "reference": [2.0]}], "lower")
+    assert worse["verdict"] == "worse"
+    assert stats.compare_builds(before, after[:1], "lower")["verdict"] is None

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <stdio.h>
 
 static TSTextLogObject g_log; /* not owned; set once at start */
 
@@ -12,7 +13,7 @@ void tb_tunnel_log_set(TSTextLogObject log) {
 }
 
 void tb_tunnel_log_write(const struct tb_tunnel_record *r) {
-  char addr[INET6_ADDRSTRLEN] = "-";
+  char addr[INET6_ADDRSTRLEN + 2] = "-"; /* an IPv6 address in brackets, like target= */
   int port = 0;
   if (g_log == NULL) {
     return;
@@ -23,7 +24,10 @@ void tb_tunnel_log_write(const struct tb_tunnel_record *r) {
     port = ntohs(a->sin_port);
   } else if (r->client->ss_family == AF_INET6) {
     const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)r->client;
-    inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
+    char bare[INET6_ADDRSTRLEN];
+    if (inet_ntop(AF_INET6, &a->sin6_addr, bare, sizeof bare) != NULL) {
+      snprintf(addr, sizeof addr, "[%s]", bare);
+    }
     port = ntohs(a->sin6_port);
   }
   if (TSTextLogObjectWrite(g_log,
@@ -48,6 +52,8 @@ const char *tb_tunnel_log_refusal(enum tb_stat cause) {
     return "refused: peer timeout";
   case TB_STAT_FAIL_PEER_BAD_RESPONSE:
     return "refused: bad peer response";
+  case TB_STAT_FAIL_NO_PEER:
+    return "refused: no valid peer";
   default:
     return "refused: internal error";
   }

@@ -1,6 +1,6 @@
 /*
  * tunnel_log: the one line each client tunnel writes to tls_bridge.log when
- * it closes (docs/operations.md, "Tunnel log").
+ * it closes (docs/reference.md, "Tunnel log").
  *
  * The log object is created once at start (TSPluginInit) and never freed;
  * writing is thread-safe (ATS's text log).

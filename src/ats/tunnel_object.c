@@ -57,7 +57,8 @@ struct tb_tunnel *tb_tunnel_create(TSMutex mutex, TSEventFunc on_event, TSEventF
   }
   t->started_ms = tb_now_ms();
   t->live = live;
-  bool v6 = memchr(host, ':', (size_t)host_len) != NULL;
+  /* Traffic Server hands an IPv6 literal over in its brackets; add them only if missing. */
+  bool v6 = memchr(host, ':', (size_t)host_len) != NULL && host[0] != '[';
   snprintf(t->target, sizeof t->target, "%s%.*s%s:%d", v6 ? "[" : "",
            host_len > TB_HOST_MAX ? TB_HOST_MAX : host_len, host, v6 ? "]" : "", port);
   struct sockaddr const *ca = TSHttpTxnClientAddrGet(txn);

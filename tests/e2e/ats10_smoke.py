@@ -151,7 +151,7 @@ def main(args):
             held.sendall(b"hold\n")
             held.recv_exact(5)
             ing.ctl("plugin", "msg", "tls_bridge", "tunnels")
-            text = ing.wait_log("1 open tunnel")
+            text = ing.wait_log(" open tunnel")
             check("traffic_ctl plugin msg tls_bridge tunnels", "tunnel id=" in text)
         ing.ctl("plugin", "msg", "tls_bridge", "match service.internal:443")
         ing.wait_log("match service.internal:443: rule 1")

@@ -12,7 +12,7 @@ The topology under test:
 
     client --plain--> ingress ATS [tls_bridge] ==TLS, mutual certs==> peer ATS --plain--> service
 
-Facts about running Traffic Server 9.2 here come from /work/shared/ATS-NOTES.md;
+What these tests rely on about Traffic Server is listed in tests/e2e/README.md;
 what was learned by experiment while writing this file is in comments next to
 the records concerned (see ingress_records / peer_records).
 """
@@ -51,7 +51,7 @@ class AtsInstall:
     /usr/lib/trafficserver/modules).  TB_ATS=PREFIX: the install under
     PREFIX in the layout of an ATS 10 build (bin/, lib/,
     libexec/trafficserver/, etc/trafficserver/, include/), e.g.
-    /opt/ats-10.2.0 (/work/shared/ats/BUILD.md).
+    /opt/ats-10.2.0 (where .ci/run unpacks the upstream 10.2.0 build).
 
     What it selects, for the harness and for version-specific expectations
     in tests (the only place that asks for the version):
@@ -613,7 +613,7 @@ class ManagedProcess:
 
 
 def base_records(workdir, port_spec, debug=True, debug_tags="tls_bridge"):
-    """Records every instance here needs (see ATS-NOTES.md).
+    """Records every instance here needs (see tests/e2e/README.md).
 
     An ordered dict name -> (TYPE, value), with 9.2's names; callers update
     it, and ATS.records_text() writes it as the selected install wants."""

@@ -13,7 +13,7 @@ attributed to this file, and the shared session instances are not touched):
 - peer rig: a peer ATS of its own (killed and restarted here) behind the rule
   own[.]internal, and a service that resets its connection mid-transfer.
 
-Every test checks what README "What the client sees" promises (status,
+Every test checks what docs/reference.md "What the client sees" promises (status,
 X-TLS-Bridge-Error on our own answers, how fast, no hang), that the ingress
 process is the same one afterwards and still bridges, and that its fd count
 and RSS come back near a baseline taken just before the scenario.
@@ -30,7 +30,7 @@ is checked for statuses only (test_faults_over_warm_connections).
 
 The baseline is the fd count at rest (steady_fds): the lowest count seen at
 rest on that ingress, or a count that has not moved for 2 s.  A tunnel
-closed with a FIN can stay open about 1.3 s (README, Limits), so the
+closed with a FIN can stay open about 1.3 s (docs/reference.md, Limits), so the
 checks between scenarios (a good tunnel, a GET through the real peer) end
 their connections with a reset, which ends a tunnel at once.
 
@@ -327,7 +327,7 @@ class FaultRig:
     def good_tunnel(self, msg=b"still bridging\n"):
         """A normal tunnel through the fake peer (mode ok) echoes.  The
         client then resets the connection: an error ends a tunnel at once,
-        whereas after a FIN it may stay open up to about 1.3 s (README,
+        whereas after a FIN it may stay open up to about 1.3 s (docs/reference.md,
         Limits), which would blur the next scenario's fd baseline."""
         self.fake.set_mode(fakepeer.OK, close_after=len(msg))
         t = self.connect(timeout=10)

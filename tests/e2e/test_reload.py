@@ -8,12 +8,14 @@ the `match`, `tunnels` and `version` messages."""
 
 import os
 import re
+import time
 
 import pytest
 
 import harness
 from harness import DEAD_PEER_HOST, PEER_HOST, SERVICE_HOST, open_tunnel
 from tbtest.metrics import CTL_PATTERN
+from tbtest.wait import wait_until
 from test_tunnel_log import wait_line
 
 pytestmark = pytest.mark.our_plugin_only
@@ -117,6 +119,35 @@ def test_invalid_reload_keeps_the_running_rules(managed):
     assert metric(ing, "reloads.done", 1) == 1
 
 
+def list_until_one_tunnel(ing, attempts=20):
+    """Send `tunnels` until the listing counts one open tunnel; the logs'
+    text. The fixture's readiness probe is a tunnel of its own, and it may
+    still be closing when the test's tunnel opens (then the count is 2)."""
+    count_line = re.compile(r"\] (\d+) open tunnels?$", re.M)
+
+    def counts():  # per log file: the listing's counts so far, oldest first
+        out = {}
+        for p in ing.log_paths():
+            try:
+                with open(p, "rb") as f:
+                    out[p] = count_line.findall(f.read().decode("utf-8", "replace"))
+            except OSError:
+                pass
+        return out
+    for _ in range(attempts):
+        before = counts()
+        ing.ctl("plugin", "msg", "tls_bridge", "tunnels")
+
+        def new_count():
+            now = counts()
+            fresh = [c[len(before.get(p, [])):] for p, c in now.items() if len(c) > len(before.get(p, []))]
+            return fresh[0][-1] if fresh else None
+        if wait_until(new_count, 20.0, "a new tunnel count in %s's logs" % ing.name) == "1":
+            return ing.logs()
+        time.sleep(0.25)
+    raise AssertionError("the listing never counted exactly one open tunnel:\n%s" % ing.log_tail(40))
+
+
 def test_match_and_tunnels_messages(managed):
     d, ing, peer = managed
     echo_port = d.ports["echo"]
@@ -136,8 +167,7 @@ def test_match_and_tunnels_messages(managed):
     with open_tunnel(ing.port, SERVICE_HOST, echo_port, timeout=10) as t:
         assert t.status == 200
         echo(t, b"hello\n")
-        ing.ctl("plugin", "msg", "tls_bridge", "tunnels")
-        text = ing.wait_log("1 open tunnel")
+        text = list_until_one_tunnel(ing)
         assert re.search(r"tunnel id=\d+ target=%s:%d peer=%s rule=\"first\" configuration=1 "
                          r"state=tunnel age_ms=\d+ up=\d+ down=\d+" % (re.escape(SERVICE_HOST), echo_port,
                                                                      re.escape(peer)), text), text

@@ -108,7 +108,7 @@ def test_client_half_close_reaches_service_and_ends_promptly(bridge, measure):
     checks (a) the service (sink, reading until EOF) receives every byte:
     its record shows 4 MiB with the right sha256 within 10 s (whether its
     connection ended by a clean EOF or by an error is not checked: a stock
-    9.2 peer turns the bridged FIN into a TLS error, see ATS-NOTES.md);
+    9.2 peer turns the bridged FIN into a TLS error, see tests/e2e/README.md);
     and (b) the client's connection ends promptly: within 5 s of the
     shutdown the client reads EOF or gets a reset (it may first read the
     sink's '<sha256> <n>' reply, which must then be correct), never a hang."""

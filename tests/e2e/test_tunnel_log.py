@@ -78,6 +78,24 @@ def test_log_line_for_a_normal_tunnel(limited):
 
 
 @pytest.mark.our_plugin_only
+def test_log_line_for_an_ipv6_client(bridge):
+    """A client that reaches the ingress on [::1] and tunnels to [::1]:<echo>:
+    its log line writes both addresses in brackets (client=[::1]:PORT,
+    target=[::1]:PORT), so the port cannot be read as part of the address."""
+    d = bridge
+    if not d.ipv6:
+        pytest.skip("[::1] is not usable on this host")
+    with open_tunnel(d.ports["ingress"], "::1", d.ports["echo"], proxy_host="::1") as t:
+        assert 200 <= t.status < 300, t.response
+        client_port = t.sock.getsockname()[1]
+        t.sendall(b"v6 log\n")
+        assert t.recv_exact(7) == b"v6 log\n"
+    line = wait_line(d.ingress, lambda l: l["client"] == "[::1]:%d" % client_port)
+    assert line["target"] == "[::1]:%d" % d.ports["echo"], line
+    assert line["status"] == "200", line
+
+
+@pytest.mark.our_plugin_only
 def test_log_line_for_a_refusal(limited):
     """A CONNECT to the dead peer: the client gets 502 and the log line has
     status=502, up=0, down=0 and a close reason starting "refused: peer"
