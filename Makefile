@@ -87,7 +87,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick fuzz fuzz-short fuzz-build fuzz-corpus fuzz-corpus-tls soak soak-short soak-upload valgrind install uninstall deb test-pkg
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick bench-authz fuzz fuzz-short fuzz-build fuzz-corpus fuzz-corpus-tls soak soak-short soak-upload valgrind install uninstall deb test-pkg
 all: build
 
 deps:
@@ -339,11 +339,24 @@ bench: deps
 	@bench/install-deps.sh
 	$(MAKE) build
 	$(E2E_ENV) BENCH_COMMAND="make bench$(if $(ATS), ATS=$(ATS))" $(PYTHON) bench/bench.py
+	$(MAKE) bench-authz AUTHZ_BENCH_COMMAND="make bench$(if $(ATS), ATS=$(ATS))"
 
 bench-quick: deps
 	@bench/install-deps.sh
 	$(MAKE) build
 	$(E2E_ENV) BENCH_COMMAND="make bench-quick$(if $(ATS), ATS=$(ATS))" $(PYTHON) bench/bench.py --quick
+	$(MAKE) bench-authz AUTHZ_BENCH_ARGS="--rounds 5 --per-round 50 --warmup 20" \
+	  AUTHZ_BENCH_COMMAND="make bench-quick$(if $(ATS), ATS=$(ATS))"
+
+# Set-up latency at a peer in the peer role, a policy of 1 and of 1,000
+# entries against a peer without the plugin (bench/authz_latency.py, issue
+# 13): part of bench and bench-quick, or alone.  Rewrites the "Peer role:
+# set-up latency" section of docs/benchmarks.md (the ATS 10.x one with
+# ATS=PREFIX) and writes build/[ats10/]bench-authz.json.
+AUTHZ_BENCH_ARGS    ?=
+AUTHZ_BENCH_COMMAND ?= make bench-authz$(if $(ATS), ATS=$(ATS))$(if $(AUTHZ_BENCH_ARGS), AUTHZ_BENCH_ARGS="$(AUTHZ_BENCH_ARGS)")
+bench-authz: build
+	$(E2E_ENV) BENCH_COMMAND='$(AUTHZ_BENCH_COMMAND)' nice -n 10 $(PYTHON) bench/authz_latency.py $(AUTHZ_BENCH_ARGS)
 
 # Soak (tests/soak/soak.py; what it checks is in its header): a real peer
 # and ingress, 100,000 tunnels (echo, aborted set-ups, bulk transfers
