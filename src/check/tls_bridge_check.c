@@ -76,7 +76,8 @@ struct options {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: " PROG " [--confdir DIR] [--match HOST[:PORT]]... [--from-reference] [--quiet]\n"
+          "usage: " PROG " [--confdir DIR] [--match HOST[:PORT]]... [--client ADDR]\n"
+          "                        [--identity NAME]... [--cert FILE]... [--from-reference] [--quiet]\n"
           "                        [--] PLUGIN-ARGUMENT...\n"
           "Checks tls_bridge's plugin.config arguments (everything after the plugin's path) as the\n"
           "plugin loads them at start and on reload, without Traffic Server.\n"

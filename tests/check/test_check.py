@@ -321,8 +321,9 @@ def test_no_plugin_arguments_is_a_usage_error(args):
 def test_help():
     code, out, err = run("--help")
     assert (code, err) == (0, "")
-    assert out.startswith("usage: tls_bridge_check [--confdir DIR] [--match HOST[:PORT]]... "
-                          "[--from-reference] [--quiet]\n")
+    assert out.startswith("usage: tls_bridge_check [--confdir DIR] [--match HOST[:PORT]]... [--client ADDR]\n"
+                          "                        [--identity NAME]... [--cert FILE]... [--from-reference] "
+                          "[--quiet]\n")
     assert "Exit status: 0 valid; 1 invalid" in out
 
 
