@@ -14,20 +14,6 @@
 
 #include "tb_cidr.h"
 
-static struct sockaddr_storage addr(const char *text) {
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  struct sockaddr_in *a4 = (struct sockaddr_in *)(void *)&ss;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)(void *)&ss;
-  if (inet_pton(AF_INET, text, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-  } else {
-    assert_int_equal(inet_pton(AF_INET6, text, &a6->sin6_addr), 1);
-    a6->sin6_family = AF_INET6;
-  }
-  return ss;
-}
-
 static struct tb_cidr net(const char *text) {
   struct tb_cidr c;
   const char *why = tb_cidr_problem(text, strlen(text), &c);
@@ -39,7 +25,7 @@ static struct tb_cidr net(const char *text) {
 
 static int in(const char *network, const char *client) {
   struct tb_cidr c = net(network);
-  struct sockaddr_storage ss = addr(client);
+  struct sockaddr_storage ss = tb_test_sockaddr(client);
   return tb_cidr_match(&c, (const struct sockaddr *)&ss);
 }
 
@@ -167,14 +153,15 @@ static void test_list_and_text(void **state) {
   (void)state;
   list[0] = net("10.0.0.0/8");
   list[1] = net("2001:db8::/32");
-  struct sockaddr_storage a = addr("10.9.9.9"), b = addr("2001:db8::5"), c = addr("192.0.2.1");
+  struct sockaddr_storage a = tb_test_sockaddr("10.9.9.9"), b = tb_test_sockaddr("2001:db8::5"),
+                          c = tb_test_sockaddr("192.0.2.1");
   assert_true(tb_cidr_list_match(list, 2, (const struct sockaddr *)&a));
   assert_true(tb_cidr_list_match(list, 2, (const struct sockaddr *)&b));
   assert_false(tb_cidr_list_match(list, 2, (const struct sockaddr *)&c));
   assert_false(tb_cidr_list_match(list, 0, (const struct sockaddr *)&a));
   assert_string_equal(tb_cidr_addr_text((const struct sockaddr *)&a, buf, sizeof buf), "10.9.9.9");
   assert_string_equal(tb_cidr_addr_text((const struct sockaddr *)&b, buf, sizeof buf), "2001:db8::5");
-  struct sockaddr_storage m = addr("::ffff:10.1.2.3");
+  struct sockaddr_storage m = tb_test_sockaddr("::ffff:10.1.2.3");
   assert_string_equal(tb_cidr_addr_text((const struct sockaddr *)&m, buf, sizeof buf), "10.1.2.3");
   assert_string_equal(tb_cidr_addr_text(NULL, buf, sizeof buf), "-");
   assert_string_equal(tb_cidr_addr_text((const struct sockaddr *)&b, buf, 4), "-"); /* does not fit */

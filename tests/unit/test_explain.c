@@ -328,26 +328,12 @@ static void test_peers(void **state) {
   tb_config_destroy(c);
 }
 
-static struct sockaddr_storage client_addr(const char *text) {
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  struct sockaddr_in *a4 = (struct sockaddr_in *)(void *)&ss;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)(void *)&ss;
-  if (inet_pton(AF_INET, text, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-  } else {
-    assert_int_equal(inet_pton(AF_INET6, text, &a6->sin6_addr), 1);
-    a6->sin6_family = AF_INET6;
-  }
-  return ss;
-}
-
 static void expect_client(const struct tb_config *c, const char *host, unsigned port, const char *client,
                           enum tb_explain_result result, const char *line) {
   char buf[TB_EXPLAIN_MAX];
   struct sockaddr_storage ss;
   if (client != NULL) {
-    ss = client_addr(client);
+    ss = tb_test_sockaddr(client);
   }
   enum tb_explain_result got = tb_config_explain_client(
       c, host, strlen(host), port, client != NULL ? (const struct sockaddr *)&ss : NULL, 0, buf, sizeof buf);
