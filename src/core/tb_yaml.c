@@ -2,15 +2,17 @@
  * tb_yaml: the YAML configuration file.  See tb_yaml.h.
  *
  * libyaml's document loader builds the node tree; this file walks it against
- * a fixed schema.  Every error names the file, the line and the column of
- * the node at fault (libyaml counts both from 0; messages count from 1) and
- * what was expected there.
+ * a fixed schema, with the helpers of tb_yamlwalk.h (which also say how
+ * types are checked).  Every error names the file, the line and the column
+ * of the node at fault (libyaml counts both from 0; messages count from 1)
+ * and what was expected there.  Anchors and aliases are refused: with the
+ * document loader an alias is the anchored node itself, so a small file
+ * could make the walk visit one large list many times over.  Each node may
+ * be visited once.
  *
- * Untagged scalars all come out of libyaml as strings, so types are ours to
- * check: a whole number is a scalar of digits (quoted or not); a duration is
- * such a number of seconds or "<digits><unit>" with unit ms, s, m or h.  Anchors and aliases are refused:
- * with the document loader an alias is the anchored node itself, so a small file could make the walk visit
- * one large list many times over.  Each node may be visited once.
+ * The file's `role` is read first (read_role), since the keys the top level
+ * may hold depend on it: an ingress file has rules and their defaults, a
+ * peer file (role: peer) only its policy, read by tb_yaml_policy.c.
  *
  * The settings a rule may override (struct tb_settings) are written the same
  * way at the top level, where they are the defaults, and in a rule: one
@@ -20,10 +22,13 @@
  * store with the position of each, so that what the store finds wrong with
  * a peer (tb_config_add: a bad address, a peer listed twice, a template
  * naming a group the regex lacks) is reported where that peer is written.
+ * A rule with `action: deny` has no peers and takes only host, ports, name
+ * and action; `clients` is a rule's list of client networks (tb_cidr.h).
  */
 #include "tb_yaml.h"
 #include "tb_file.h"
 #include "tb_text.h"
+#include "tb_yamlwalk.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,190 +38,12 @@
 #include <string.h>
 #include <yaml.h>
 
-#define KEY_MAX 64
-#define QUOTE_MAX 64
-#define NAME_MAX_LEN 100
-#define FOUND_SIZE (TB_QUOTE_SIZE(QUOTE_MAX) + 2)
+#define FOUND_SIZE TB_YAML_FOUND_SIZE
 
-#if defined(__GNUC__)
-#define TB_PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
-#else
-#define TB_PRINTFLIKE(f, a)
-#endif
-
-struct walk {
-  yaml_document_t *doc;
-  const char *name; /* the file, for messages */
-  char *err;
-  size_t errlen;
-  unsigned char *seen; /* one flag per node (index = node id - 1) */
-  size_t nnodes;
-  struct tb_config *c;
-};
-
-static int fail_at(const struct walk *w, const yaml_mark_t *m, const char *fmt, ...) TB_PRINTFLIKE(3, 4);
-static int fail_at(const struct walk *w, const yaml_mark_t *m, const char *fmt, ...) {
-  char msg[768];
-  va_list ap;
-  va_start(ap, fmt);
-  (void)vsnprintf(msg, sizeof msg, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): started above */
-  va_end(ap);
-  snprintf(w->err, w->errlen, "%s:%zu:%zu: %s", w->name, m->line + 1, m->column + 1, msg);
-  return -1;
-}
-
-/* "key:" with no value, "~" or "null" (plain): YAML's null. */
-static int is_null(const yaml_node_t *n) {
-  if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-    return 0;
-  }
-  const char *s = (const char *)n->data.scalar.value;
-  return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-         strcmp(s, "NULL") == 0;
-}
-
-static const char *kind_name(const yaml_node_t *n) {
-  switch (n->type) {
-  case YAML_SCALAR_NODE:
-    return is_null(n) ? "nothing" : "a single value";
-  case YAML_SEQUENCE_NODE:
-    return "a list";
-  case YAML_MAPPING_NODE:
-    return "a mapping";
-  case YAML_NO_NODE:
-  default:
-    return "nothing";
-  }
-}
-
-static const char *scalar(const yaml_node_t *n) {
-  return (const char *)n->data.scalar.value;
-}
-
-/* What a message says was found instead: a scalar quoted ("'5x'", into buf
- * of FOUND_SIZE bytes), else the kind of node ("a list"). */
-static const char *found(const yaml_node_t *n, char *buf) {
-  char q[TB_QUOTE_SIZE(QUOTE_MAX)];
-  if (n->type != YAML_SCALAR_NODE) {
-    return kind_name(n);
-  }
-  tb_text_quote(q, sizeof q, scalar(n), n->data.scalar.length, QUOTE_MAX);
-  snprintf(buf, FOUND_SIZE, "'%s'", q);
-  return buf;
-}
-
-/* Node id of the document, marked as visited; NULL (with err set) when it
- * was visited before, i.e. reached again through an alias. */
-static yaml_node_t *take(struct walk *w, int id) {
-  yaml_node_t *n = yaml_document_get_node(w->doc, id);
-  if (n == NULL) {
-    snprintf(w->err, w->errlen, "%s: malformed document (node %d missing)", w->name, id);
-    return NULL;
-  }
-  size_t i = (size_t)(id - 1);
-  if (i < w->nnodes && w->seen[i]) {
-    fail_at(w, &n->start_mark,
-            "this value is used again through an alias; anchors and aliases are not supported");
-    return NULL;
-  }
-  if (i < w->nnodes) {
-    w->seen[i] = 1;
-  }
-  return n;
-}
-
-/* A scalar that holds a real string: not empty, no NUL inside. */
-static int want_string(const struct walk *w, const yaml_node_t *n, const char *what) {
-  if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0 || is_null(n)) {
-    return fail_at(w, &n->start_mark, "%s must be a non-empty string, found %s", what, kind_name(n));
-  }
-  if (strlen(scalar(n)) != n->data.scalar.length) {
-    return fail_at(w, &n->start_mark, "%s contains a NUL character", what);
-  }
-  return 0;
-}
-
-/* digits[0..len) as a number no larger than max; -1 otherwise. */
-static int digits_value(const char *s, size_t len, uint64_t max, uint64_t *out) {
-  uint64_t v = 0;
-  if (len == 0) {
-    return -1;
-  }
-  for (size_t i = 0; i < len; i++) {
-    if (s[i] < '0' || s[i] > '9') {
-      return -1;
-    }
-    v = v * 10 + (uint64_t)(s[i] - '0');
-    if (v > max) {
-      return -1;
-    }
-  }
-  *out = v;
-  return 0;
-}
-
-static int want_uint(const struct walk *w, const yaml_node_t *n, const char *what, unsigned min, unsigned max,
-                     unsigned *out) {
-  uint64_t v = 0;
-  if (n->type != YAML_SCALAR_NODE || digits_value(scalar(n), n->data.scalar.length, max, &v) != 0 ||
-      v < min) {
-    char buf[FOUND_SIZE];
-    return fail_at(w, &n->start_mark, "%s must be a whole number from %u to %u, found %s", what, min, max,
-                   found(n, buf));
-  }
-  *out = (unsigned)v;
-  return 0;
-}
-
-/* A duration in milliseconds: plain digits (seconds) or "<digits>ms|s|m|h",
- * between min_ms and max_ms. */
-static int want_duration(const struct walk *w, const yaml_node_t *n, const char *what, unsigned min_ms,
-                         unsigned max_ms, unsigned *out) {
-  static const struct {
-    const char *suffix;
-    uint64_t ms;
-  } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-  uint64_t v = 0;
-  int ok = 0;
-
-  if (n->type == YAML_SCALAR_NODE) {
-    const char *s = scalar(n);
-    size_t len = n->data.scalar.length;
-    size_t d = 0;
-    while (d < len && s[d] >= '0' && s[d] <= '9') {
-      d++;
-    }
-    if (d == len) {
-      ok = digits_value(s, d, UINT32_MAX, &v) == 0;
-      v *= 1000;
-    } else {
-      for (size_t u = 0; u < sizeof units / sizeof units[0] && !ok; u++) {
-        if (len - d == strlen(units[u].suffix) && memcmp(s + d, units[u].suffix, len - d) == 0 &&
-            digits_value(s, d, UINT32_MAX, &v) == 0) {
-          v *= units[u].ms;
-          ok = 1;
-        }
-      }
-    }
-  }
-  if (!ok || v < min_ms || v > max_ms) {
-    char buf[FOUND_SIZE];
-    char min[24];
-    /* "1ms", "0ms"; a minimum of whole seconds as seconds: "1s" */
-    snprintf(min, sizeof min, min_ms > 0 && min_ms % 1000 == 0 ? "%us" : "%ums",
-             min_ms > 0 && min_ms % 1000 == 0 ? min_ms / 1000 : min_ms);
-    return fail_at(w, &n->start_mark,
-                   "%s must be a duration from %s to %us (seconds, or a number with ms, s, m or h), found %s",
-                   what, min, max_ms / 1000, found(n, buf));
-  }
-  *out = (unsigned)v;
-  return 0;
-}
-
-static int want_identity(const struct walk *w, const yaml_node_t *n, enum tb_identity *out) {
-  if (n->type != YAML_SCALAR_NODE || tb_identity_parse(scalar(n), out) != 0) {
-    return fail_at(w, &n->start_mark, "client_identity must be keep, strip or forwarded, found %s",
-                   n->type == YAML_SCALAR_NODE ? scalar(n) : kind_name(n));
+static int want_identity(const struct tb_yaml_walk *w, const yaml_node_t *n, enum tb_identity *out) {
+  if (n->type != YAML_SCALAR_NODE || tb_identity_parse(tb_yaml_scalar(n), out) != 0) {
+    return tb_yaml_fail(w, &n->start_mark, "client_identity must be keep, strip or forwarded, found %s",
+                        n->type == YAML_SCALAR_NODE ? tb_yaml_scalar(n) : tb_yaml_kind(n));
   }
   return 0;
 }
@@ -241,125 +68,14 @@ _Static_assert(sizeof settings / sizeof settings[0] == NSETTINGS &&
                "one entry of settings[] per key of SETTING_KEYS");
 
 /* Setting number which, under key k, from v into *out. */
-static int want_setting(const struct walk *w, size_t which, const yaml_node_t *k, const yaml_node_t *v,
-                        struct tb_settings *out) {
+static int want_setting(const struct tb_yaml_walk *w, size_t which, const yaml_node_t *k,
+                        const yaml_node_t *v, struct tb_settings *out) {
   const struct setting *s = &settings[which];
   if (s->kind == IDENTITY) {
     return want_identity(w, v, &out->identity);
   }
-  return want_duration(w, v, scalar(k), s->min_ms, s->max_ms, (unsigned *)((char *)out + s->offset));
-}
-
-/* One port "443" or range "8000-8999". */
-static int port_item(const struct walk *w, const yaml_node_t *n, struct tb_port_range *out) {
-  uint64_t lo = 0;
-  uint64_t hi = 0;
-  int ok = 0;
-  if (n->type == YAML_SCALAR_NODE) {
-    const char *s = scalar(n);
-    size_t len = n->data.scalar.length;
-    const char *dash = memchr(s, '-', len);
-    if (dash == NULL) {
-      ok = digits_value(s, len, 65535, &lo) == 0;
-      hi = lo;
-    } else {
-      ok = digits_value(s, (size_t)(dash - s), 65535, &lo) == 0 &&
-           digits_value(dash + 1, len - (size_t)(dash - s) - 1, 65535, &hi) == 0;
-    }
-  }
-  if (!ok || lo == 0 || hi == 0) {
-    char buf[FOUND_SIZE];
-    return fail_at(w, &n->start_mark, "a port must be a number 1-65535 or a range like 8000-8999, found %s",
-                   found(n, buf));
-  }
-  if (lo > hi) {
-    return fail_at(w, &n->start_mark, "port range %s runs backwards", scalar(n));
-  }
-  out->lo = (unsigned short)lo;
-  out->hi = (unsigned short)hi;
-  return 0;
-}
-
-/* ports: one item or a non-empty list of them.  *out is malloc'd. */
-static int want_ports(struct walk *w, const yaml_node_t *n, struct tb_port_range **out, size_t *nout) {
-  size_t count = 1;
-  if (n->type == YAML_SEQUENCE_NODE) {
-    count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (count == 0) {
-      return fail_at(w, &n->start_mark, "ports is an empty list (leave ports out to allow every port)");
-    }
-  } else if (n->type != YAML_SCALAR_NODE) {
-    return fail_at(w, &n->start_mark, "ports must be a port, a range or a list of them, found %s",
-                   kind_name(n));
-  }
-  struct tb_port_range *r = calloc(count, sizeof *r);
-  if (r == NULL) {
-    return fail_at(w, &n->start_mark, "out of memory");
-  }
-  for (size_t i = 0; i < count; i++) {
-    const yaml_node_t *item = n;
-    if (n->type == YAML_SEQUENCE_NODE && (item = take(w, n->data.sequence.items.start[i])) == NULL) {
-      free(r);
-      return -1;
-    }
-    if (port_item(w, item, &r[i]) != 0) {
-      free(r);
-      return -1;
-    }
-  }
-  *out = r;
-  *nout = count;
-  return 0;
-}
-
-/* Walk mapping n: for each pair, check the key is a known, unrepeated
- * string and call one(w, index in keys, key node, value node, arg). */
-typedef int (*pair_fn)(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg);
-
-static int unknown_key(const struct walk *w, const yaml_node_t *k, const char *what, const char *const *keys,
-                       size_t nkeys) {
-  char q[TB_QUOTE_SIZE(KEY_MAX)];
-  char expected[512] = ""; /* the keys, ", " between them */
-  for (size_t i = 0; i < nkeys; i++) {
-    size_t used = strlen(expected);
-    snprintf(expected + used, sizeof expected - used, "%s%s", i == 0 ? "" : ", ", keys[i]);
-  }
-  tb_text_quote(q, sizeof q, scalar(k), k->data.scalar.length, KEY_MAX);
-  return fail_at(w, &k->start_mark, "unknown key '%s' in %s (expected %s)", q, what, expected);
-}
-
-static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *what, const char *const *keys,
-                        size_t nkeys, pair_fn one, void *arg) {
-  const yaml_node_t *first[16] = {NULL};
-  if (n->type != YAML_MAPPING_NODE) {
-    return fail_at(w, &n->start_mark, "%s must be a mapping (key: value lines), found %s", what,
-                   kind_name(n));
-  }
-  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = take(w, p->key);
-    yaml_node_t *v = k != NULL ? take(w, p->value) : NULL;
-    size_t i;
-    if (v == NULL) {
-      return -1;
-    }
-    if (k->type != YAML_SCALAR_NODE) {
-      return fail_at(w, &k->start_mark, "a key in %s must be a plain name, found %s", what, kind_name(k));
-    }
-    for (i = 0; i < nkeys && strcmp(scalar(k), keys[i]) != 0; i++) {
-    }
-    if (i == nkeys || strlen(scalar(k)) != k->data.scalar.length) {
-      return unknown_key(w, k, what, keys, nkeys);
-    }
-    if (first[i] != NULL) {
-      return fail_at(w, &k->start_mark, "key '%s' appears twice in %s (first at line %zu)", keys[i], what,
-                     first[i]->start_mark.line + 1);
-    }
-    first[i] = k;
-    if (one(w, i, k, v, arg) != 0) {
-      return -1;
-    }
-  }
-  return 0;
+  return tb_yaml_duration(w, v, tb_yaml_scalar(k), s->min_ms, s->max_ms,
+                          (unsigned *)((char *)out + s->offset));
 }
 
 /* ---- health (top level and rules) -------------------------------------- */
@@ -367,20 +83,20 @@ static int walk_mapping(struct walk *w, const yaml_node_t *n, const char *what, 
 enum health_key { HK_FAILURES, HK_DOWN_FOR, HK_COUNT };
 static const char *const health_keys[HK_COUNT] = {"failures", "down_for"};
 
-static int health_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
+static int health_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
   struct tb_health_settings *out = arg;
   (void)k;
   if (key == HK_FAILURES) {
-    return want_uint(w, v, "health failures", 1, TB_HEALTH_FAILURES_MAX, &out->failures);
+    return tb_yaml_uint(w, v, "health failures", 1, TB_HEALTH_FAILURES_MAX, &out->failures);
   }
-  return want_duration(w, v, "health down_for", TB_HEALTH_DOWN_FOR_MIN_MS, TB_HEALTH_DOWN_FOR_MAX_MS,
-                       &out->down_for_ms);
+  return tb_yaml_duration(w, v, "health down_for", TB_HEALTH_DOWN_FOR_MIN_MS, TB_HEALTH_DOWN_FOR_MAX_MS,
+                          &out->down_for_ms);
 }
 
 /* health: {failures: N, down_for: DURATION}, either key optional: into
  * *out, whose fields stay as they are for a key not given. */
-static int want_health(struct walk *w, const yaml_node_t *n, struct tb_health_settings *out) {
-  return walk_mapping(w, n, "health", health_keys, HK_COUNT, health_pair, out);
+static int want_health(struct tb_yaml_walk *w, const yaml_node_t *n, struct tb_health_settings *out) {
+  return tb_yaml_mapping(w, n, "health", health_keys, HK_COUNT, health_pair, out);
 }
 
 /* ---- one rule ---------------------------------------------------------- */
@@ -394,10 +110,12 @@ enum rule_key {
   RK_NAME,
   RK_SETTING,
   RK_HEALTH = RK_SETTING + NSETTINGS,
+  RK_ACTION,
+  RK_CLIENTS,
   RK_COUNT
 };
-static const char *const rule_keys[RK_COUNT] = {"host",  "peer", "peers",      "balance",
-                                                "ports", "name", SETTING_KEYS, "health"};
+static const char *const rule_keys[RK_COUNT] = {"host", "peer",       "peers",  "balance", "ports",
+                                                "name", SETTING_KEYS, "health", "action",  "clients"};
 
 struct rule_in {
   const yaml_node_t *node[RK_COUNT]; /* value nodes as found */
@@ -406,6 +124,9 @@ struct rule_in {
   struct tb_settings settings; /* the rule's own */
   struct tb_health_settings health;
   enum tb_balance balance;
+  enum tb_action action;
+  struct tb_cidr *clients; /* owned */
+  size_t nclients;
   size_t npeers; /* peer or peers: their texts and where each is */
   const char *peers[TB_RULE_PEERS_MAX];
   char where[TB_RULE_PEERS_MAX][TB_ORIGIN_MAX];
@@ -413,34 +134,35 @@ struct rule_in {
 };
 
 /* Peer n of the rule, value node v: its text and where it is written. */
-static int peer_item(struct walk *w, struct rule_in *in, const yaml_node_t *v, const char *what) {
-  if (want_string(w, v, what) != 0) {
+static int peer_item(struct tb_yaml_walk *w, struct rule_in *in, const yaml_node_t *v, const char *what) {
+  if (tb_yaml_string(w, v, what) != 0) {
     return -1;
   }
   snprintf(in->where[in->npeers], sizeof in->where[in->npeers], "%s:%zu:%zu", w->name, v->start_mark.line + 1,
            v->start_mark.column + 1);
   in->origins[in->npeers] = in->where[in->npeers];
-  in->peers[in->npeers++] = scalar(v);
+  in->peers[in->npeers++] = tb_yaml_scalar(v);
   return 0;
 }
 
 /* peers: a non-empty list of peers (or templates). */
-static int want_peers(struct walk *w, const yaml_node_t *n, struct rule_in *in) {
+static int want_peers(struct tb_yaml_walk *w, const yaml_node_t *n, struct rule_in *in) {
   size_t count;
   if (n->type != YAML_SEQUENCE_NODE) {
-    return fail_at(w, &n->start_mark, "peers must be a list of peers (for one peer, 'peer: ...'), found %s",
-                   kind_name(n));
+    return tb_yaml_fail(w, &n->start_mark,
+                        "peers must be a list of peers (for one peer, 'peer: ...'), found %s",
+                        tb_yaml_kind(n));
   }
   count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
   if (count == 0) {
-    return fail_at(w, &n->start_mark, "peers is an empty list (a rule needs at least one peer)");
+    return tb_yaml_fail(w, &n->start_mark, "peers is an empty list (a rule needs at least one peer)");
   }
   if (count > TB_RULE_PEERS_MAX) {
-    return fail_at(w, &n->start_mark, "peers lists %zu peers: at most %d are allowed in one rule", count,
-                   TB_RULE_PEERS_MAX);
+    return tb_yaml_fail(w, &n->start_mark, "peers lists %zu peers: at most %d are allowed in one rule", count,
+                        TB_RULE_PEERS_MAX);
   }
   for (size_t i = 0; i < count; i++) {
-    const yaml_node_t *item = take(w, n->data.sequence.items.start[i]);
+    const yaml_node_t *item = tb_yaml_take(w, n->data.sequence.items.start[i]);
     if (item == NULL || peer_item(w, in, item, "a peer in peers") != 0) {
       return -1;
     }
@@ -448,48 +170,116 @@ static int want_peers(struct walk *w, const yaml_node_t *n, struct rule_in *in) 
   return 0;
 }
 
-static int rule_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
+/* One network of clients: "10.0.0.0/8", "2001:db8::/32", an address. */
+static int client_item(const struct tb_yaml_walk *w, const yaml_node_t *n, struct tb_cidr *out) {
+  char buf[FOUND_SIZE];
+  const char *why = "it must be an IPv4 or IPv6 address or network";
+  if (n->type == YAML_SCALAR_NODE && !tb_yaml_is_null(n) &&
+      (why = tb_cidr_problem(tb_yaml_scalar(n), n->data.scalar.length, out)) == NULL) {
+    return 0;
+  }
+  return tb_yaml_fail(w, &n->start_mark,
+                      "client network %s: %s (like 10.0.0.0/8, 2001:db8::/32 or 192.0.2.7)",
+                      tb_yaml_found(n, buf), why);
+}
+
+/* clients: one network or a non-empty list of them. */
+static int want_clients(struct tb_yaml_walk *w, const yaml_node_t *n, struct rule_in *in) {
+  size_t count = 1;
+  if (n->type == YAML_SEQUENCE_NODE) {
+    count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count == 0) {
+      return tb_yaml_fail(w, &n->start_mark,
+                          "clients is an empty list (leave clients out to let any client use "
+                          "the rule)");
+    }
+    if (count > TB_RULE_CLIENTS_MAX) {
+      return tb_yaml_fail(w, &n->start_mark, "clients lists %zu networks: at most %d are allowed in one rule",
+                          count, TB_RULE_CLIENTS_MAX);
+    }
+  } else if (n->type != YAML_SCALAR_NODE) {
+    return tb_yaml_fail(w, &n->start_mark, "clients must be a network or a list of networks, found %s",
+                        tb_yaml_kind(n));
+  }
+  in->clients = calloc(count, sizeof *in->clients);
+  if (in->clients == NULL) {
+    return tb_yaml_fail(w, &n->start_mark, "out of memory");
+  }
+  for (size_t i = 0; i < count; i++) {
+    const yaml_node_t *item = n;
+    if (n->type == YAML_SEQUENCE_NODE && (item = tb_yaml_take(w, n->data.sequence.items.start[i])) == NULL) {
+      return -1;
+    }
+    if (client_item(w, item, &in->clients[i]) != 0) {
+      return -1;
+    }
+  }
+  in->nclients = count;
+  return 0;
+}
+
+/* A deny rule's keys: the others would configure what it never does. */
+static int deny_rule_check(struct tb_yaml_walk *w, const struct rule_in *in, size_t number) {
+  static const enum rule_key allowed[] = {RK_HOST, RK_PORTS, RK_NAME, RK_ACTION};
+  for (size_t k = 0; k < RK_COUNT; k++) {
+    int ok = 0;
+    for (size_t a = 0; a < sizeof allowed / sizeof allowed[0]; a++) {
+      ok |= (size_t)allowed[a] == k;
+    }
+    if (!ok && in->node[k] != NULL) {
+      return tb_yaml_fail(
+          w, &in->node[k]->start_mark,
+          "rule %zu has action: deny, which refuses the CONNECT (403): it takes only host, ports, "
+          "name and action, not '%s'%s",
+          number, rule_keys[k],
+          k == RK_CLIENTS ? " (to refuse some clients, give the bridging rule a clients list)" : "");
+    }
+  }
+  return 0;
+}
+
+static int rule_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
   struct rule_in *in = arg;
   in->node[key] = v;
   if (key >= RK_SETTING && key < RK_HEALTH) {
     return want_setting(w, key - RK_SETTING, k, v, &in->settings);
   }
   if ((key == RK_PEER && in->node[RK_PEERS] != NULL) || (key == RK_PEERS && in->node[RK_PEER] != NULL)) {
-    return fail_at(
+    return tb_yaml_fail(
         w, &k->start_mark,
         "a rule has either 'peer' (one peer) or 'peers' (a list), not both (peer: X is peers: [X])");
   }
   switch ((enum rule_key)key) {
   case RK_HOST:
-    return want_string(w, v, "host");
+    return tb_yaml_string(w, v, "host");
   case RK_PEER:
     return peer_item(w, in, v, "peer");
   case RK_PEERS:
     return want_peers(w, v, in);
   case RK_BALANCE:
-    if (v->type != YAML_SCALAR_NODE || tb_balance_parse(scalar(v), &in->balance) != 0) {
+    if (v->type != YAML_SCALAR_NODE || tb_balance_parse(tb_yaml_scalar(v), &in->balance) != 0) {
       char buf[FOUND_SIZE];
-      return fail_at(w, &v->start_mark, "balance must be failover, round_robin or hash, found %s",
-                     found(v, buf));
+      return tb_yaml_fail(w, &v->start_mark, "balance must be failover, round_robin or hash, found %s",
+                          tb_yaml_found(v, buf));
     }
     return 0;
   case RK_HEALTH:
     return want_health(w, v, &in->health);
   case RK_NAME:
-    if (want_string(w, v, "name") != 0) {
-      return -1;
+    return tb_yaml_name(w, v);
+  case RK_ACTION:
+    if (v->type != YAML_SCALAR_NODE ||
+        (strcmp(tb_yaml_scalar(v), "bridge") != 0 && strcmp(tb_yaml_scalar(v), "deny") != 0)) {
+      char buf[FOUND_SIZE];
+      return tb_yaml_fail(w, &v->start_mark, "action must be bridge or deny, found %s",
+                          tb_yaml_found(v, buf));
     }
-    for (const char *s = scalar(v); *s != '\0'; s++) {
-      if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e || *s == '"') {
-        return fail_at(w, &v->start_mark, "name may hold only printable ASCII without spaces or quotes");
-      }
-    }
-    if (v->data.scalar.length > NAME_MAX_LEN) {
-      return fail_at(w, &v->start_mark, "name is longer than %d characters", NAME_MAX_LEN);
-    }
+    in->action = strcmp(tb_yaml_scalar(v), "deny") == 0 ? TB_ACTION_DENY : TB_ACTION_BRIDGE;
     return 0;
+  case RK_CLIENTS:
+    return want_clients(w, v, in);
   case RK_PORTS:
-    return want_ports(w, v, &in->ports, &in->nports);
+    return tb_yaml_ports(w, v, &in->ports, &in->nports);
   case RK_SETTING:
   case RK_COUNT:
   default:
@@ -497,7 +287,7 @@ static int rule_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node
   }
 }
 
-static int one_rule(struct walk *w, const yaml_node_t *n, size_t number) {
+static int one_rule(struct tb_yaml_walk *w, const yaml_node_t *n, size_t number) {
   struct rule_in in = {.settings = TB_SETTINGS_UNSET};
   char what[48];
   char origin[TB_ORIGIN_MAX];
@@ -505,11 +295,15 @@ static int one_rule(struct walk *w, const yaml_node_t *n, size_t number) {
   int rc = -1;
 
   snprintf(what, sizeof what, "rule %zu", number);
-  if (walk_mapping(w, n, what, rule_keys, RK_COUNT, rule_pair, &in) != 0) {
+  if (tb_yaml_mapping(w, n, what, rule_keys, RK_COUNT, rule_pair, &in) != 0) {
     goto done;
   }
-  if (in.node[RK_HOST] == NULL || in.npeers == 0) {
-    fail_at(w, &n->start_mark, "rule %zu has no '%s'", number, in.node[RK_HOST] == NULL ? "host" : "peer");
+  if (in.action == TB_ACTION_DENY && deny_rule_check(w, &in, number) != 0) {
+    goto done;
+  }
+  if (in.node[RK_HOST] == NULL || (in.npeers == 0 && in.action != TB_ACTION_DENY)) {
+    tb_yaml_fail(w, &n->start_mark, "rule %zu has no '%s'", number,
+                 in.node[RK_HOST] == NULL ? "host" : "peer");
     goto done;
   }
   /* The store prefixes its messages (a bad regex) with origin; a rule
@@ -519,58 +313,121 @@ static int one_rule(struct walk *w, const yaml_node_t *n, size_t number) {
   snprintf(origin, sizeof origin, "%s:%zu:%zu", w->name, hn->start_mark.line + 1, hn->start_mark.column + 1);
   snprintf(where, sizeof where, "%s:%zu", w->name, n->start_mark.line + 1);
   const struct tb_rule_spec spec = {
-      .pattern = scalar(hn),
-      .peers = in.peers,
+      .pattern = tb_yaml_scalar(hn),
+      .peers = in.action == TB_ACTION_DENY ? NULL : in.peers,
       .npeers = in.npeers,
       .peer_origins = in.origins,
       .origin = origin,
-      .name = in.node[RK_NAME] != NULL ? scalar(in.node[RK_NAME]) : where,
+      .name = in.node[RK_NAME] != NULL ? tb_yaml_scalar(in.node[RK_NAME]) : where,
       .ports = in.ports,
       .nports = in.nports,
       .settings = in.settings,
       .balance = in.balance,
       .health = in.health,
+      .action = in.action,
+      .clients = in.clients,
+      .nclients = in.nclients,
   };
   rc = tb_config_add(w->c, &spec, w->err, w->errlen);
 
 done:
   free(in.ports);
+  free(in.clients);
   return rc;
 }
 
 /* ---- the top level ----------------------------------------------------- */
 
-enum top_key { TK_RULES, TK_UNMATCHED, TK_SETTING, TK_POOL = TK_SETTING + NSETTINGS, TK_HEALTH, TK_COUNT };
-static const char *const top_keys[TK_COUNT] = {"rules", "unmatched", SETTING_KEYS, "pool", "health"};
+enum top_key {
+  TK_RULES,
+  TK_UNMATCHED,
+  TK_SETTING,
+  TK_POOL = TK_SETTING + NSETTINGS,
+  TK_HEALTH,
+  TK_ROLE,
+  TK_POLICY,
+  TK_COUNT
+};
+static const char *const top_keys[TK_COUNT] = {"rules",  "unmatched", SETTING_KEYS, "pool",
+                                               "health", "role",      "policy"};
 
 enum pool_key { PK_SIZE, PK_MAX_AGE, PK_COUNT };
 static const char *const pool_keys[PK_COUNT] = {"size", "max_age"};
 
-static int pool_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
+static int pool_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
   (void)k;
   (void)arg;
   if (key == PK_SIZE) {
-    return want_uint(w, v, "pool size", 0, TB_POOL_SIZE_MAX, &w->c->pool_size);
+    return tb_yaml_uint(w, v, "pool size", 0, TB_POOL_SIZE_MAX, &w->c->pool_size);
   }
-  return want_duration(w, v, "pool max_age", 1, TB_TIMEOUT_MAX_S * 1000u, &w->c->pool_max_age_ms);
+  return tb_yaml_duration(w, v, "pool max_age", 1, TB_TIMEOUT_MAX_S * 1000u, &w->c->pool_max_age_ms);
 }
 
-static int top_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
+/* The role the top level n declares, into w->c->role (ingress when it says
+ * none).  Read before the walk, since which keys the file may hold depends
+ * on it; the walk takes the node again (TK_ROLE), so nothing is marked here. */
+static int read_role(struct tb_yaml_walk *w, const yaml_node_t *n) {
+  if (n->type != YAML_MAPPING_NODE) {
+    return 0; /* the walk says what is wrong */
+  }
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+    const yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+    const yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+    if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE || strcmp(tb_yaml_scalar(k), "role") != 0) {
+      continue;
+    }
+    if (v->type == YAML_SCALAR_NODE && strcmp(tb_yaml_scalar(v), "ingress") == 0) {
+      w->c->role = TB_ROLE_INGRESS;
+    } else if (v->type == YAML_SCALAR_NODE && strcmp(tb_yaml_scalar(v), "peer") == 0) {
+      w->c->role = TB_ROLE_PEER;
+    } else {
+      char buf[FOUND_SIZE];
+      return tb_yaml_fail(w, &v->start_mark, "role must be ingress or peer, found %s", tb_yaml_found(v, buf));
+    }
+    return 0; /* a second role key is the walk's "appears twice" */
+  }
+  return 0;
+}
+
+/* Is top-level key `key` one of this role's?  If not, say so at k. */
+static int role_key_check(const struct tb_yaml_walk *w, size_t key, const yaml_node_t *k) {
+  if (key == TK_ROLE) {
+    return 0;
+  }
+  if (w->c->role == TB_ROLE_PEER && key != TK_POLICY) {
+    return tb_yaml_fail(
+        w, &k->start_mark, "'%s' is for role ingress: a peer-role file has only 'role' and 'policy'%s",
+        top_keys[key], key == TK_RULES ? " (a peer authorises CONNECTs by its policy; it has no rules)" : "");
+  }
+  if (w->c->role == TB_ROLE_INGRESS && key == TK_POLICY) {
+    return tb_yaml_fail(
+        w, &k->start_mark,
+        "'policy' is for role peer, and this file is role ingress (the default when 'role' is left out): a "
+        "peer's file says 'role: peer' and has a policy instead of rules");
+  }
+  return 0;
+}
+
+static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
   struct tb_settings *defaults = arg;
+  if (role_key_check(w, key, k) != 0) {
+    return -1;
+  }
   if (key >= TK_SETTING && key < TK_POOL) {
     return want_setting(w, key - TK_SETTING, k, v, defaults);
   }
   switch ((enum top_key)key) {
   case TK_RULES:
     if (v->type != YAML_SEQUENCE_NODE) {
-      return fail_at(w, &v->start_mark, "rules must be a list of rules (lines starting with '- '), found %s",
-                     kind_name(v));
+      return tb_yaml_fail(w, &v->start_mark,
+                          "rules must be a list of rules (lines starting with '- '), found %s",
+                          tb_yaml_kind(v));
     }
     if (v->data.sequence.items.top == v->data.sequence.items.start) {
-      return fail_at(w, &v->start_mark, "rules is empty: the bridge needs at least one rule");
+      return tb_yaml_fail(w, &v->start_mark, "rules is empty: the bridge needs at least one rule");
     }
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-      yaml_node_t *rn = take(w, *it);
+      yaml_node_t *rn = tb_yaml_take(w, *it);
       if (rn == NULL || one_rule(w, rn, (size_t)(it - v->data.sequence.items.start) + 1) != 0) {
         return -1;
       }
@@ -578,14 +435,14 @@ static int top_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_
     return 0;
   case TK_UNMATCHED:
     if (v->type != YAML_SCALAR_NODE ||
-        (strcmp(scalar(v), "passthrough") != 0 && strcmp(scalar(v), "deny") != 0)) {
-      return fail_at(w, &v->start_mark, "unmatched must be passthrough or deny, found %s",
-                     v->type == YAML_SCALAR_NODE ? scalar(v) : kind_name(v));
+        (strcmp(tb_yaml_scalar(v), "passthrough") != 0 && strcmp(tb_yaml_scalar(v), "deny") != 0)) {
+      return tb_yaml_fail(w, &v->start_mark, "unmatched must be passthrough or deny, found %s",
+                          v->type == YAML_SCALAR_NODE ? tb_yaml_scalar(v) : tb_yaml_kind(v));
     }
-    w->c->deny_unmatched = strcmp(scalar(v), "deny") == 0;
+    w->c->deny_unmatched = strcmp(tb_yaml_scalar(v), "deny") == 0;
     return 0;
   case TK_POOL:
-    return walk_mapping(w, v, "pool", pool_keys, PK_COUNT, pool_pair, NULL);
+    return tb_yaml_mapping(w, v, "pool", pool_keys, PK_COUNT, pool_pair, NULL);
   case TK_HEALTH: {
     struct tb_health_settings h = {w->c->health_failures, w->c->health_down_for_ms};
     if (want_health(w, v, &h) != 0) {
@@ -595,6 +452,10 @@ static int top_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_
     w->c->health_down_for_ms = h.down_for_ms;
     return 0;
   }
+  case TK_ROLE:
+    return 0; /* read before the walk (read_role) */
+  case TK_POLICY:
+    return tb_yaml_policy(w, v);
   case TK_SETTING:
   case TK_COUNT:
   default:
@@ -602,43 +463,50 @@ static int top_pair(struct walk *w, size_t key, const yaml_node_t *k, yaml_node_
   }
 }
 
-static int walk_document(struct walk *w) {
+static int walk_document(struct tb_yaml_walk *w) {
   struct tb_settings defaults = TB_SETTINGS_UNSET;
   yaml_node_t *root = yaml_document_get_root_node(w->doc);
   if (root == NULL) {
     snprintf(w->err, w->errlen, "%s: empty file: expected a mapping with a 'rules' list", w->name);
     return -1;
   }
-  if ((root = take(w, 1)) == NULL) {
+  if ((root = tb_yaml_take(w, 1)) == NULL) {
     return -1;
   }
-  if (walk_mapping(w, root, "the top level", top_keys, TK_COUNT, top_pair, &defaults) != 0) {
+  if (read_role(w, root) != 0 ||
+      tb_yaml_mapping(w, root, "the top level", top_keys, TK_COUNT, top_pair, &defaults) != 0) {
     return -1;
+  }
+  if (w->c->role == TB_ROLE_PEER) {
+    if (w->c->policy == NULL) {
+      return tb_yaml_fail(w, &root->start_mark, "no 'policy': a peer-role file needs a policy list");
+    }
+    return 0;
   }
   if (w->c->nrules == 0) {
-    return fail_at(w, &root->start_mark, "no 'rules': the bridge needs at least one rule");
+    return tb_yaml_fail(w, &root->start_mark, "no 'rules': the bridge needs at least one rule");
   }
   tb_config_set_defaults(w->c, &defaults);
   return 0;
 }
 
-static int syntax_error(const struct walk *w, const yaml_parser_t *p) {
+static int syntax_error(const struct tb_yaml_walk *w, const yaml_parser_t *p) {
   const char *problem = p->problem != NULL ? p->problem : "unreadable YAML";
   if (p->error == YAML_MEMORY_ERROR) {
     snprintf(w->err, w->errlen, "%s: out of memory", w->name);
     return -1;
   }
   if (p->context != NULL) {
-    return fail_at(w, &p->problem_mark, "YAML syntax error: %s (%s at line %zu)", problem, p->context,
-                   p->context_mark.line + 1);
+    return tb_yaml_fail(w, &p->problem_mark, "YAML syntax error: %s (%s at line %zu)", problem, p->context,
+                        p->context_mark.line + 1);
   }
-  return fail_at(w, &p->problem_mark, "YAML syntax error: %s", problem);
+  return tb_yaml_fail(w, &p->problem_mark, "YAML syntax error: %s", problem);
 }
 
 int tb_config_load_yaml_text(struct tb_config *c, const char *text, size_t len, const char *name, char *err,
                              size_t errlen) {
   struct tb_config saved = *c;
-  struct walk w = {NULL, name, err, errlen, NULL, 0, c};
+  struct tb_yaml_walk w = {NULL, name, err, errlen, NULL, 0, c};
   yaml_parser_t parser;
   yaml_document_t doc;
   yaml_document_t extra;
@@ -674,7 +542,7 @@ int tb_config_load_yaml_text(struct tb_config *c, const char *text, size_t len, 
     } else {
       yaml_node_t *more = yaml_document_get_root_node(&extra);
       if (more != NULL) {
-        fail_at(&w, &more->start_mark, "a second YAML document ('---'): only one is allowed");
+        tb_yaml_fail(&w, &more->start_mark, "a second YAML document ('---'): only one is allowed");
       } else {
         rc = 0;
       }

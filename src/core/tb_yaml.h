@@ -1,8 +1,9 @@
 /*
  * tb_yaml: the YAML configuration file (docs/configuration.md) read into a
- * tb_config: the options, the defaults rules fall back on, and the rules with
- * their ports, names and settings.  Every message names the file, the line
- * and the column of the value at fault.
+ * tb_config: its role; for an ingress the options, the defaults rules fall
+ * back on, and the rules with their ports, names, settings, clients and
+ * actions; for a peer (role: peer) its policy (tb_policy.h).  Every message
+ * names the file, the line and the column of the value at fault.
  *
  * Owns nothing once it returns (libyaml's document is freed).  Not
  * thread-safe: it builds a configuration (see tb_config.h).
