@@ -70,8 +70,10 @@ SHIM_OBJ  :=
 LINK      := $(CC)
 endif
 SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-# OpenSSL (tb_tls): the shared libssl3 that traffic_server itself loads,
-# never a static copy.
+# OpenSSL: the shared libssl3/libcrypto3 that traffic_server itself loads
+# (9.2 and 10.2), never a static copy.  tb_tls is the direct engine's TLS
+# client; tb_certnames reads client certificates (the peer role), whose
+# glue takes the connection's certificate from libssl.
 LIBS      := -lpcre2-8 -lyaml -lssl -lcrypto
 
 CORE_SRC  := $(wildcard src/core/*.c)
@@ -88,7 +90,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick fuzz fuzz-short fuzz-build fuzz-corpus-tls soak soak-short soak-upload valgrind install uninstall deb test-pkg
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick bench-authz fuzz fuzz-short fuzz-build fuzz-corpus fuzz-corpus-tls soak soak-short soak-upload valgrind install uninstall deb test-pkg
 all: build
 
 deps:
@@ -212,7 +214,7 @@ unit: $(UNIT_BIN)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= 20000
-FUZZ_TARGETS := resp peer args match yaml reference template tls
+FUZZ_TARGETS := resp peer args match yaml reference template tls certnames policy
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc/core
@@ -222,6 +224,16 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard src/core/*.h te
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
 
 fuzz-build: $(FUZZ_BIN)
+
+# fuzz_certnames' seed corpus: DER certificates made with the unit tests'
+# generator (tests/unit/tb_certgen.h; throwaway keys, never stored).  The
+# output is checked in; rerun only to change what it holds.
+$(BUILD)/make_certnames_corpus: tests/fuzz/make_certnames_corpus.c tests/unit/tb_certgen.h
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(WARN) -Wno-missing-prototypes -Itests/unit -o $@ $< -lcrypto
+
+fuzz-corpus: $(BUILD)/make_certnames_corpus
+	$(BUILD)/make_certnames_corpus tests/fuzz/corpus/certnames
 
 # fuzz_tls's seeds: what real OpenSSL servers send to its fixed client
 # (tests/fuzz/gen_tls_corpus.c), each replayed once written.  Not part of
@@ -331,11 +343,24 @@ bench: deps
 	@bench/install-deps.sh
 	$(MAKE) build
 	$(E2E_ENV) BENCH_COMMAND="make bench$(if $(ATS), ATS=$(ATS))" $(PYTHON) bench/bench.py
+	$(MAKE) bench-authz AUTHZ_BENCH_COMMAND="make bench$(if $(ATS), ATS=$(ATS))"
 
 bench-quick: deps
 	@bench/install-deps.sh
 	$(MAKE) build
 	$(E2E_ENV) BENCH_COMMAND="make bench-quick$(if $(ATS), ATS=$(ATS))" $(PYTHON) bench/bench.py --quick
+	$(MAKE) bench-authz AUTHZ_BENCH_ARGS="--rounds 5 --per-round 50 --warmup 20" \
+	  AUTHZ_BENCH_COMMAND="make bench-quick$(if $(ATS), ATS=$(ATS))"
+
+# Set-up latency at a peer in the peer role, a policy of 1 and of 1,000
+# entries against a peer without the plugin (bench/authz_latency.py, issue
+# 13): part of bench and bench-quick, or alone.  Rewrites the "Peer role:
+# set-up latency" section of docs/benchmarks.md (the ATS 10.x one with
+# ATS=PREFIX) and writes build/[ats10/]bench-authz.json.
+AUTHZ_BENCH_ARGS    ?=
+AUTHZ_BENCH_COMMAND ?= make bench-authz$(if $(ATS), ATS=$(ATS))$(if $(AUTHZ_BENCH_ARGS), AUTHZ_BENCH_ARGS="$(AUTHZ_BENCH_ARGS)")
+bench-authz: build
+	$(E2E_ENV) BENCH_COMMAND='$(AUTHZ_BENCH_COMMAND)' nice -n 10 $(PYTHON) bench/authz_latency.py $(AUTHZ_BENCH_ARGS)
 
 # Soak (tests/soak/soak.py; what it checks is in its header): a real peer
 # and ingress, 100,000 tunnels (echo, aborted set-ups, bulk transfers

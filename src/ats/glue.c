@@ -27,6 +27,10 @@ const char *tb_event_name(TSEvent event, char *buf, size_t len) {
     return "ERROR";
   case TS_EVENT_NET_ACCEPT:
     return "NET_ACCEPT";
+  case TS_EVENT_HTTP_SEND_RESPONSE_HDR:
+    return "HTTP_SEND_RESPONSE_HDR";
+  case TS_EVENT_HTTP_TXN_CLOSE:
+    return "HTTP_TXN_CLOSE";
   case TS_EVENT_NET_ACCEPT_FAILED:
     return "NET_ACCEPT_FAILED";
   case TS_EVENT_VCONN_READ_READY:

@@ -264,6 +264,12 @@ int tb_live_init(int argc, const char *argv[], char *err, size_t errlen) {
   describe_rules(l->cfg);
   install(l);
   const struct tb_config *c = l->cfg;
+  if (c->role == TB_ROLE_PEER) {
+    TSNote("[%s] tls_bridge %s: role peer, %zu policy entr%s loaded: CONNECTs are authorised by the client "
+           "certificate",
+           TB_TAG, TB_VERSION, c->policy->n, c->policy->n == 1 ? "y" : "ies");
+    return 0;
+  }
   TSNote("[%s] tls_bridge %s: %zu rule%s loaded, set-up timeout %u ms, %u warm connection%s per peer in use, "
          "unmatched CONNECTs %s",
          TB_TAG, TB_VERSION, c->nrules, c->nrules == 1 ? "" : "s", c->connect_timeout_ms, c->pool_size,
@@ -272,10 +278,33 @@ int tb_live_init(int argc, const char *argv[], char *err, size_t errlen) {
   return 0;
 }
 
+/* What a configuration holds, for the reload note: "N rules" or "role
+ * peer, N policy entries". */
+static void describe_size(const struct tb_config *c, char *buf, size_t len) {
+  if (c->role == TB_ROLE_PEER) {
+    snprintf(buf, len, "role peer, %zu policy entr%s", c->policy->n, c->policy->n == 1 ? "y" : "ies");
+  } else {
+    snprintf(buf, len, "%zu rule%s", c->nrules, c->nrules == 1 ? "" : "s");
+  }
+}
+
 int tb_live_reload(const char *why) {
   char err[ERR_MAX] = "";
+  char size[64];
   pthread_mutex_lock(&g_reload_lock);
   struct tb_live *l = build(err, sizeof err);
+  struct tb_live *cur = l != NULL ? tb_live_acquire() : NULL;
+  if (l != NULL && cur != NULL && l->cfg->role != cur->cfg->role) {
+    /* The hooks, the log and the metrics in use were set up for the role at
+     * start: a role changes with a restart, never under traffic. */
+    snprintf(err, sizeof err,
+             "the configuration is now role %s, but Traffic Server started with role %s: a "
+             "role changes only with a restart",
+             tb_role_name(l->cfg->role), tb_role_name(cur->cfg->role));
+    live_free(l);
+    l = NULL;
+  }
+  tb_live_release(cur);
   if (l == NULL) {
     uint64_t gen = g_generation;
     pthread_mutex_unlock(&g_reload_lock);
@@ -288,9 +317,10 @@ int tb_live_reload(const char *why) {
   install(l);
   pthread_mutex_unlock(&g_reload_lock);
   tb_stat_add(TB_STAT_RELOADS_DONE, 1);
-  TSNote("[%s] reload (%s): configuration %" PRIu64 " in force, %zu rule%s; open tunnels keep the one they "
-         "started with",
-         TB_TAG, why, l->generation, l->cfg->nrules, l->cfg->nrules == 1 ? "" : "s");
+  describe_size(l->cfg, size, sizeof size);
+  TSNote("[%s] reload (%s): configuration %" PRIu64
+         " in force, %s; open tunnels keep the one they started with",
+         TB_TAG, why, l->generation, size);
   note_directs(l);
   return 0;
 }
@@ -315,9 +345,48 @@ void tb_live_reload_soon(const char *why) {
   TSContScheduleOnPool(c, 0, TS_THREAD_POOL_TASK);
 }
 
+/* match NAME HOST:PORT on a peer: what the policy of l decides for a client
+ * certificate with that one name (words: the message's argument). */
+static void explain_peer(const struct tb_live *l, const char *words, size_t len) {
+  static const char usage[] = "expected 'match NAME HOST:PORT' (NAME: an identity of a client certificate)";
+  struct tb_certnames names;
+  struct tb_peer target;
+  char perr[256];
+  char line[TB_EXPLAIN_MAX];
+  size_t sp = len;
+
+  while (sp > 0 && words[sp - 1] != ' ') {
+    sp--;
+  }
+  size_t name_len = sp;
+  while (name_len > 0 && words[name_len - 1] == ' ') {
+    name_len--;
+  }
+  tb_certnames_init(&names);
+  if (name_len == 0 || tb_certnames_add(&names, TB_CERTNAME_GIVEN, words, name_len) != 0) {
+    TSError("[%s] match: %s%s%s", TB_TAG, usage, names.skipped ? "; " : "",
+            names.skipped ? names.skip_why : "");
+    return;
+  }
+  if (sp == len || tb_peer_parse(words + sp, len - sp, &target, perr, sizeof perr) != 0) {
+    TSError("[%s] match: %s%s%s", TB_TAG, usage, sp < len ? ": " : "", sp < len ? perr : "");
+    return;
+  }
+  (void)tb_policy_explain(l->cfg, &names, target.host, strlen(target.host), target.port, l->generation, NULL,
+                          line, sizeof line);
+  TSNote("[%s] %s", TB_TAG, line);
+}
+
 void tb_live_explain(const char *hostport, size_t len) {
   char perr[256];
   struct tb_peer target;
+  struct tb_live *peer = tb_live_acquire();
+  if (peer != NULL && peer->cfg->role == TB_ROLE_PEER) {
+    explain_peer(peer, hostport, len);
+    tb_live_release(peer);
+    return;
+  }
+  tb_live_release(peer);
   if (len == 0 || tb_peer_parse(hostport, len, &target, perr, sizeof perr) != 0) {
     TSError("[%s] match: expected HOST:PORT, got '%.*s'%s%s", TB_TAG, (int)(len > 200 ? 200 : len), hostport,
             len ? ": " : "", len ? perr : "");

@@ -11,7 +11,8 @@
  * A reload (traffic_ctl config reload, or `traffic_ctl plugin msg tls_bridge
  * reload`) builds a new configuration from the plugin.config arguments on a
  * task thread, off the request path, and swaps it in atomically; an invalid
- * one is reported and the running one stays in force.
+ * one (or one of another role than the process started with) is reported
+ * and the running one stays in force.
  *
  * Warm-connection pools are shared across configurations (pool.h); a
  * configuration only caches, per rule, the pool its rule uses.
@@ -76,7 +77,9 @@ void tb_live_reload_soon(const char *why);
  * configuration is in force. */
 int tb_live_reload(const char *why);
 
-/* Describe, in diags.log (TSNote), what a CONNECT to host:port would do. */
+/* Describe, in diags.log (TSNote), what a CONNECT to host:port would do;
+ * on a peer-role instance the message is "NAME HOST:PORT": what the policy
+ * decides for a client certificate with that name. */
 void tb_live_explain(const char *hostport, size_t len);
 
 #endif

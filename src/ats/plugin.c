@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz.h"
 #include "glue.h"
 #include "live.h"
 #include "peers.h"
@@ -130,11 +131,35 @@ void TSPluginInit(int argc, const char *argv[]) {
                 err);
     return;
   }
+  /* The role is fixed for the life of the process (a reload may not
+   * change it, live.c): one log per role.  An ingress logs tunnels in
+   * tls_bridge.log, a peer its decisions in tls_bridge_authz.log (another
+   * line format, often another retention: a file of its own). */
+  struct tb_live *l = tb_live_acquire();
+  int peer = l != NULL && tb_live_config(l)->role == TB_ROLE_PEER;
+  tb_live_release(l);
   TSTextLogObject log = NULL;
-  if (TSTextLogObjectCreate(TB_TAG, TS_LOG_MODE_ADD_TIMESTAMP, &log) == TS_SUCCESS) {
-    tb_tunnel_log_set(log);
+  const char *log_name = peer ? TB_TAG "_authz" : TB_TAG;
+  if (TSTextLogObjectCreate(log_name, TS_LOG_MODE_ADD_TIMESTAMP, &log) == TS_SUCCESS) {
+    if (peer) {
+      tb_authz_log_set(log);
+    } else {
+      tb_tunnel_log_set(log);
+    }
   } else {
-    TSError("[%s] cannot create the tunnel log %s.log: tunnels will not be logged", TB_TAG, TB_TAG);
+    TSError("[%s] cannot create the log %s.log: %s will not be logged", TB_TAG, log_name,
+            peer ? "authorisation decisions" : "tunnels");
+  }
+  if (peer) {
+    /* Without a client certificate every CONNECT is refused (no_certificate):
+     * say so once, where an operator looks first.  (sni.yaml's verify_client
+     * may still ask for one per name: a note, not an error.) */
+    TSMgmtInt level = -1;
+    if (TSMgmtIntGet("proxy.config.ssl.client.certification_level", &level) == TS_SUCCESS && level == 0) {
+      TSError("[%s] role peer with proxy.config.ssl.client.certification_level 0: unless sni.yaml asks for "
+              "client certificates, every CONNECT will be refused (no_certificate)",
+              TB_TAG);
+    }
   }
   TSMgmtUpdateRegister(TSContCreate(on_config_update, TSMutexCreate()), TB_TAG);
   TSLifecycleHookAdd(TS_LIFECYCLE_MSG_HOOK, TSContCreate(on_lifecycle, NULL));

@@ -3,15 +3,20 @@
  */
 #include "request.h"
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "authz.h"
 #include "live.h"
+#include "refuse.h"
 #include "stats.h"
 #include "tb_config.h"
 #include "tb_http.h"
 #include "tunnel.h"
+#include "tunnel_log.h"
 
 /* Lift Traffic Server's transaction timeouts on txn, so that they do not end
  * a tunnel before its own limits do: the no-activity timeouts (idle), and the
@@ -63,6 +68,69 @@ static void refuse_txn(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, TSMLoc url, TS
   TSHttpTxnReenable(txn, TS_EVENT_HTTP_ERROR);
 }
 
+/* A CONNECT that rule takes, refused at once (403) because the rule says
+ * deny or the client is not in its clients (stat says which): counted, one
+ * line in the tunnel log (no tunnel was made: peer "-", no bytes), a debug
+ * line naming the rule, and ATS's error page with the reason.  The reason
+ * the client sees does not name the rule: that stays in the log.  Releases
+ * the request handles and re-enables txn. */
+static void refuse_by_rule(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, TSMLoc url, const struct tb_rule *rule,
+                           const char *host, int host_len, int port, enum tb_stat stat) {
+  char target[TB_PEER_TEXT_MAX + 8];
+  char detail[TB_REFUSE_DETAIL_MAX];
+  char addr[64];
+  struct sockaddr_storage client;
+  const struct sockaddr *sa = TSHttpTxnClientAddrGet(txn);
+  int deny = stat == TB_STAT_CONNECT_RULE_DENIED;
+
+  memset(&client, 0, sizeof client);
+  if (sa != NULL) {
+    memcpy(&client, sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+  }
+  snprintf(target, sizeof target, memchr(host, ':', (size_t)host_len) != NULL ? "[%.*s]:%d" : "%.*s:%d",
+           host_len > TB_HOST_MAX ? TB_HOST_MAX : host_len, host, port);
+  (void)tb_cidr_addr_text(sa, addr, sizeof addr);
+  tb_stat_add(stat, 1);
+  TB_DEBUG("CONNECT %s from %s: refused by rule %s (%s)", target, addr, rule->origin,
+           deny ? "action deny" : "client not in its clients");
+  const struct tb_tunnel_record rec = {
+      .id = tb_next_id(),
+      .client = &client,
+      .target = target,
+      .rule = rule->origin,
+      .peer = "-",
+      .status = 403,
+      .close = deny ? "refused: deny rule" : "refused: client not in the rule's clients",
+      .tried = "",
+  };
+  tb_tunnel_log_write(&rec);
+  if (deny) {
+    snprintf(detail, sizeof detail, "tls_bridge: CONNECT %s is refused here", target);
+  } else {
+    snprintf(detail, sizeof detail, "tls_bridge: client %s may not CONNECT to %s", addr, target);
+  }
+  TSHandleMLocRelease(bufp, hdr, url);
+  TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
+  tb_refuse(txn, TS_HTTP_STATUS_FORBIDDEN, detail);
+}
+
+/* The peer role: the CONNECT is authorised by the client certificate
+ * (authz.h), which re-enables txn.  The host is copied first: the request
+ * handles are released before the decision re-enables the transaction.
+ * Takes over the reference to live. */
+static void authorise(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, TSMLoc url, struct tb_live *live,
+                      const char *host, int host_len, int port) {
+  char copy[TB_HOST_MAX + 2];
+  /* A longer host is passed on as too long (authz refuses it), never cut:
+   * a cut name could match a target the full name does not. */
+  int len = host_len < (int)sizeof copy ? host_len : (int)sizeof copy;
+  memcpy(copy, host, (size_t)len);
+  TSHandleMLocRelease(bufp, hdr, url);
+  TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
+  tb_authz_connect(txn, tb_live_config(live), tb_live_generation(live), copy, len, port);
+  tb_live_release(live);
+}
+
 /* Remove every field called name; TS_ERROR if one could not be removed. */
 static TSReturnCode remove_field(TSMBuffer bufp, TSMLoc hdr, const char *name, int len) {
   TSMLoc f;
@@ -112,8 +180,11 @@ static TSReturnCode apply_identity(TSHttpTxn txn, TSMBuffer bufp, TSMLoc hdr, en
   return rc;
 }
 
-/* Bridge this transaction if it is a client's CONNECT to a configured host. */
-static void consider(TSHttpTxn txn) {
+/* Bridge this transaction if it is a client's CONNECT to a configured host
+ * (ingress role), or decide it by the policy (peer role).  internal: an
+ * internal transaction of another plugin, which an ingress leaves alone
+ * and a peer checks like any other. */
+static void consider(TSHttpTxn txn, bool internal) {
   TSMBuffer bufp;
   TSMLoc hdr;
   TSMLoc url = TS_NULL_MLOC;
@@ -140,6 +211,13 @@ static void consider(TSHttpTxn txn) {
   live = tb_live_acquire();
   const struct tb_config *config = live != NULL ? tb_live_config(live) : NULL;
   struct tb_captures caps;
+  if (config != NULL && config->role == TB_ROLE_PEER) {
+    authorise(txn, bufp, hdr, url, live, host, host_len, port); /* re-enables txn, releases live */
+    return;
+  }
+  if (internal) {
+    goto done;
+  }
   if (config == NULL ||
       tb_config_lookup_captures(config, host, (size_t)host_len, port > 0 && port < 65536 ? (unsigned)port : 0,
                                 &rule, &caps) != 0) {
@@ -164,6 +242,15 @@ static void consider(TSHttpTxn txn) {
     tb_stat_add(TB_STAT_CONNECT_UNMATCHED, 1);
     TB_DEBUG("CONNECT %.*s:%d matches no rule: left to Traffic Server", host_len, host, port);
     goto done;
+  }
+  /* A rule that takes the CONNECT and refuses it decides here: never
+   * another rule, never Traffic Server. */
+  if (rule->action == TB_ACTION_DENY || !tb_rule_client_ok(rule, TSHttpTxnClientAddrGet(txn))) {
+    refuse_by_rule(txn, bufp, hdr, url, rule, host, host_len, port,
+                   rule->action == TB_ACTION_DENY ? TB_STAT_CONNECT_RULE_DENIED
+                                                  : TB_STAT_CONNECT_CLIENT_DENIED);
+    tb_live_release(live);
+    return;
   }
   struct tb_settings settings;
   char host_text[TB_PEER_TEXT_MAX];
@@ -204,16 +291,18 @@ int tb_request_on_event(TSCont cont, TSEvent event, void *edata) {
   char name[32];
   switch (event) {
   case TS_EVENT_HTTP_READ_REQUEST_HDR:
-    /* The bridge's own internal CONNECTs to peers come through here too. */
+    /* The bridge's own internal CONNECTs to peers come through here too
+     * (only on an ingress: a peer role makes none, and checks every CONNECT,
+     * internal ones included, in consider). */
     if (TSHttpTxnIsInternal(txn)) {
       const char *tag = TSHttpTxnPluginTagGet(txn);
       if (tag != NULL && strcmp(tag, TB_TAG) == 0) {
         lift_internal(txn);
+        TSHttpTxnReenable(txn, TS_EVENT_HTTP_CONTINUE);
+        return 0;
       }
-      TSHttpTxnReenable(txn, TS_EVENT_HTTP_CONTINUE);
-      return 0;
     }
-    consider(txn); /* re-enables txn */
+    consider(txn, TSHttpTxnIsInternal(txn) != 0); /* re-enables txn */
     return 0;
   default:
     TSError("[%s] unexpected %s on the request hook", TB_TAG, tb_event_name(event, name, sizeof name));

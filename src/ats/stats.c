@@ -34,6 +34,13 @@ static const char *const names[TB_STAT_COUNT] = {
     [TB_STAT_FAIL_PEER_CONNECT] = "plugin.tls_bridge.failures.peer_connect",
     [TB_STAT_FAIL_PEER_TLS] = "plugin.tls_bridge.failures.peer_tls",
     [TB_STAT_FAIL_PEER_VERIFY] = "plugin.tls_bridge.failures.peer_verify",
+    [TB_STAT_CONNECT_CLIENT_DENIED] = "plugin.tls_bridge.connects.client_denied",
+    [TB_STAT_CONNECT_RULE_DENIED] = "plugin.tls_bridge.connects.rule_denied",
+    [TB_STAT_AUTHZ_ALLOWED] = "plugin.tls_bridge.authz.allowed",
+    [TB_STAT_AUTHZ_NO_CERTIFICATE] = "plugin.tls_bridge.authz.no_certificate",
+    [TB_STAT_AUTHZ_UNKNOWN_IDENTITY] = "plugin.tls_bridge.authz.unknown_identity",
+    [TB_STAT_AUTHZ_TARGET_NOT_ALLOWED] = "plugin.tls_bridge.authz.target_not_allowed",
+    [TB_STAT_AUTHZ_FAILED] = "plugin.tls_bridge.authz.failed",
 };
 
 static int ids[TB_STAT_COUNT];

@@ -50,6 +50,7 @@
   X(TSVConn, tsapi_cont)                                                                                     \
   X(TSEventThread, tsapi_event_thread)                                                                       \
   X(TSHostLookupResult, tsapi_hostlookupresult)                                                              \
+  X(TSHttpSsn, tsapi_httpssn)                                                                                \
   X(TSHttpTxn, tsapi_httptxn)                                                                                \
   X(TSIOBuffer, tsapi_iobuffer)                                                                              \
   X(TSIOBufferBlock, tsapi_bufferblock)                                                                      \
@@ -57,6 +58,7 @@
   X(TSMBuffer, tsapi_mbuffer)                                                                                \
   X(TSMLoc, tsapi_mloc)                                                                                      \
   X(TSMutex, tsapi_mutex)                                                                                    \
+  X(TSSslConnection, tsapi_ssl_obj)                                                                          \
   X(TSTextLogObject, tsapi_textlogobject)                                                                    \
   X(TSVIO, tsapi_vio)
 
@@ -98,8 +100,11 @@
   X(TS_EVENT_HTTP_CONTINUE, 60000)                                                                           \
   X(TS_EVENT_HTTP_ERROR, 60001)                                                                              \
   X(TS_EVENT_HTTP_READ_REQUEST_HDR, 60002)                                                                   \
+  X(TS_EVENT_HTTP_SEND_RESPONSE_HDR, 60007)                                                                  \
+  X(TS_EVENT_HTTP_TXN_CLOSE, 60012)                                                                          \
   X(TS_EVENT_LIFECYCLE_MSG, 60105)
-#define TB_ENUM_TSHttpHookID(X) X(TS_HTTP_READ_REQUEST_HDR_HOOK, 0)
+#define TB_ENUM_TSHttpHookID(X)                                                                              \
+  X(TS_HTTP_READ_REQUEST_HDR_HOOK, 0) X(TS_HTTP_SEND_RESPONSE_HDR_HOOK, 5) X(TS_HTTP_TXN_CLOSE_HOOK, 10)
 #define TB_ENUM_TSLifecycleHookID(X) X(TS_LIFECYCLE_MSG_HOOK, 5)
 #define TB_ENUM_TSHttpStatus(X) X(TS_HTTP_STATUS_FORBIDDEN, 403) X(TS_HTTP_STATUS_BAD_GATEWAY, 502)
 #define TB_ENUM_TSThreadPool(X) X(TS_THREAD_POOL_NET, 0) X(TS_THREAD_POOL_TASK, 1)
@@ -172,15 +177,19 @@
   F(void, TSHttpHookAdd, (TSHttpHookID id, TSCont c), (id, c))                                               \
   F(struct sockaddr const *, TSHttpTxnClientAddrGet, (TSHttpTxn t), (t))                                     \
   F(TSReturnCode, TSHttpTxnClientReqGet, (TSHttpTxn t, TSMBuffer * b, TSMLoc * h), (t, b, h))                \
+  F(TSReturnCode, TSHttpTxnClientRespGet, (TSHttpTxn t, TSMBuffer * b, TSMLoc * h), (t, b, h))               \
   F(TSReturnCode, TSHttpTxnCntlSet, (TSHttpTxn t, TSHttpCntlType c, bool on), (t, c, on))                    \
   F(TSReturnCode, TSHttpTxnConfigIntGet, (TSHttpTxn t, TSOverridableConfigKey k, TSMgmtInt * v), (t, k, v))  \
   F(TSReturnCode, TSHttpTxnConfigIntSet, (TSHttpTxn t, TSOverridableConfigKey k, TSMgmtInt v), (t, k, v))    \
   F(TSReturnCode, TSHttpTxnConfigStringSet, (TSHttpTxn t, TSOverridableConfigKey k, const char *v, int n),   \
     (t, k, v, n))                                                                                            \
+  F(void, TSHttpTxnHookAdd, (TSHttpTxn t, TSHttpHookID id, TSCont c), (t, id, c))                            \
   F(void, TSHttpTxnIntercept, (TSCont c, TSHttpTxn t), (c, t))                                               \
   F(int, TSHttpTxnIsInternal, (TSHttpTxn t), (t))                                                            \
   F(const char *, TSHttpTxnPluginTagGet, (TSHttpTxn t), (t))                                                 \
   F(void, TSHttpTxnReenable, (TSHttpTxn t, TSEvent e), (t, e))                                               \
+  F(TSHttpSsn, TSHttpTxnSsnGet, (TSHttpTxn t), (t))                                                          \
+  F(TSVConn, TSHttpSsnClientVConnGet, (TSHttpSsn s), (s))                                                    \
   F(void, TSHttpTxnStatusSet, (TSHttpTxn t, TSHttpStatus s), (t, s))                                         \
   F(TSIOBufferBlock, TSIOBufferBlockNext, (TSIOBufferBlock b), (b))                                          \
   F(const char *, TSIOBufferBlockReadStart, (TSIOBufferBlock b, TSIOBufferReader r, int64_t * n), (b, r, n)) \
@@ -195,6 +204,7 @@
   F(TSIOBuffer, TSIOBufferSizedCreate, (TSIOBufferSizeIndex i), (i))                                         \
   F(int64_t, TSIOBufferWrite, (TSIOBuffer b, const void *p, int64_t n), (b, p, n))                           \
   F(void, TSLifecycleHookAdd, (TSLifecycleHookID id, TSCont c), (id, c))                                     \
+  F(TSReturnCode, TSMgmtIntGet, (const char *n, TSMgmtInt *v), (n, v))                                       \
   F(TSReturnCode, TSMimeHdrFieldAppend, (TSMBuffer b, TSMLoc h, TSMLoc f), (b, h, f))                        \
   F(TSReturnCode, TSMimeHdrFieldCreateNamed, (TSMBuffer b, TSMLoc h, const char *n, int len, TSMLoc *f),     \
     (b, h, n, len, f))                                                                                       \
@@ -222,6 +232,7 @@
   F(int, TSVConnFdGet, (TSVConn v), (v))                                                                     \
   F(TSVIO, TSVConnRead, (TSVConn v, TSCont c, TSIOBuffer b, int64_t n), (v, c, b, n))                        \
   F(void, TSVConnShutdown, (TSVConn v, int r, int w), (v, r, w))                                             \
+  F(TSSslConnection, TSVConnSslConnectionGet, (TSVConn v), (v))                                              \
   F(TSVIO, TSVConnWrite, (TSVConn v, TSCont c, TSIOBufferReader r, int64_t n), (v, c, r, n))                 \
   F(TSIOBuffer, TSVIOBufferGet, (TSVIO v), (v))                                                              \
   F(void, TSVIONBytesSet, (TSVIO v, int64_t n), (v, n))                                                      \
@@ -364,6 +375,12 @@ const char *tb_ats_headers_version(void);
 #define TSVIOReaderGet tb_TSVIOReaderGet
 #define TSVIOReenable tb_TSVIOReenable
 #define TSfree tb_TSfree
+#define TSHttpTxnClientRespGet tb_TSHttpTxnClientRespGet
+#define TSHttpTxnHookAdd tb_TSHttpTxnHookAdd
+#define TSHttpTxnSsnGet tb_TSHttpTxnSsnGet
+#define TSHttpSsnClientVConnGet tb_TSHttpSsnClientVConnGet
+#define TSMgmtIntGet tb_TSMgmtIntGet
+#define TSVConnSslConnectionGet tb_TSVConnSslConnectionGet
 #define TSError tb_TSError
 #define TSNote tb_TSNote
 #define TSEmergency tb_TSEmergency

@@ -2,7 +2,8 @@
  * tls_bridge_check: checks tls_bridge's plugin.config arguments without
  * Traffic Server, before a restart or a reload (docs/tls_bridge_check.md).
  *
- *   tls_bridge_check [--confdir DIR] [--match HOST[:PORT]]... [--from-reference] [--quiet]
+ *   tls_bridge_check [--confdir DIR] [--match HOST[:PORT]]... [--client ADDR]
+ *                    [--identity NAME]... [--cert FILE]... [--from-reference] [--quiet]
  *                    [--] PLUGIN-ARGUMENT...
  *
  * The plugin arguments (everything after the plugin's path on its
@@ -24,15 +25,27 @@
  * Exit status: 0 valid; 1 invalid (the message on stderr), or a --match or
  * the comparison could not be answered (matching failed), or a --match
  * whose rule has no valid peer for that host (a peer template gave none:
- * the plugin would refuse the CONNECT with 502); 2 a usage error in
- * the checker's own options; 3 valid, but --from-reference found something
- * that means something else to the reference plugin.
+ * the plugin would refuse the CONNECT with 502), or a --cert that could not
+ * be read; 2 a usage error in the checker's own options (also: --identity
+ * or --cert for an ingress configuration, --client for a peer one, --match
+ * on a peer one without a name); 3 valid, but --from-reference found
+ * something that means something else to the reference plugin.  A --match
+ * that a deny rule, a clients list or the policy refuses is an answer, not
+ * an error: 0.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "tb_args.h"
+#include "tb_certnames.h"
 #include "tb_explain.h"
 #include "tb_reference.h"
 #include "tb_text.h"
@@ -53,6 +66,11 @@ struct options {
   const char *confdir;
   struct tb_peer *targets; /* owned: one per --match, in order */
   int ntargets;
+  const char **identities; /* owned array (of argv's strings): --identity and --cert, in order */
+  int *is_cert;            /* owned: 1 where identities[i] is a --cert FILE */
+  int nidentities;
+  struct sockaddr_storage client; /* --client */
+  int have_client;
   int from_reference;
   int quiet;
   int argc; /* the plugin arguments: argv of main from there on */
@@ -61,28 +79,63 @@ struct options {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: " PROG " [--confdir DIR] [--match HOST[:PORT]]... [--from-reference] [--quiet]\n"
+          "usage: " PROG " [--confdir DIR] [--match HOST[:PORT]]... [--client ADDR]\n"
+          "                        [--identity NAME]... [--cert FILE]... [--from-reference] [--quiet]\n"
           "                        [--] PLUGIN-ARGUMENT...\n"
           "Checks tls_bridge's plugin.config arguments (everything after the plugin's path) as the\n"
           "plugin loads them at start and on reload, without Traffic Server.\n"
           "  --confdir DIR         relative --config and --file paths are in DIR, as for the plugin\n"
           "                        (Traffic Server's configuration directory; default " DEFAULT_CONFDIR ")\n"
           "  --match HOST[:PORT]   which rule and peer a CONNECT to HOST:PORT would get (no port: 443);\n"
-          "                        may be repeated\n"
+          "                        may be repeated; for a peer-role configuration, what its policy\n"
+          "                        decides for the client named by --identity and --cert\n"
+          "  --client ADDR         --match for a client at this IPv4 or IPv6 address (rules' clients)\n"
+          "  --identity NAME       a name of the client certificate (peer role); repeat for several,\n"
+          "                        in order of preference (SAN DNS names, SAN URIs, then the CN)\n"
+          "  --cert FILE           the names of this PEM or DER certificate, read as the plugin does\n"
           "  --from-reference      what means something else to the reference tls_bridge.so\n"
           "                        (Debian's trafficserver-experimental-plugins)\n"
           "  --quiet               no summary line for a valid configuration\n"
           "  --help                this text\n"
           "Options are read up to '--' or the first argument that is not one of them.\n"
           "Exit status: 0 valid; 1 invalid (the plugin's message on stderr) or a --match that could\n"
-          "not be answered or that the plugin would refuse (502); 2 usage error; 3 valid, but\n"
-          "--from-reference found differences.\n");
+          "not be answered or that the plugin would refuse (502), or an unreadable --cert; 2 usage\n"
+          "error; 3 valid, but --from-reference found differences.  A --match that a deny rule, a\n"
+          "clients list or the policy refuses (403) is an answer: 0.\n");
 }
 
 /* A usage error: what is wrong, then a pointer to --help. */
 static int usage_error(const char *what) {
   fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", what);
   return CHECK_USAGE;
+}
+
+/* An address "192.0.2.7", "2001:db8::7" or "[2001:db8::7]" into *out. */
+static int parse_client(const char *v, struct sockaddr_storage *out) {
+  char text[64];
+  size_t len = strlen(v);
+
+  memset(out, 0, sizeof *out);
+  if (len >= 2 && v[0] == '[' && v[len - 1] == ']') {
+    v++;
+    len -= 2;
+  }
+  if (len == 0 || len >= sizeof text) {
+    return -1;
+  }
+  memcpy(text, v, len);
+  text[len] = '\0';
+  struct sockaddr_in *a4 = (struct sockaddr_in *)(void *)out;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)(void *)out;
+  if (inet_pton(AF_INET, text, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, text, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    return 0;
+  }
+  return -1;
 }
 
 /* Read the checker's options into *o.  Returns -1 to go on, or the exit
@@ -94,7 +147,9 @@ static int parse_options(int argc, char **argv, struct options *o) {
   memset(o, 0, sizeof *o);
   o->confdir = DEFAULT_CONFDIR;
   o->targets = calloc((size_t)argc, sizeof *o->targets); /* at most one per argument */
-  if (o->targets == NULL) {
+  o->identities = calloc((size_t)argc, sizeof *o->identities);
+  o->is_cert = calloc((size_t)argc, sizeof *o->is_cert);
+  if (o->targets == NULL || o->identities == NULL || o->is_cert == NULL) {
     fprintf(stderr, PROG ": out of memory\n");
     return CHECK_INVALID;
   }
@@ -137,6 +192,23 @@ static int parse_options(int argc, char **argv, struct options *o) {
         return usage_error(msg);
       }
       o->ntargets++;
+      i++;
+    } else if (strcmp(a, "--identity") == 0 || strcmp(a, "--cert") == 0) {
+      if (v == NULL || v[0] == '\0') {
+        return usage_error(a[2] == 'i' ? "--identity needs a NAME" : "--cert needs a FILE");
+      }
+      o->is_cert[o->nidentities] = a[2] == 'c';
+      o->identities[o->nidentities++] = v;
+      i++;
+    } else if (strcmp(a, "--client") == 0) {
+      if (v == NULL || parse_client(v, &o->client) != 0) {
+        char q[TB_QUOTE_SIZE(QUOTE_MAX)];
+        char msg[TB_QUOTE_SIZE(QUOTE_MAX) + 64];
+        tb_text_quote(q, sizeof q, v != NULL ? v : "", v != NULL ? strlen(v) : 0, QUOTE_MAX);
+        snprintf(msg, sizeof msg, "--client: expected an IPv4 or IPv6 address, got '%s'", q);
+        return usage_error(msg);
+      }
+      o->have_client = 1;
       i++;
     } else {
       break; /* the first plugin argument */
@@ -208,6 +280,92 @@ static int report_reference(const struct tb_config *c, int argc, const char *con
   return failed ? CHECK_INVALID : CHECK_DIFFERS;
 }
 
+/* The names of the certificate in file path (PEM, else DER), appended to
+ * names.  Returns 0, or -1 with the reason on stderr. */
+static int read_cert(const char *path, struct tb_certnames *names) {
+  static unsigned char der[TB_CERT_DER_MAX + 1];
+  char err[256] = "";
+  struct tb_certnames got;
+  size_t len = 0;
+  FILE *f = fopen(path, "rb");
+
+  if (f == NULL) {
+    fprintf(stderr, PROG ": --cert %s: cannot open it\n", path);
+    return -1;
+  }
+  len = fread(der, 1, sizeof der, f);
+  fclose(f);
+  if (len > 10 && memcmp(der, "-----BEGIN", 10) == 0) {
+    BIO *bio = BIO_new_mem_buf(der, (int)len);
+    X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    unsigned char *out = NULL;
+    int n = x != NULL ? i2d_X509(x, &out) : -1;
+    int rc = n > 0 ? tb_certnames_from_der(out, (size_t)n, &got, err, sizeof err) : -1;
+    OPENSSL_free(out);
+    X509_free(x);
+    BIO_free(bio);
+    if (n <= 0) {
+      snprintf(err, sizeof err, "no PEM certificate in it");
+    }
+    if (rc != 0) {
+      fprintf(stderr, PROG ": --cert %s: %s\n", path, err);
+      return -1;
+    }
+  } else if (tb_certnames_from_der(der, len, &got, err, sizeof err) != 0) {
+    fprintf(stderr, PROG ": --cert %s: %s\n", path, err);
+    return -1;
+  }
+  if (got.skipped > 0) {
+    fprintf(stderr, PROG ": --cert %s: %u name%s left out, the first: %s\n", path, got.skipped,
+            got.skipped == 1 ? "" : "s", got.skip_why);
+  }
+  for (size_t i = 0; i < got.n; i++) {
+    (void)tb_certnames_add(names, got.name[i].kind, got.name[i].text, got.name[i].len);
+  }
+  return 0;
+}
+
+/* --match on a peer-role configuration: the policy's answer for the names
+ * of --identity and --cert.  Returns the exit status. */
+static int answer_peer(const struct tb_config *c, const struct options *o) {
+  static struct tb_certnames names; /* 8 KiB: not on the stack */
+  char line[TB_EXPLAIN_MAX];
+  int status = CHECK_OK;
+
+  if (o->have_client) {
+    return usage_error("--client is for an ingress configuration; a peer's policy names client "
+                       "certificates (--identity, --cert)");
+  }
+  if (o->ntargets > 0 && o->nidentities == 0) {
+    return usage_error("--match on a peer-role configuration needs the client's names: --identity NAME or "
+                       "--cert FILE");
+  }
+  tb_certnames_init(&names);
+  for (int i = 0; i < o->nidentities; i++) {
+    const char *v = o->identities[i];
+    if (o->is_cert[i]) {
+      if (read_cert(v, &names) != 0) {
+        return CHECK_INVALID;
+      }
+    } else if (tb_certnames_add(&names, TB_CERTNAME_GIVEN, v, strlen(v)) != 0) {
+      char q[TB_QUOTE_SIZE(QUOTE_MAX)];
+      char msg[TB_QUOTE_SIZE(QUOTE_MAX) + TB_CERTNAMES_WHY_MAX + 64];
+      tb_text_quote(q, sizeof q, v, strlen(v), QUOTE_MAX);
+      snprintf(msg, sizeof msg, "--identity '%s': a certificate could not carry it (%s)", q, names.skip_why);
+      return usage_error(msg);
+    }
+  }
+  for (int k = 0; k < o->ntargets; k++) {
+    const struct tb_peer *t = &o->targets[k];
+    if (tb_policy_explain(c, &names, t->host, strlen(t->host), t->port, 0, NULL, line, sizeof line) ==
+        TB_AUTHZ_FAILED) {
+      status = CHECK_INVALID;
+    }
+    printf("%s\n", line);
+  }
+  return status;
+}
+
 int main(int argc, char **argv) {
   struct options o;
   struct tb_config *c = NULL;
@@ -234,16 +392,27 @@ int main(int argc, char **argv) {
     (void)tb_config_describe(c, line, sizeof line);
     printf("configuration OK: %s\n", line);
   }
-  for (int k = 0; k < o.ntargets; k++) {
-    const struct tb_peer *t = &o.targets[k];
-    enum tb_explain_result res =
-        tb_config_explain(c, t->host, strlen(t->host), t->port, 0, line, sizeof line);
-    if (res == TB_EXPLAIN_FAILED || res == TB_EXPLAIN_NO_PEER) {
-      status = CHECK_INVALID; /* the plugin would refuse this CONNECT (502) */
+  if (c->role == TB_ROLE_PEER) {
+    status = answer_peer(c, &o);
+  } else if (o.nidentities > 0) {
+    status = usage_error("--identity and --cert are for a peer-role configuration (role: peer); this one is "
+                         "role ingress");
+  } else {
+    for (int k = 0; k < o.ntargets; k++) {
+      const struct tb_peer *t = &o.targets[k];
+      enum tb_explain_result res = tb_config_explain_client(
+          c, t->host, strlen(t->host), t->port, o.have_client ? (const struct sockaddr *)&o.client : NULL, 0,
+          line, sizeof line);
+      if (res == TB_EXPLAIN_FAILED || res == TB_EXPLAIN_NO_PEER) {
+        status = CHECK_INVALID; /* the plugin would refuse this CONNECT (502) */
+      }
+      printf("%s\n", line);
     }
-    printf("%s\n", line);
   }
-  if (o.from_reference) {
+  if (o.from_reference && c->role == TB_ROLE_PEER) {
+    printf("role peer: the reference runs on the ingress only; it has no peer role to compare with\n");
+    status = status == CHECK_OK ? CHECK_DIFFERS : status;
+  } else if (o.from_reference) {
     int ref = report_reference(c, o.argc, o.argv);
     if (status == CHECK_OK || ref == CHECK_INVALID) {
       status = ref;
@@ -253,6 +422,8 @@ int main(int argc, char **argv) {
 done:
   tb_config_destroy(c);
   free(o.targets);
+  free(o.identities);
+  free(o.is_cert);
   if (fflush(stdout) != 0 && status == CHECK_OK) {
     status = CHECK_INVALID; /* a summary nobody got is not a pass */
   }

@@ -59,7 +59,12 @@ static void rule_free(struct tb_rule *r) {
   tb_index_free_regex(r->re);
   free(r->pattern);
   free(r->ports);
+  free(r->clients);
   peers_free(r->peers, r->npeers);
+}
+
+const char *tb_role_name(enum tb_role role) {
+  return role == TB_ROLE_PEER ? "peer" : "ingress";
 }
 
 /* ---- the table of distinct peers ---------------------------------------- */
@@ -242,6 +247,7 @@ void tb_config_destroy(struct tb_config *c) {
     rule_free(&c->rules[--c->nrules]);
   }
   tb_index_destroy(c->index);
+  tb_policy_destroy(c->policy);
   free(c->rules);
   free(c->peers);
   tb_hashix_free(&c->peer_ix);
@@ -285,6 +291,19 @@ static const char *spec_problem(const struct tb_rule_spec *spec) {
   }
   if ((unsigned)s->identity > TB_IDENTITY_FORWARDED) {
     return "unknown client identity policy";
+  }
+  if ((unsigned)spec->action > TB_ACTION_DENY) {
+    return "unknown action";
+  }
+  if ((spec->nclients > 0 && spec->clients == NULL) || spec->nclients > TB_RULE_CLIENTS_MAX) {
+    return "client list missing or too long";
+  }
+  if (spec->action == TB_ACTION_DENY) {
+    /* A deny rule refuses: nothing of it may reach a peer or a client. */
+    if (spec->peers != NULL || spec->peer != NULL || spec->nclients > 0) {
+      return "a deny rule has no peers and no clients list";
+    }
+    return NULL;
   }
   if ((spec->peers == NULL) == (spec->peer == NULL)) {
     return "give either one peer or a list of peers";
@@ -391,6 +410,7 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
   const char *problem = spec_problem(spec);
   struct peers_in in;
   struct tb_port_range *ports = NULL;
+  struct tb_cidr *clients = NULL;
   struct tb_rule_peer *peers = NULL;
   size_t had_peers = c->npeers;
   size_t had_transports = c->ntransports;
@@ -405,7 +425,8 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
     snprintf(err, errlen, "%s: %s", spec->origin, problem);
     return -1;
   }
-  if (read_peers(spec, &in, err, errlen) != 0) {
+  in.n = 0;
+  if (spec->action != TB_ACTION_DENY && read_peers(spec, &in, err, errlen) != 0) {
     return -1;
   }
   re = tb_index_compile(spec->pattern, why, sizeof why);
@@ -422,14 +443,20 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
   if (spec->nports > 0) {
     ports = malloc(spec->nports * sizeof *ports);
   }
-  if (pat == NULL || (spec->nports > 0 && ports == NULL) || reserve(c) != 0 ||
-      (spec->transport != NULL && transport_intern(c, spec->transport, &transport) != 0) ||
-      (peers = make_peers(c, &in)) == NULL) {
+  if (spec->nclients > 0) {
+    clients = malloc(spec->nclients * sizeof *clients);
+  }
+  if (pat == NULL || (spec->nports > 0 && ports == NULL) || (spec->nclients > 0 && clients == NULL) ||
+      reserve(c) != 0 || (spec->transport != NULL && transport_intern(c, spec->transport, &transport) != 0) ||
+      (in.n > 0 && (peers = make_peers(c, &in)) == NULL)) {
     snprintf(err, errlen, "%s: out of memory", spec->origin);
     goto fail;
   }
   if (spec->nports > 0) {
     memcpy(ports, spec->ports, spec->nports * sizeof *ports);
+  }
+  if (spec->nclients > 0) {
+    memcpy(clients, spec->clients, spec->nclients * sizeof *clients);
   }
   for (size_t i = 0; i < in.n; i++) {
     ntemplates += in.is_tpl[i] != 0;
@@ -439,17 +466,20 @@ int tb_config_add(struct tb_config *c, const struct tb_rule_spec *spec, char *er
   memset(r, 0, sizeof *r);
   r->pattern = pat;
   r->re = re;
+  r->action = spec->action;
   r->peers = peers;
   r->npeers = in.n;
   r->ntemplates = ntemplates;
   r->ngroups = ngroups;
   r->balance = spec->balance;
   r->health = spec->health;
-  if (peers[0].tpl == NULL) {
+  if (peers != NULL && peers[0].tpl == NULL) {
     r->peer = c->peers[peers[0].index];
   }
   r->ports = ports;
   r->nports = spec->nports;
+  r->clients = clients;
+  r->nclients = spec->nclients;
   r->connect_timeout_ms = spec->settings.connect_timeout_ms;
   r->idle_timeout_ms = spec->settings.idle_timeout_ms;
   r->max_lifetime_ms = spec->settings.max_lifetime_ms;
@@ -470,6 +500,7 @@ fail:
   tb_index_free_regex(re);
   free(pat);
   free(ports);
+  free(clients);
   truncate_peers(c, had_peers);
   truncate_transports(c, had_transports);
   return -1;
@@ -589,6 +620,11 @@ static void restore_transport0(struct tb_config *c, const struct tb_transport *s
 }
 
 void tb_config_undo(struct tb_config *c, const struct tb_config *saved) {
+  if (c->policy != saved->policy) {
+    tb_policy_destroy(c->policy);
+    c->policy = saved->policy;
+  }
+  c->role = saved->role;
   truncate_rules(c, saved->nrules);
   truncate_peers(c, saved->npeers);
   truncate_transports(c, saved->ntransports);
@@ -605,6 +641,17 @@ void tb_config_undo(struct tb_config *c, const struct tb_config *saved) {
 }
 
 int tb_config_check_loaded(const struct tb_config *c, char *err, size_t errlen) {
+  if (c->role == TB_ROLE_PEER) {
+    if (c->policy == NULL || c->policy->n == 0 || c->nrules != 0) {
+      snprintf(err, errlen, "no policy (a peer-role configuration needs a 'policy' list and has no rules)");
+      return -1;
+    }
+    return 0;
+  }
+  if (c->policy != NULL) {
+    snprintf(err, errlen, "a policy in the ingress role (policy is for role: peer)");
+    return -1;
+  }
   if (c->nrules == 0) {
     snprintf(err, errlen, "no rules (expected '<regex> <peer>' pairs, --file PATH or --config PATH)");
     return -1;

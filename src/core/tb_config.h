@@ -8,6 +8,10 @@
  * offers for that CONNECT (tb_config_rule_peer) and what applies to it
  * (tb_config_settings, tb_config_health).
  *
+ * A peer-role configuration holds no rules but a policy (tb_policy.h),
+ * which the YAML front end fills; everything below about rules is the
+ * ingress role's.
+ *
  * Peers are interned: two rules that name the same host and port (as
  * tb_peer_same has it) share one entry of c->peers, and a rule holds
  * indexes into it, so the glue can keep one health record per distinct
@@ -40,6 +44,7 @@
 
 #include "tb_capture.h"
 #include "tb_hashix.h"
+#include "tb_policy.h"
 #include "tb_rule.h"
 #include "tb_transport.h"
 
@@ -51,6 +56,17 @@
 #define TB_LIFETIME_MAX_S 2000000u        /* idle timeout, lifetime: fits in unsigned milliseconds */
 
 struct tb_index;
+
+/* Which side of the bridge a configuration is for (docs/configuration.md):
+ * the ingress bridges CONNECTs to peers by its rules; the peer authorises
+ * the CONNECTs that arrive from ingresses by its policy (tb_policy.h). */
+enum tb_role {
+  TB_ROLE_INGRESS = 0, /* rules; no policy (the default, and always for plugin.config arguments) */
+  TB_ROLE_PEER,        /* a policy; no rules */
+};
+
+/* "ingress", "peer". */
+const char *tb_role_name(enum tb_role role);
 
 /*
  * The settings a rule may override, and what each means when unset:
@@ -79,7 +95,9 @@ struct tb_settings {
   { TB_UNSET, TB_UNSET, TB_UNSET, TB_IDENTITY_UNSET }
 
 struct tb_config {
-  struct tb_rule *rules; /* owned array, nrules used, in configuration order */
+  enum tb_role role;        /* ingress: rules below; peer: policy (and no rules) */
+  struct tb_policy *policy; /* owned; NULL in the ingress role */
+  struct tb_rule *rules;    /* owned array, nrules used, in configuration order */
   size_t nrules;
   size_t cap;
   unsigned connect_timeout_ms; /* set-up deadline per tunnel (peer answer) */
@@ -129,6 +147,10 @@ struct tb_rule_spec {
   struct tb_health_settings health;     /* the rule's own; 0 fields: the configuration's */
   const struct tb_transport *transport; /* the rule's own (engine set; copied), or NULL: the
                                            configuration's default, c->transports[0] */
+  enum tb_action action;                /* 0: bridge; TB_ACTION_DENY: no peer or peers may be given */
+  const struct tb_cidr *clients;        /* the clients that may use the rule; NULL with nclients 0: any
+                                           (1..TB_RULE_CLIENTS_MAX; not with action deny) */
+  size_t nclients;
 };
 
 /* Allocate an empty configuration with the defaults above; NULL when out of
@@ -169,14 +191,16 @@ const struct tb_transport *tb_config_transport(const struct tb_config *c, const 
 
 /* Put c back as it was when *saved was copied from it (struct assignment):
  * the rules added since dropped, with the peers and transports first named
- * by them, the option fields and the default transport restored.  Only
- * saved's counts, option fields and transport0 are read. */
+ * by them, the option fields and the default transport restored, a policy
+ * made since destroyed.  Only saved's counts, option fields, transport0 and
+ * policy are read. */
 void tb_config_undo(struct tb_config *c, const struct tb_config *saved);
 
 /* What every configuration needs before it may be put in force, beyond what
- * each front end checks: at least one rule (a bridge with none would bridge
- * nothing, silently).  Returns 0, or -1 with "no rules (expected ...)" in
- * err.  tb_config_load_plugin_args (tb_args.h) calls it: the plugin and
+ * each front end checks: in the ingress role at least one rule (a bridge
+ * with none would bridge nothing, silently); in the peer role a policy of
+ * at least one entry.  Returns 0, or -1 with "no rules (expected ...)" or
+ * "no policy (...)" in err.  tb_config_load_plugin_args (tb_args.h) calls it: the plugin and
  * tls_bridge_check refuse the same configurations. */
 int tb_config_check_loaded(const struct tb_config *c, char *err, size_t errlen);
 

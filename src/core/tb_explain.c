@@ -11,11 +11,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define HOST_QUOTE_MAX 256    /* host bytes shown (a DNS name is at most 253) */
 #define PATTERN_QUOTE_MAX 512 /* regex bytes shown */
 #define PORTS_MAX 512         /* bytes of port list shown */
 #define PATH_QUOTE_MAX 256    /* bytes of a TLS file's path shown */
+#define CLIENTS_MAX 1024      /* bytes of clients list shown */
+#define NAMES_MAX 1024        /* bytes of certificate names shown */
 
 struct out {
   char *buf;
@@ -211,7 +214,11 @@ int tb_config_format_peers(const struct tb_config *c, const struct tb_rule *r, c
   struct out o;
 
   out_init(&o, buf, buflen);
-  (void)put_peers(&o, c, r, NULL, 0, NULL);
+  if (r->action == TB_ACTION_DENY) {
+    PUT(&o, "action deny (403)");
+  } else {
+    (void)put_peers(&o, c, r, NULL, 0, NULL);
+  }
   return o.cut ? -1 : 0;
 }
 
@@ -233,6 +240,10 @@ static size_t put_rule(struct out *o, const struct tb_config *c, const struct tb
   if (generation != 0) {
     PUT(o, ", configuration %" PRIu64, generation);
   }
+  if (r->action == TB_ACTION_DENY) {
+    PUT(o, "): action deny: refused (403)");
+    return 0;
+  }
   PUT(o, ") -> ");
   valid = put_peers(o, c, r, host, len, caps);
   if (valid == 0) {
@@ -248,8 +259,33 @@ static size_t put_rule(struct out *o, const struct tb_config *c, const struct tb
   return valid;
 }
 
+/* "; clients NETS[: client ADDR allowed | refused (403)]"; returns 0 when
+ * the client given is refused. */
+static int put_clients(struct out *o, const struct tb_rule *r, const struct sockaddr *client) {
+  char nets[CLIENTS_MAX];
+  char addr[64];
+
+  if (r->nclients == 0) {
+    return 1;
+  }
+  (void)tb_rule_format_clients(r, nets, sizeof nets); /* a cut list ends in "..." */
+  PUT(o, "; clients %s", nets);
+  if (client == NULL) {
+    return 1;
+  }
+  int ok = tb_rule_client_ok(r, client);
+  PUT(o, ": client %s %s", tb_cidr_addr_text(client, addr, sizeof addr), ok ? "allowed" : "refused (403)");
+  return ok;
+}
+
 enum tb_explain_result tb_config_explain(const struct tb_config *c, const char *host, size_t len,
                                          unsigned port, uint64_t generation, char *buf, size_t buflen) {
+  return tb_config_explain_client(c, host, len, port, NULL, generation, buf, buflen);
+}
+
+enum tb_explain_result tb_config_explain_client(const struct tb_config *c, const char *host, size_t len,
+                                                unsigned port, const struct sockaddr *client,
+                                                uint64_t generation, char *buf, size_t buflen) {
   char h[TB_QUOTE_SIZE(HOST_QUOTE_MAX)];
   const struct tb_rule *r = NULL;
   struct tb_captures caps;
@@ -270,7 +306,102 @@ enum tb_explain_result tb_config_explain(const struct tb_config *c, const char *
     PUT(&o, ": %s", c->deny_unmatched ? "denied (403)" : "left to Traffic Server");
     return TB_EXPLAIN_NO_RULE;
   }
-  return put_rule(&o, c, r, generation, host, len, &caps) > 0 ? TB_EXPLAIN_RULE : TB_EXPLAIN_NO_PEER;
+  size_t valid = put_rule(&o, c, r, generation, host, len, &caps);
+  if (r->action == TB_ACTION_DENY) {
+    return TB_EXPLAIN_DENIED;
+  }
+  if (valid == 0) {
+    return TB_EXPLAIN_NO_PEER;
+  }
+  return put_clients(&o, r, client) ? TB_EXPLAIN_RULE : TB_EXPLAIN_DENIED;
+}
+
+/* "(host 'REGEX', ports PORTS)" of a policy target. */
+static void put_target(struct out *o, const struct tb_policy_target *t) {
+  char pattern[TB_QUOTE_SIZE(PATTERN_QUOTE_MAX)];
+  char ports[PORTS_MAX];
+  struct tb_rule r;
+
+  memset(&r, 0, sizeof r); /* a rule's port formatting, for the same words */
+  r.ports = t->ports;
+  r.nports = t->nports;
+  tb_text_quote(pattern, sizeof pattern, t->pattern, strlen(t->pattern), PATTERN_QUOTE_MAX);
+  (void)tb_rule_format_ports(&r, ports, sizeof ports);
+  PUT(o, "(host '%s', ports %s)", pattern, ports);
+}
+
+int tb_policy_format_target(const struct tb_policy_target *t, char *buf, size_t buflen) {
+  struct out o;
+
+  out_init(&o, buf, buflen);
+  put_target(&o, t);
+  return o.cut ? -1 : 0;
+}
+
+enum tb_authz_result tb_policy_explain(const struct tb_config *c, const struct tb_certnames *names,
+                                       const char *host, size_t len, unsigned port, uint64_t generation,
+                                       struct tb_authz *out, char *buf, size_t buflen) {
+  char h[TB_QUOTE_SIZE(HOST_QUOTE_MAX)];
+  char who[NAMES_MAX];
+  char origin[TB_QUOTE_SIZE(TB_ORIGIN_MAX)];
+  char identity[TB_QUOTE_SIZE(PATTERN_QUOTE_MAX)];
+  struct tb_authz local = {.result = TB_AUTHZ_FAILED};
+  struct tb_authz *a = out != NULL ? out : &local;
+  struct out o;
+
+  out_init(&o, buf, buflen);
+  tb_text_quote(h, sizeof h, host, len, HOST_QUOTE_MAX);
+  (void)tb_certnames_format(names, who, sizeof who); /* printable; a cut list ends in "..." */
+  PUT(&o, "authz %s -> %s:%u", who, h, port);
+  if (generation != 0) {
+    PUT(&o, " (configuration %" PRIu64 ")", generation);
+  }
+  PUT(&o, ": ");
+  switch (tb_policy_decide(c->policy, names, host, len, port, a)) {
+  case TB_AUTHZ_FAILED:
+    PUT(&o, "matching failed (PCRE2 limit or out of memory): refused (403)");
+    return a->result;
+  case TB_AUTHZ_UNKNOWN_IDENTITY:
+    PUT(&o, "refused (403, unknown_identity): %s",
+        names->n == 0 ? "the certificate has no usable name" : "no policy entry's identity matches");
+    return a->result;
+  case TB_AUTHZ_ALLOWED:
+    PUT(&o, "allowed: ");
+    break;
+  case TB_AUTHZ_DENIED:
+  case TB_AUTHZ_NOT_ALLOWED:
+  default:
+    PUT(&o, "refused (403, target_not_allowed): ");
+    break;
+  }
+  tb_text_quote(origin, sizeof origin, a->entry->origin, strlen(a->entry->origin), TB_ORIGIN_MAX);
+  tb_text_quote(identity, sizeof identity, a->entry->identity, strlen(a->entry->identity), PATTERN_QUOTE_MAX);
+  PUT(&o, "policy entry %zu \"%s\" (identity '%s' matched %s:%s), ", a->entry_number, origin, identity,
+      tb_certname_kind_name(a->name->kind), a->name->text);
+  if (a->result == TB_AUTHZ_NOT_ALLOWED) {
+    PUT(&o, "allows no target for this host and port (%zu allow target%s)", a->entry->nallow,
+        a->entry->nallow == 1 ? "" : "s");
+    return a->result;
+  }
+  PUT(&o, "%s target %zu ", a->result == TB_AUTHZ_ALLOWED ? "allow" : "deny", a->target_number);
+  put_target(&o, a->target);
+  return a->result;
+}
+
+/* The peer role's summary. */
+static void describe_policy(struct out *o, const struct tb_policy *p) {
+  size_t n = p != NULL ? p->n : 0;
+  size_t allow = 0;
+  size_t deny = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    allow += p->entries[i].nallow;
+    deny += p->entries[i].ndeny;
+  }
+  PUT(o,
+      "role peer: %zu policy entr%s (%zu allow and %zu deny target%s); CONNECTs over TLS are authorised by "
+      "the client certificate's names, others refused (403)",
+      n, n == 1 ? "y" : "ies", allow, deny, deny == 1 ? "" : "s");
 }
 
 /* "; engine direct by default: R rules direct (T distinct TLS client
@@ -299,12 +430,16 @@ int tb_config_describe(const struct tb_config *c, char *buf, size_t buflen) {
   const struct tb_settings defaults = {c->connect_timeout_ms, c->idle_timeout_ms, c->max_lifetime_ms,
                                        c->identity};
   struct out o;
-
-  out_init(&o, buf, buflen);
   size_t several = 0;
   size_t templates = 0;
+  size_t denies = 0;
+  size_t acls = 0;
 
   out_init(&o, buf, buflen);
+  if (c->role == TB_ROLE_PEER) {
+    describe_policy(&o, c->policy);
+    return o.cut ? -1 : 0;
+  }
   PUT(&o, "%zu rule%s; unmatched CONNECTs %s; defaults: ", c->nrules, c->nrules == 1 ? "" : "s",
       c->deny_unmatched ? "denied (403)" : "left to Traffic Server");
   put_settings(&o, &defaults);
@@ -317,6 +452,8 @@ int tb_config_describe(const struct tb_config *c, char *buf, size_t buflen) {
   for (size_t i = 0; i < c->nrules; i++) {
     several += c->rules[i].npeers > 1;
     templates += c->rules[i].ntemplates > 0;
+    denies += c->rules[i].action == TB_ACTION_DENY;
+    acls += c->rules[i].nclients > 0;
   }
   if (several > 0 || templates > 0) {
     /* Only then: a configuration of one peer per rule reads as it always did. */
@@ -328,6 +465,10 @@ int tb_config_describe(const struct tb_config *c, char *buf, size_t buflen) {
   }
   if (uses_direct(c)) {
     put_engines(&o, c);
+  }
+  if (denies > 0 || acls > 0) {
+    PUT(&o, "; access: %zu deny rule%s, %zu rule%s with a clients list", denies, denies == 1 ? "" : "s", acls,
+        acls == 1 ? "" : "s");
   }
   return o.cut ? -1 : 0;
 }

@@ -163,3 +163,17 @@ int tb_http_forwarded_for(char *buf, size_t buflen, const struct sockaddr *sa) {
   }
   return n < 0 || (size_t)n >= buflen ? -1 : n;
 }
+
+size_t tb_http_header_value(char *buf, size_t buflen, const char *text) {
+  size_t n = 0;
+
+  if (buflen == 0) {
+    return 0;
+  }
+  for (; text[n] != '\0' && n + 1 < buflen; n++) {
+    unsigned char ch = (unsigned char)text[n];
+    buf[n] = (char)(ch < 0x20 || ch > 0x7e ? '?' : ch);
+  }
+  buf[n] = '\0';
+  return n;
+}

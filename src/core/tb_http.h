@@ -32,6 +32,12 @@ int tb_http_format_connect(char *buf, size_t buflen, const struct tb_peer *peer)
 int tb_http_format_response(char *buf, size_t buflen, unsigned status, const char *reason,
                             const char *detail);
 
+/* text as a header value the bridge writes (X-TLS-Bridge-Error): copied
+ * into buf with any byte outside 0x20..0x7e replaced by '?' (as
+ * tb_http_format_response does), NUL-terminated, cut to fit.  Returns the
+ * length written (excluding NUL); 0 when buflen is 0. */
+size_t tb_http_header_value(char *buf, size_t buflen, const char *text);
+
 /* The value of a Forwarded header (RFC 7239) naming the client address:
  * "for=192.0.2.7" or "for=\"[2001:db8::7]\"" (an IPv6 node is quoted).
  * Returns the length written (excluding NUL), or -1 when sa is NULL, not

@@ -15,7 +15,9 @@
  * regex that matches before them.
  *
  * Recognised (anything else is left to PCRE2, which gives the same answers):
- *   exact:  a literal of [A-Za-z0-9_-], "\." or "[.]", "\-"  e.g. db[.]internal
+ *   exact:  a literal of [A-Za-z0-9_:/-], "\." or "[.]", "\-"  e.g. db[.]internal,
+ *           or spiffe://corp[.]example/ingress/a (':' and '/' are literal
+ *           characters wherever a pattern of this shape can hold them)
  *   suffix: ".*" followed by such a literal that starts with a dot,
  *           e.g. .*[.]service[.]com, which matches exactly the hosts ending
  *           in ".service.com" (caseless, ASCII: PCRE2's default tables fold
@@ -171,7 +173,7 @@ static enum shape classify(const char *pattern, char *lit, size_t *litlen) {
   while (*p != '\0') {
     char ch;
     if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-        *p == '-') {
+        *p == '-' || *p == ':' || *p == '/') {
       ch = lower(*p);
       p += 1;
     } else if (p[0] == '\\' && (p[1] == '.' || p[1] == '-')) {
@@ -350,27 +352,50 @@ static pcre2_match_data *thread_match_data(void) {
   return match_data;
 }
 
-/* Does rules[i] take host[0..len) and port?  1 yes, 0 no, -1 matching failed. */
-static int regex_match(const struct tb_rule *rules, size_t i, const char *host, size_t len, unsigned port,
-                       pcre2_match_data *md) {
-  if (!tb_rule_port_ok(&rules[i], port)) {
-    return 0;
-  }
-  int rc = pcre2_match(rules[i].re, (PCRE2_SPTR)host, len, 0, 0, md, NULL);
+/* What a lookup runs over: a configuration's rules (each with its regex and
+ * its ports), or bare regexes (tb_index_lookup_texts: no ports, every entry
+ * takes any port). */
+struct set {
+  const struct tb_rule *rules; /* NULL for bare regexes */
+  void *const *res;            /* the bare regexes when rules is NULL */
+  size_t n;
+};
+
+static const pcre2_code *set_re(const struct set *s, size_t i) {
+  return s->rules != NULL ? s->rules[i].re : s->res[i];
+}
+
+static int set_port_ok(const struct set *s, size_t i, unsigned port) {
+  return s->rules == NULL || tb_rule_port_ok(&s->rules[i], port);
+}
+
+/* Run re over text[0..len): 1 it matches (the whole text: the anchoring is
+ * compiled in), 0 it does not, -1 matching failed. */
+static int run(const pcre2_code *re, const char *text, size_t len, pcre2_match_data *md) {
+  int rc = pcre2_match(re, (PCRE2_SPTR)text, len, 0, 0, md, NULL);
   if (rc >= 0) {
     return 1;
   }
   /* A match or depth limit hit by a pathological pattern is a failure, not
-   * "no match": the host might have been this rule's. */
+   * "no match": the text might have been this entry's. */
   return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
 }
 
-/* The first rule at or after r in its key chain that takes port and comes
+/* Does entry i of s take text[0..len) and port?  1 yes, 0 no, -1 matching failed. */
+static int regex_match(const struct set *s, size_t i, const char *text, size_t len, unsigned port,
+                       pcre2_match_data *md) {
+  if (!set_port_ok(s, i, port)) {
+    return 0;
+  }
+  return run(set_re(s, i), text, len, md);
+}
+
+/* The first entry at or after r in its key chain that takes port and comes
  * before best; SIZE_MAX when none. */
-static size_t chain_first(const struct tb_index *ix, const struct tb_rule *rules, size_t r, unsigned port,
+static size_t chain_first(const struct tb_index *ix, const struct set *s, size_t r, unsigned port,
                           size_t best) {
   for (; r != SIZE_MAX && r < best; r = ix->next[r]) {
-    if (tb_rule_port_ok(&rules[r], port)) {
+    if (set_port_ok(s, r, port)) {
       return r;
     }
   }
@@ -396,6 +421,69 @@ static void copy_captures(const struct tb_rule *r, pcre2_match_data *md, struct 
   caps->n = n;
 }
 
+/* The first entry of s taking text[0..len) (len > 0, as given: no dot
+ * dropped) and port, into *found (SIZE_MAX: none), with a rule's groups in
+ * caps.  Returns 0, or -1 when matching failed. */
+static int lookup(const struct tb_index *ix, const struct set *s, const char *text, size_t len, unsigned port,
+                  size_t *found, struct tb_captures *caps) {
+  char low[LITERAL_MAX];
+  pcre2_match_data *md = thread_match_data();
+  size_t best = SIZE_MAX;
+
+  *found = SIZE_MAX;
+  if (md == NULL) {
+    return -1;
+  }
+  if (ix == NULL || len > sizeof low) {
+    /* No index (never built, or lost to out of memory), or a text longer
+     * than any indexed literal: every entry as a regex, in order. */
+    for (size_t i = 0; i < s->n; i++) {
+      int m = regex_match(s, i, text, len, port, md);
+      if (m < 0) {
+        return -1;
+      }
+      if (m > 0) {
+        *found = i;
+        if (s->rules != NULL) {
+          copy_captures(&s->rules[i], md, caps);
+        }
+        return 0;
+      }
+    }
+    return 0;
+  }
+  for (size_t i = 0; i < len; i++) {
+    low[i] = lower(text[i]);
+  }
+  const struct slot *hit = table_find(&ix->exact, low, len);
+  if (hit != NULL) {
+    best = chain_first(ix, s, hit->rule, port, best);
+  }
+  if (ix->suffix.n > 0) {
+    for (size_t i = 0; i < len; i++) {
+      if (low[i] == '.' && (hit = table_find(&ix->suffix, low + i, len - i)) != NULL && hit->rule < best) {
+        size_t r = chain_first(ix, s, hit->rule, port, best);
+        best = r < best ? r : best;
+      }
+    }
+  }
+  for (size_t k = 0; k < ix->nregex && ix->regex[k] < best; k++) {
+    int m = regex_match(s, ix->regex[k], text, len, port, md);
+    if (m < 0) {
+      return -1;
+    }
+    if (m > 0) {
+      best = ix->regex[k];
+      if (s->rules != NULL) {
+        copy_captures(&s->rules[best], md, caps); /* an indexed winner has no groups (tb_index.h) */
+      }
+      break;
+    }
+  }
+  *found = best;
+  return 0;
+}
+
 int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size_t nrules, const char *host,
                     size_t len, unsigned port, const struct tb_rule **rule) {
   return tb_index_lookup_captures(ix, rules, nrules, host, len, port, rule, NULL);
@@ -404,9 +492,8 @@ int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size
 int tb_index_lookup_captures(const struct tb_index *ix, const struct tb_rule *rules, size_t nrules,
                              const char *host, size_t len, unsigned port, const struct tb_rule **rule,
                              struct tb_captures *caps) {
-  char low[LITERAL_MAX];
-  pcre2_match_data *md;
-  size_t best = SIZE_MAX;
+  const struct set s = {rules, NULL, nrules};
+  size_t found = SIZE_MAX;
 
   *rule = NULL;
   if (caps != NULL) {
@@ -421,54 +508,38 @@ int tb_index_lookup_captures(const struct tb_index *ix, const struct tb_rule *ru
   if (len == 0) {
     return 0;
   }
-  md = thread_match_data();
-  if (md == NULL) {
+  if (lookup(ix, &s, host, len, port, &found, caps) != 0) {
     return -1;
   }
-  if (ix == NULL || len > sizeof low) {
-    /* No index (never built, or lost to out of memory), or a host longer
-     * than any indexed literal: every rule as a regex, in order. */
-    for (size_t i = 0; i < nrules; i++) {
-      int m = regex_match(rules, i, host, len, port, md);
-      if (m < 0) {
-        return -1;
-      }
-      if (m > 0) {
-        *rule = &rules[i];
-        copy_captures(&rules[i], md, caps);
-        return 0;
-      }
-    }
+  *rule = found == SIZE_MAX ? NULL : &rules[found];
+  return 0;
+}
+
+int tb_index_lookup_texts(const struct tb_index *ix, void *const *res, size_t n, const char *text, size_t len,
+                          size_t *found) {
+  const struct set s = {NULL, res, n};
+
+  *found = SIZE_MAX;
+  if (text == NULL || len == 0) {
     return 0;
   }
-  for (size_t i = 0; i < len; i++) {
-    low[i] = lower(host[i]);
+  return lookup(ix, &s, text, len, 0, found, NULL);
+}
+
+int tb_index_match_host(const void *re, const char *host, size_t len) {
+  pcre2_match_data *md;
+
+  if (host == NULL || len == 0) {
+    return 0;
   }
-  const struct slot *hit = table_find(&ix->exact, low, len);
-  if (hit != NULL) {
-    best = chain_first(ix, rules, hit->rule, port, best);
+  if (host[len - 1] == '.') {
+    len--; /* as tb_index_lookup: one trailing dot is no part of the name */
   }
-  if (ix->suffix.n > 0) {
-    for (size_t i = 0; i < len; i++) {
-      if (low[i] == '.' && (hit = table_find(&ix->suffix, low + i, len - i)) != NULL && hit->rule < best) {
-        size_t r = chain_first(ix, rules, hit->rule, port, best);
-        best = r < best ? r : best;
-      }
-    }
+  if (len == 0) {
+    return 0;
   }
-  for (size_t k = 0; k < ix->nregex && ix->regex[k] < best; k++) {
-    int m = regex_match(rules, ix->regex[k], host, len, port, md);
-    if (m < 0) {
-      return -1;
-    }
-    if (m > 0) {
-      best = ix->regex[k];
-      copy_captures(&rules[best], md, caps); /* an indexed winner has no groups (tb_index.h) */
-      break;
-    }
-  }
-  *rule = best == SIZE_MAX ? NULL : &rules[best];
-  return 0;
+  md = thread_match_data();
+  return md == NULL ? -1 : run(re, host, len, md);
 }
 
 /* ---- the reference's matching ------------------------------------------ */

@@ -1,5 +1,6 @@
 /*
- * tb_index: which rule takes a CONNECT host.  It compiles each rule's regex
+ * tb_index: which rule takes a CONNECT host (and, with the same machinery,
+ * which policy entry takes a certificate's identity: tb_policy.h).  It compiles each rule's regex
  * (PCRE2, anchored at both ends, caseless, JITed where that pays) and keeps
  * an index over the rules so that a lookup seldom runs a regex: exact names
  * ("svc[.]example[.]com") and dot suffixes (".*[.]example[.]com") are found
@@ -69,6 +70,21 @@ int tb_index_lookup(const struct tb_index *ix, const struct tb_rule *rules, size
 int tb_index_lookup_captures(const struct tb_index *ix, const struct tb_rule *rules, size_t nrules,
                              const char *host, size_t len, unsigned port, const struct tb_rule **rule,
                              struct tb_captures *caps);
+
+/* The first of res[0..n) (regexes from tb_index_compile, entered into ix
+ * as patterns 0..n-1, or ix NULL) that matches the whole of text[0..len),
+ * taken as it is (anchored at both ends, case-insensitive; no dot is
+ * dropped: the text need not be a host name, e.g. a certificate's
+ * identity, tb_policy.h): its number into *found, SIZE_MAX when none
+ * matches (or len is 0).  Returns 0, or -1 (and *found SIZE_MAX) when
+ * matching itself failed: not "no match".  Thread-safe. */
+int tb_index_lookup_texts(const struct tb_index *ix, void *const *res, size_t n, const char *text, size_t len,
+                          size_t *found);
+
+/* Does the one regex re (from tb_index_compile) take host[0..len) as a
+ * rule's regex would: the whole host, caseless, one trailing dot dropped,
+ * an empty host never?  1 yes, 0 no, -1 matching failed.  Thread-safe. */
+int tb_index_match_host(const void *re, const char *host, size_t len);
 
 /* Does pattern match host[0..len) the way the upstream C++ tls_bridge (the
  * reference, see docs/reference-comparison.md) matches: anchored at the start

@@ -68,6 +68,8 @@ const char *tb_ref_kind_name(enum tb_ref_kind kind) {
     return "ports";
   case TB_REF_PEERS:
     return "peers";
+  case TB_REF_ACCESS:
+    return "access";
   case TB_REF_KINDS:
   default:
     return "?";
@@ -173,6 +175,14 @@ int tb_reference_rule(const struct tb_rule *r, struct tb_ref_note notes[TB_REF_K
   int here;
   int there;
 
+  if (r->action == TB_ACTION_DENY) {
+    struct tb_ref_note *x = note(notes, &n, TB_REF_ACCESS, 1);
+    snprintf(
+        x->text, sizeof x->text,
+        "action: deny, an option of this plugin only: the reference had no deny rules (a CONNECT this rule "
+        "refuses went to a later rule or to Traffic Server there)");
+    return n;
+  }
   if (end - p >= 4 && memcmp(p, "(?i)", 4) == 0) {
     caseless_there = 1; /* the reference honours it as PCRE2 does */
     p += 4;
@@ -271,6 +281,12 @@ int tb_reference_rule(const struct tb_rule *r, struct tb_ref_note notes[TB_REF_K
     snprintf(x->text, sizeof x->text,
              "%s (%s), an option of this plugin only: the reference took one peer per rule, as written", what,
              r->npeers > 1 ? tb_balance_name(r->balance) : "$1..$9 from the host");
+  }
+
+  if (r->nclients > 0) {
+    struct tb_ref_note *x = note(notes, &n, TB_REF_ACCESS, 1);
+    snprintf(x->text, sizeof x->text,
+             "a clients list, an option of this plugin only: the reference let every client use the rule");
   }
   return n;
 }

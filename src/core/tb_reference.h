@@ -37,6 +37,7 @@ enum tb_ref_kind {
   TB_REF_PEER_PORT, /* the rule's peer has no port: 80 there, 443 here */
   TB_REF_PORTS,     /* the rule takes some ports only: the reference took every port */
   TB_REF_PEERS,     /* several peers or a peer template: the reference took one peer, as written */
+  TB_REF_ACCESS,    /* a deny rule or a clients list: the reference had no access control */
   TB_REF_KINDS
 };
 
@@ -47,13 +48,14 @@ struct tb_ref_note {
                                  case-sensitively: 'DB.INTERNAL' was not bridged there" */
 };
 
-/* "anchoring", "case", "trailing dot", "peer port", "ports", "peers". */
+/* "anchoring", "case", "trailing dot", "peer port", "ports", "peers", "access". */
 const char *tb_ref_kind_name(enum tb_ref_kind kind);
 
 /* Compare rule r (of a built configuration: its regex compiled) with what
  * the reference made of the same pattern and peer.  Writes one note per
  * difference into notes[0..n), in enum order, and returns n (0: the rule
- * means the same there); -1 when running a regex failed (out of memory, a
+ * means the same there; a deny rule, which the reference could not have
+ * had at all, gets the access note alone); -1 when running a regex failed (out of memory, a
  * PCRE2 limit), with notes undefined. */
 int tb_reference_rule(const struct tb_rule *r, struct tb_ref_note notes[TB_REF_KINDS]);
 

@@ -1,8 +1,9 @@
 /*
- * tb_rule: what one configured rule is (the host regex, its peers and how
- * they are balanced, the ports it takes, its own settings) and the
- * questions a rule answers alone: does it take this port, what is this
- * identity policy or balance called.
+ * tb_rule: what one configured rule is (the host regex, what it does with
+ * a match: bridge it to its peers, balanced as it says, or refuse it; the
+ * ports it takes, the clients it serves, its own settings) and the
+ * questions a rule answers alone: does it take this port, may this client
+ * use it, what is this identity policy or balance called.
  *
  * A struct tb_rule is built and owned by the tb_config that holds it (see
  * tb_config.h); everyone else only reads it.  The functions here own nothing
@@ -13,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "tb_cidr.h"
 #include "tb_peer.h"
 
 #define TB_ORIGIN_MAX 160    /* "plugin.config argument 3" or "/path/rules.conf:12" */
@@ -78,10 +80,23 @@ struct tb_port_range {
   unsigned short lo, hi; /* inclusive, 1..65535, lo <= hi */
 };
 
+/* What a rule does with a CONNECT it takes: */
+enum tb_action {
+  TB_ACTION_BRIDGE = 0, /* tunnel it to the rule's peers (the default) */
+  TB_ACTION_DENY,       /* refuse it (403) before any later rule sees it; no peers */
+};
+
+/* "bridge", "deny". */
+const char *tb_action_name(enum tb_action a);
+
+#define TB_RULE_CLIENTS_MAX 256 /* networks in one rule's clients list */
+
 struct tb_rule {
   char *pattern;              /* owned: the regex text as configured */
   void *re;                   /* owned: pcre2_code * (see tb_index.h), opaque to users */
-  struct tb_rule_peer *peers; /* owned: where matching CONNECTs go, npeers (1..TB_RULE_PEERS_MAX), in order */
+  enum tb_action action;      /* bridge (peers below) or deny (no peers) */
+  struct tb_rule_peer *peers; /* owned: where matching CONNECTs go, npeers (1..TB_RULE_PEERS_MAX), in order;
+                                 NULL (npeers 0) for a deny rule */
   size_t npeers;
   size_t ntemplates;       /* how many of peers are templates (then the rule is matched for captures) */
   unsigned ngroups;        /* capture groups in the regex (PCRE2_INFO_CAPTURECOUNT) */
@@ -94,6 +109,8 @@ struct tb_rule {
   char origin[TB_ORIGIN_MAX];  /* the rule's name, or where it was configured, for messages */
   struct tb_port_range *ports; /* owned; NULL (nports 0): every port */
   size_t nports;
+  struct tb_cidr *clients; /* owned; NULL (nclients 0): every client may use the rule */
+  size_t nclients;
   /* Overrides of the configuration's defaults; TB_UNSET / TB_IDENTITY_UNSET:
    * not overridden.  Read them through tb_config_settings. */
   unsigned connect_timeout_ms;
@@ -105,8 +122,20 @@ struct tb_rule {
 };
 
 /* Does r take CONNECTs to port?  (Every port when r has no port list; none
- * when port is 0, "unknown".) */
+ * when port is 0, "unknown".)  tb_port_list_ok on r's list. */
 int tb_rule_port_ok(const struct tb_rule *r, unsigned port);
+
+/* Is port in ports[0..n)?  (Any port when n is 0; never port 0,
+ * "unknown", when there is a list.) */
+int tb_port_list_ok(const struct tb_port_range *ports, size_t n, unsigned port);
+
+/* May a client at sa use r?  (Every client when r has no clients list;
+ * else sa must be in one of its networks, tb_cidr.h.) */
+int tb_rule_client_ok(const struct tb_rule *r, const struct sockaddr *sa);
+
+/* r's clients as the messages show them: "any", or "10.0.0.0/8,2001:db8::/32";
+ * cut like tb_rule_format_ports.  Returns 0, or -1 when it was cut. */
+int tb_rule_format_clients(const struct tb_rule *r, char *buf, size_t len);
 
 /* r's ports as the messages show them: "any" (no port list), or "443",
  * "443,8000-8999".  Always NUL-terminated when len > 0; a list that does not

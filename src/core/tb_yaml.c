@@ -2,40 +2,53 @@
  * tb_yaml: the YAML configuration file.  See tb_yaml.h.
  *
  * libyaml's document loader builds the node tree; this file walks it against
- * a fixed schema, reading values through tb_yaml_walk (every message names
- * the file, the line and the column of the node at fault) and the engine and
- * TLS keys through tb_yaml_tls.
+ * a fixed schema, with the helpers of tb_yaml_walk.h (which also say how
+ * types are checked) and the engine and TLS keys through tb_yaml_tls.h.  Every error names the file, the line and the column
+ * of the node at fault (libyaml counts both from 0; messages count from 1)
+ * and what was expected there.  Anchors and aliases are refused: with the
+ * document loader an alias is the anchored node itself, so a small file
+ * could make the walk visit one large list many times over.  Each node may
+ * be visited once.
+ *
+ * The file's `role` is read first (read_role), since the keys the top level
+ * may hold depend on it: an ingress file has rules and their defaults, a
+ * peer file (role: peer) only its policy, read by tb_yaml_policy.c.  An
+ * ingress file's rules are read after the rest of its top level, wherever
+ * they stand: a rule's transport is made over the file's default one
+ * (tb_yaml_tls.h), which the top level's engine and tls keys give.
  *
  * The settings a rule may override (struct tb_settings) are written the same
  * way at the top level, where they are the defaults, and in a rule: one
  * table (settings[]) reads them in both places into a struct tb_settings.
  * So is `health` (struct tb_health_settings), read by one function in both
- * places, and so are the engine and TLS keys.  A rule's peers (`peer`, or
- * the list `peers`) are handed to the store with the position of each, so
- * that what the store finds wrong with a peer (tb_config_add: a bad
- * address, a peer listed twice, a template naming a group the regex lacks)
- * is reported where that peer is written.
- *
- * The rules are read after the rest of the top level, wherever they stand
- * in the file: a rule's transport is made over the file's default one
- * (tb_yaml_tls.h), which the top level's engine and tls keys give.
+ * places, and so are the engine and TLS keys.  A rule's peers (`peer`, or the list `peers`) are handed to the
+ * store with the position of each, so that what the store finds wrong with
+ * a peer (tb_config_add: a bad address, a peer listed twice, a template
+ * naming a group the regex lacks) is reported where that peer is written.
+ * A rule with `action: deny` has no peers and takes only host, ports, name
+ * and action; `clients` is a rule's list of client networks (tb_cidr.h).
  */
 #include "tb_yaml.h"
 #include "tb_file.h"
+#include "tb_text.h"
+#include "tb_yaml_policy.h"
 #include "tb_yaml_tls.h"
 #include "tb_yaml_walk.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yaml.h>
 
-#define NAME_MAX_LEN 100
+#define FOUND_SIZE TB_YAML_FOUND_SIZE
 
 static int want_identity(const struct tb_yaml_walk *w, const yaml_node_t *n, enum tb_identity *out) {
   if (n->type != YAML_SCALAR_NODE || tb_identity_parse(tb_yaml_scalar(n), out) != 0) {
     return tb_yaml_fail_at(w, &n->start_mark, "client_identity must be keep, strip or forwarded, found %s",
-                           n->type == YAML_SCALAR_NODE ? tb_yaml_scalar(n) : tb_yaml_kind(n));
+                        n->type == YAML_SCALAR_NODE ? tb_yaml_scalar(n) : tb_yaml_kind(n));
   }
   return 0;
 }
@@ -67,7 +80,7 @@ static int want_setting(const struct tb_yaml_walk *w, size_t which, const yaml_n
     return want_identity(w, v, &out->identity);
   }
   return tb_yaml_want_duration(w, v, tb_yaml_scalar(k), s->min_ms, s->max_ms,
-                               (unsigned *)((char *)out + s->offset));
+                          (unsigned *)((char *)out + s->offset));
 }
 
 /* ---- health (top level and rules) -------------------------------------- */
@@ -82,7 +95,7 @@ static int health_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k,
     return tb_yaml_want_uint(w, v, "health failures", 1, TB_HEALTH_FAILURES_MAX, &out->failures);
   }
   return tb_yaml_want_duration(w, v, "health down_for", TB_HEALTH_DOWN_FOR_MIN_MS, TB_HEALTH_DOWN_FOR_MAX_MS,
-                               &out->down_for_ms);
+                          &out->down_for_ms);
 }
 
 /* health: {failures: N, down_for: DURATION}, either key optional: into
@@ -102,12 +115,15 @@ enum rule_key {
   RK_NAME,
   RK_SETTING,
   RK_HEALTH = RK_SETTING + NSETTINGS,
+  RK_ACTION,
+  RK_CLIENTS,
   RK_ENGINE,
   RK_TLS, /* the first of the TLS keys, in the order of enum tb_tls_key */
   RK_COUNT = RK_TLS + TB_TLSKEY_COUNT
 };
-static const char *const rule_keys[RK_COUNT] = {"host", "peer",       "peers",  "balance", "ports",
-                                                "name", SETTING_KEYS, "health", "engine",  TB_YAML_TLS_KEYS};
+static const char *const rule_keys[RK_COUNT] = {"host",   "peer",   "peers",   "balance", "ports",
+                                                "name",   SETTING_KEYS, "health", "action", "clients",
+                                                "engine", TB_YAML_TLS_KEYS};
 _Static_assert(RK_COUNT <= TB_YAML_KEYS_MAX, "tb_yaml_walk_mapping takes this many keys");
 
 struct rule_in {
@@ -117,6 +133,9 @@ struct rule_in {
   struct tb_settings settings; /* the rule's own */
   struct tb_health_settings health;
   enum tb_balance balance;
+  enum tb_action action;
+  struct tb_cidr *clients; /* owned */
+  size_t nclients;
   size_t npeers; /* peer or peers: their texts and where each is */
   const char *peers[TB_RULE_PEERS_MAX];
   char where[TB_RULE_PEERS_MAX][TB_ORIGIN_MAX];
@@ -141,21 +160,89 @@ static int want_peers(struct tb_yaml_walk *w, const yaml_node_t *n, struct rule_
   size_t count;
   if (n->type != YAML_SEQUENCE_NODE) {
     return tb_yaml_fail_at(w, &n->start_mark,
-                           "peers must be a list of peers (for one peer, 'peer: ...'), found %s",
-                           tb_yaml_kind(n));
+                        "peers must be a list of peers (for one peer, 'peer: ...'), found %s",
+                        tb_yaml_kind(n));
   }
   count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
   if (count == 0) {
     return tb_yaml_fail_at(w, &n->start_mark, "peers is an empty list (a rule needs at least one peer)");
   }
   if (count > TB_RULE_PEERS_MAX) {
-    return tb_yaml_fail_at(w, &n->start_mark, "peers lists %zu peers: at most %d are allowed in one rule",
-                           count, TB_RULE_PEERS_MAX);
+    return tb_yaml_fail_at(w, &n->start_mark, "peers lists %zu peers: at most %d are allowed in one rule", count,
+                        TB_RULE_PEERS_MAX);
   }
   for (size_t i = 0; i < count; i++) {
     const yaml_node_t *item = tb_yaml_take(w, n->data.sequence.items.start[i]);
     if (item == NULL || peer_item(w, in, item, "a peer in peers") != 0) {
       return -1;
+    }
+  }
+  return 0;
+}
+
+/* One network of clients: "10.0.0.0/8", "2001:db8::/32", an address. */
+static int client_item(const struct tb_yaml_walk *w, const yaml_node_t *n, struct tb_cidr *out) {
+  char buf[FOUND_SIZE];
+  const char *why = "it must be an IPv4 or IPv6 address or network";
+  if (n->type == YAML_SCALAR_NODE && !tb_yaml_is_null(n) &&
+      (why = tb_cidr_problem(tb_yaml_scalar(n), n->data.scalar.length, out)) == NULL) {
+    return 0;
+  }
+  return tb_yaml_fail_at(w, &n->start_mark,
+                      "client network %s: %s (like 10.0.0.0/8, 2001:db8::/32 or 192.0.2.7)",
+                      tb_yaml_found(n, buf), why);
+}
+
+/* clients: one network or a non-empty list of them. */
+static int want_clients(struct tb_yaml_walk *w, const yaml_node_t *n, struct rule_in *in) {
+  size_t count = 1;
+  if (n->type == YAML_SEQUENCE_NODE) {
+    count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count == 0) {
+      return tb_yaml_fail_at(w, &n->start_mark,
+                          "clients is an empty list (leave clients out to let any client use "
+                          "the rule)");
+    }
+    if (count > TB_RULE_CLIENTS_MAX) {
+      return tb_yaml_fail_at(w, &n->start_mark, "clients lists %zu networks: at most %d are allowed in one rule",
+                          count, TB_RULE_CLIENTS_MAX);
+    }
+  } else if (n->type != YAML_SCALAR_NODE) {
+    return tb_yaml_fail_at(w, &n->start_mark, "clients must be a network or a list of networks, found %s",
+                        tb_yaml_kind(n));
+  }
+  in->clients = calloc(count, sizeof *in->clients);
+  if (in->clients == NULL) {
+    return tb_yaml_fail_at(w, &n->start_mark, "out of memory");
+  }
+  for (size_t i = 0; i < count; i++) {
+    const yaml_node_t *item = n;
+    if (n->type == YAML_SEQUENCE_NODE && (item = tb_yaml_take(w, n->data.sequence.items.start[i])) == NULL) {
+      return -1;
+    }
+    if (client_item(w, item, &in->clients[i]) != 0) {
+      return -1;
+    }
+  }
+  in->nclients = count;
+  return 0;
+}
+
+/* A deny rule's keys: the others would configure what it never does. */
+static int deny_rule_check(struct tb_yaml_walk *w, const struct rule_in *in, size_t number) {
+  static const enum rule_key allowed[] = {RK_HOST, RK_PORTS, RK_NAME, RK_ACTION};
+  for (size_t k = 0; k < RK_COUNT; k++) {
+    int ok = 0;
+    for (size_t a = 0; a < sizeof allowed / sizeof allowed[0]; a++) {
+      ok |= (size_t)allowed[a] == k;
+    }
+    if (!ok && in->node[k] != NULL) {
+      return tb_yaml_fail_at(
+          w, &in->node[k]->start_mark,
+          "rule %zu has action: deny, which refuses the CONNECT (403): it takes only host, ports, "
+          "name and action, not '%s'%s",
+          number, rule_keys[k],
+          k == RK_CLIENTS ? " (to refuse some clients, give the bridging rule a clients list)" : "");
     }
   }
   return 0;
@@ -184,27 +271,26 @@ static int rule_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, y
     return want_peers(w, v, in);
   case RK_BALANCE:
     if (v->type != YAML_SCALAR_NODE || tb_balance_parse(tb_yaml_scalar(v), &in->balance) != 0) {
-      char buf[TB_YAML_FOUND_SIZE];
+      char buf[FOUND_SIZE];
       return tb_yaml_fail_at(w, &v->start_mark, "balance must be failover, round_robin or hash, found %s",
-                             tb_yaml_found(v, buf));
+                          tb_yaml_found(v, buf));
     }
     return 0;
   case RK_HEALTH:
     return want_health(w, v, &in->health);
   case RK_NAME:
-    if (tb_yaml_want_string(w, v, "name") != 0) {
-      return -1;
+    return tb_yaml_want_name(w, v);
+  case RK_ACTION:
+    if (v->type != YAML_SCALAR_NODE ||
+        (strcmp(tb_yaml_scalar(v), "bridge") != 0 && strcmp(tb_yaml_scalar(v), "deny") != 0)) {
+      char buf[FOUND_SIZE];
+      return tb_yaml_fail_at(w, &v->start_mark, "action must be bridge or deny, found %s",
+                          tb_yaml_found(v, buf));
     }
-    for (const char *s = tb_yaml_scalar(v); *s != '\0'; s++) {
-      if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e || *s == '"') {
-        return tb_yaml_fail_at(w, &v->start_mark,
-                               "name may hold only printable ASCII without spaces or quotes");
-      }
-    }
-    if (v->data.scalar.length > NAME_MAX_LEN) {
-      return tb_yaml_fail_at(w, &v->start_mark, "name is longer than %d characters", NAME_MAX_LEN);
-    }
+    in->action = strcmp(tb_yaml_scalar(v), "deny") == 0 ? TB_ACTION_DENY : TB_ACTION_BRIDGE;
     return 0;
+  case RK_CLIENTS:
+    return want_clients(w, v, in);
   case RK_PORTS:
     return tb_yaml_want_ports(w, v, &in->ports, &in->nports);
   case RK_ENGINE:
@@ -230,9 +316,12 @@ static int one_rule(struct tb_yaml_walk *w, const yaml_node_t *n, size_t number)
   if (tb_yaml_walk_mapping(w, n, what, rule_keys, RK_COUNT, rule_pair, &in) != 0) {
     goto done;
   }
-  if (in.node[RK_HOST] == NULL || in.npeers == 0) {
+  if (in.action == TB_ACTION_DENY && deny_rule_check(w, &in, number) != 0) {
+    goto done;
+  }
+  if (in.node[RK_HOST] == NULL || (in.npeers == 0 && in.action != TB_ACTION_DENY)) {
     tb_yaml_fail_at(w, &n->start_mark, "rule %zu has no '%s'", number,
-                    in.node[RK_HOST] == NULL ? "host" : "peer");
+                 in.node[RK_HOST] == NULL ? "host" : "peer");
     goto done;
   }
   if (tb_yaml_tls_rule(w, &in.tls, &transport, &use) != 0) {
@@ -246,7 +335,7 @@ static int one_rule(struct tb_yaml_walk *w, const yaml_node_t *n, size_t number)
   snprintf(where, sizeof where, "%s:%zu", w->name, n->start_mark.line + 1);
   const struct tb_rule_spec spec = {
       .pattern = tb_yaml_scalar(hn),
-      .peers = in.peers,
+      .peers = in.action == TB_ACTION_DENY ? NULL : in.peers,
       .npeers = in.npeers,
       .peer_origins = in.origins,
       .origin = origin,
@@ -256,12 +345,16 @@ static int one_rule(struct tb_yaml_walk *w, const yaml_node_t *n, size_t number)
       .settings = in.settings,
       .balance = in.balance,
       .health = in.health,
+      .action = in.action,
+      .clients = in.clients,
+      .nclients = in.nclients,
       .transport = use,
   };
   rc = tb_config_add(w->c, &spec, w->err, w->errlen);
 
 done:
   free(in.ports);
+  free(in.clients);
   tb_yaml_tls_free(&in.tls);
   return rc;
 }
@@ -274,12 +367,14 @@ enum top_key {
   TK_SETTING,
   TK_POOL = TK_SETTING + NSETTINGS,
   TK_HEALTH,
+  TK_ROLE,
+  TK_POLICY,
   TK_ENGINE,
   TK_TLS,
   TK_COUNT
 };
-static const char *const top_keys[TK_COUNT] = {"rules",  "unmatched", SETTING_KEYS, "pool",
-                                               "health", "engine",    "tls"};
+static const char *const top_keys[TK_COUNT] = {"rules",  "unmatched", SETTING_KEYS, "pool",  "health",
+                                               "role",   "policy",    "engine",     "tls"};
 
 /* What the top level says beyond the options it sets in place. */
 struct top_in {
@@ -300,8 +395,56 @@ static int pool_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, y
   return tb_yaml_want_duration(w, v, "pool max_age", 1, TB_TIMEOUT_MAX_S * 1000u, &w->c->pool_max_age_ms);
 }
 
+/* The role the top level n declares, into w->c->role (ingress when it says
+ * none).  Read before the walk, since which keys the file may hold depends
+ * on it; the walk takes the node again (TK_ROLE), so nothing is marked here. */
+static int read_role(struct tb_yaml_walk *w, const yaml_node_t *n) {
+  if (n->type != YAML_MAPPING_NODE) {
+    return 0; /* the walk says what is wrong */
+  }
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+    const yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+    const yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+    if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE || strcmp(tb_yaml_scalar(k), "role") != 0) {
+      continue;
+    }
+    if (v->type == YAML_SCALAR_NODE && strcmp(tb_yaml_scalar(v), "ingress") == 0) {
+      w->c->role = TB_ROLE_INGRESS;
+    } else if (v->type == YAML_SCALAR_NODE && strcmp(tb_yaml_scalar(v), "peer") == 0) {
+      w->c->role = TB_ROLE_PEER;
+    } else {
+      char buf[FOUND_SIZE];
+      return tb_yaml_fail_at(w, &v->start_mark, "role must be ingress or peer, found %s", tb_yaml_found(v, buf));
+    }
+    return 0; /* a second role key is the walk's "appears twice" */
+  }
+  return 0;
+}
+
+/* Is top-level key `key` one of this role's?  If not, say so at k. */
+static int role_key_check(const struct tb_yaml_walk *w, size_t key, const yaml_node_t *k) {
+  if (key == TK_ROLE) {
+    return 0;
+  }
+  if (w->c->role == TB_ROLE_PEER && key != TK_POLICY) {
+    return tb_yaml_fail_at(
+        w, &k->start_mark, "'%s' is for role ingress: a peer-role file has only 'role' and 'policy'%s",
+        top_keys[key], key == TK_RULES ? " (a peer authorises CONNECTs by its policy; it has no rules)" : "");
+  }
+  if (w->c->role == TB_ROLE_INGRESS && key == TK_POLICY) {
+    return tb_yaml_fail_at(
+        w, &k->start_mark,
+        "'policy' is for role peer, and this file is role ingress (the default when 'role' is left out): a "
+        "peer's file says 'role: peer' and has a policy instead of rules");
+  }
+  return 0;
+}
+
 static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, yaml_node_t *v, void *arg) {
   struct top_in *top = arg;
+  if (role_key_check(w, key, k) != 0) {
+    return -1;
+  }
   if (key >= TK_SETTING && key < TK_POOL) {
     return want_setting(w, key - TK_SETTING, k, v, &top->defaults);
   }
@@ -309,8 +452,8 @@ static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, ya
   case TK_RULES:
     if (v->type != YAML_SEQUENCE_NODE) {
       return tb_yaml_fail_at(w, &v->start_mark,
-                             "rules must be a list of rules (lines starting with '- '), found %s",
-                             tb_yaml_kind(v));
+                          "rules must be a list of rules (lines starting with '- '), found %s",
+                          tb_yaml_kind(v));
     }
     if (v->data.sequence.items.top == v->data.sequence.items.start) {
       return tb_yaml_fail_at(w, &v->start_mark, "rules is empty: the bridge needs at least one rule");
@@ -325,7 +468,7 @@ static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, ya
     if (v->type != YAML_SCALAR_NODE ||
         (strcmp(tb_yaml_scalar(v), "passthrough") != 0 && strcmp(tb_yaml_scalar(v), "deny") != 0)) {
       return tb_yaml_fail_at(w, &v->start_mark, "unmatched must be passthrough or deny, found %s",
-                             v->type == YAML_SCALAR_NODE ? tb_yaml_scalar(v) : tb_yaml_kind(v));
+                          v->type == YAML_SCALAR_NODE ? tb_yaml_scalar(v) : tb_yaml_kind(v));
     }
     w->c->deny_unmatched = strcmp(tb_yaml_scalar(v), "deny") == 0;
     return 0;
@@ -340,6 +483,10 @@ static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, ya
     w->c->health_down_for_ms = h.down_for_ms;
     return 0;
   }
+  case TK_ROLE:
+    return 0; /* read before the walk (read_role) */
+  case TK_POLICY:
+    return tb_yaml_policy(w, v);
   case TK_SETTING:
   case TK_COUNT:
   default:
@@ -370,7 +517,14 @@ static int walk_document(struct tb_yaml_walk *w) {
   if ((root = tb_yaml_take(w, 1)) == NULL) {
     return -1;
   }
-  if (tb_yaml_walk_mapping(w, root, "the top level", top_keys, TK_COUNT, top_pair, &top) != 0) {
+  if (read_role(w, root) != 0 ||
+      tb_yaml_walk_mapping(w, root, "the top level", top_keys, TK_COUNT, top_pair, &top) != 0) {
+    goto done;
+  }
+  if (w->c->role == TB_ROLE_PEER) {
+    rc = w->c->policy == NULL
+             ? tb_yaml_fail_at(w, &root->start_mark, "no 'policy': a peer-role file needs a policy list")
+             : 0;
     goto done;
   }
   if (top.rules == NULL) {
@@ -396,7 +550,7 @@ static int syntax_error(const struct tb_yaml_walk *w, const yaml_parser_t *p) {
   }
   if (p->context != NULL) {
     return tb_yaml_fail_at(w, &p->problem_mark, "YAML syntax error: %s (%s at line %zu)", problem, p->context,
-                           p->context_mark.line + 1);
+                        p->context_mark.line + 1);
   }
   return tb_yaml_fail_at(w, &p->problem_mark, "YAML syntax error: %s", problem);
 }

@@ -1,9 +1,10 @@
 /*
  * tb_yaml: the YAML configuration file (docs/configuration.md) read into a
- * tb_config: the options, the defaults rules fall back on (the default
- * transport included), and the rules with their ports, names, settings and
- * transports.  Every message names the file, the line
- * and the column of the value at fault.
+ * tb_config: its role; for an ingress the options, the defaults rules fall
+ * back on (the default transport included), and the rules with their
+ * ports, names, settings, clients, actions and transports; for a peer
+ * (role: peer) its policy (tb_policy.h).  Every message names the file, the
+ * line and the column of the value at fault.
  *
  * Owns nothing once it returns (libyaml's document is freed).  Not
  * thread-safe: it builds a configuration (see tb_config.h).

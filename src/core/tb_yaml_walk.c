@@ -24,7 +24,7 @@ int tb_yaml_fail_at(const struct tb_yaml_walk *w, const yaml_mark_t *m, const ch
 }
 
 /* "key:" with no value, "~" or "null" (plain): YAML's null. */
-static int is_null(const yaml_node_t *n) {
+int tb_yaml_is_null(const yaml_node_t *n) {
   if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
     return 0;
   }
@@ -36,7 +36,7 @@ static int is_null(const yaml_node_t *n) {
 const char *tb_yaml_kind(const yaml_node_t *n) {
   switch (n->type) {
   case YAML_SCALAR_NODE:
-    return is_null(n) ? "nothing" : "a single value";
+    return tb_yaml_is_null(n) ? "nothing" : "a single value";
   case YAML_SEQUENCE_NODE:
     return "a list";
   case YAML_MAPPING_NODE:
@@ -85,12 +85,27 @@ yaml_node_t *tb_yaml_take(struct tb_yaml_walk *w, int id) {
 
 /* A scalar that holds a real string: not empty, no NUL inside. */
 int tb_yaml_want_string(const struct tb_yaml_walk *w, const yaml_node_t *n, const char *what) {
-  if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0 || is_null(n)) {
+  if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0 || tb_yaml_is_null(n)) {
     return tb_yaml_fail_at(w, &n->start_mark, "%s must be a non-empty string, found %s", what,
                            tb_yaml_kind(n));
   }
   if (strlen(tb_yaml_scalar(n)) != n->data.scalar.length) {
     return tb_yaml_fail_at(w, &n->start_mark, "%s contains a NUL character", what);
+  }
+  return 0;
+}
+
+int tb_yaml_want_name(const struct tb_yaml_walk *w, const yaml_node_t *n) {
+  if (tb_yaml_want_string(w, n, "name") != 0) {
+    return -1;
+  }
+  for (const char *s = tb_yaml_scalar(n); *s != '\0'; s++) {
+    if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e || *s == '"') {
+      return tb_yaml_fail_at(w, &n->start_mark, "name may hold only printable ASCII without spaces or quotes");
+    }
+  }
+  if (n->data.scalar.length > TB_YAML_NAME_MAX) {
+    return tb_yaml_fail_at(w, &n->start_mark, "name is longer than %d characters", TB_YAML_NAME_MAX);
   }
   return 0;
 }

@@ -26,6 +26,7 @@
 #define TB_YAML_QUOTE_MAX 64 /* bytes of a value shown in a message */
 #define TB_YAML_FOUND_SIZE (TB_QUOTE_SIZE(TB_YAML_QUOTE_MAX) + 2)
 #define TB_YAML_KEYS_MAX 24 /* keys of one mapping (a rule has the most) */
+#define TB_YAML_NAME_MAX 100 /* characters of a name (a rule's, a policy entry's) */
 
 #if defined(__GNUC__)
 #define TB_PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
@@ -50,6 +51,9 @@ int tb_yaml_fail_at(const struct tb_yaml_walk *w, const yaml_mark_t *m, const ch
 
 /* What kind of node n is, for messages: "a single value", "a list", "a
  * mapping", "nothing" (YAML's null). */
+/* YAML's null: "key:" with no value, "~" or "null" (plain). */
+int tb_yaml_is_null(const yaml_node_t *n);
+
 const char *tb_yaml_kind(const yaml_node_t *n);
 
 /* A scalar node's text (NUL-terminated; check its length for NULs inside). */
@@ -66,6 +70,11 @@ yaml_node_t *tb_yaml_take(struct tb_yaml_walk *w, int id);
 /* A scalar that holds a real string: not empty, no NUL inside; what names
  * it in the message.  0, or -1 with the message. */
 int tb_yaml_want_string(const struct tb_yaml_walk *w, const yaml_node_t *n, const char *what);
+
+/* A name (of a rule, of a policy entry): a string of printable ASCII
+ * without spaces or quotes, at most TB_YAML_NAME_MAX characters.  0, or -1
+ * with the message. */
+int tb_yaml_want_name(const struct tb_yaml_walk *w, const yaml_node_t *n);
 
 /* A whole number min..max into *out; 0, or -1 with the message. */
 int tb_yaml_want_uint(const struct tb_yaml_walk *w, const yaml_node_t *n, const char *what, unsigned min,

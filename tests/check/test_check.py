@@ -15,6 +15,10 @@ runs this file against that and against an AddressSanitizer build).
 - Engines (issue 14): the summary and --match name each rule's engine and
   TLS settings once some rule uses engine direct; a TLS file the user
   running the checker cannot read is an error at its key (run as nobody).
+- Access control: --client against a rule's clients list, a deny rule, the
+  summary's access part; a peer-role file: its summary, --identity and
+  --cert (PEM and DER, made here with the openssl CLI) answered by the
+  policy, the usage errors of the new options, --from-reference.
 """
 
 import os
@@ -323,8 +327,9 @@ def test_no_plugin_arguments_is_a_usage_error(args):
 def test_help():
     code, out, err = run("--help")
     assert (code, err) == (0, "")
-    assert out.startswith("usage: tls_bridge_check [--confdir DIR] [--match HOST[:PORT]]... "
-                          "[--from-reference] [--quiet]\n")
+    assert out.startswith("usage: tls_bridge_check [--confdir DIR] [--match HOST[:PORT]]... [--client ADDR]\n"
+                          "                        [--identity NAME]... [--cert FILE]... [--from-reference] "
+                          "[--quiet]\n")
     assert "Exit status: 0 valid; 1 invalid" in out
 
 
@@ -520,3 +525,155 @@ def test_unreadable_tls_file_as_another_user():
             % (confdir, confdir))
     finally:
         shutil.rmtree(confdir)
+
+
+# ---- access control: clients lists, deny rules, the peer role (issue 13) ----
+
+ACL_YAML = """\
+rules:
+  - {host: 'secret[.]internal', action: deny, name: no-secret}
+  - {host: 'db[.]internal', peer: 'pg:5432', name: db, clients: [10.0.0.0/8, '2001:db8::/32']}
+"""
+
+DB_ANSWER = ('match db.internal:5432: rule 2 "db" (host \'db[.]internal\', ports any) -> peer pg:5432; '
+             "connect_timeout 10000 ms, idle_timeout %s, max_lifetime %s, client_identity keep; clients "
+             "10.0.0.0/8,2001:db8::/32" % (LIMIT_UNSET, LIMIT_UNSET))
+
+
+@pytest.mark.parametrize("client,answer", [
+    (None, DB_ANSWER),
+    ("10.1.2.3", DB_ANSWER + ": client 10.1.2.3 allowed"),
+    ("[2001:db8::5]", DB_ANSWER + ": client 2001:db8::5 allowed"),
+    ("::ffff:10.0.0.1", DB_ANSWER + ": client 10.0.0.1 allowed"),
+    ("192.0.2.1", DB_ANSWER + ": client 192.0.2.1 refused (403)"),
+])
+def test_match_with_a_client(confdir, client, answer):
+    """A refusal by a clients list is an answer (exit 0), as the plugin's."""
+    write_files(confdir, {"tls_bridge.yaml": ACL_YAML})
+    extra = ["--client", client] if client else []
+    code, out, err = run("--quiet", "--confdir", confdir, *extra, "--match", "db.internal:5432",
+                         "--config", "tls_bridge.yaml")
+    assert (code, out, err) == (0, answer + "\n", "")
+
+
+def test_match_deny_rule_and_summary(confdir):
+    write_files(confdir, {"tls_bridge.yaml": ACL_YAML})
+    code, out, err = run("--confdir", confdir, "--match", "secret.internal:22", "--config", "tls_bridge.yaml")
+    assert (code, err) == (0, "")
+    summary, answer = out.splitlines()
+    assert summary.endswith("; access: 1 deny rule, 1 rule with a clients list"), summary
+    assert answer == ('match secret.internal:22: rule 1 "no-secret" (host \'secret[.]internal\', ports any): '
+                      "action deny: refused (403)")
+
+
+PEER_YAML = """\
+role: peer
+policy:
+  - name: branch-1
+    identity: branch-1[.]corp[.]example
+    allow: [{host: 'db[.]internal', ports: 5432}]
+    deny: ['admin[.]internal']
+  - identity: 'spiffe://corp[.]example/ingress/branch-2'
+    allow: ['web[.]internal']
+"""
+
+
+def test_peer_role_summary_and_answers(confdir):
+    write_files(confdir, {"peer.yaml": PEER_YAML})
+    code, out, err = run("--confdir", confdir, "--identity", "branch-1.corp.example", "--match", "db.internal:5432",
+                         "--match", "db.internal:22", "--match", "admin.internal", "--config", "peer.yaml")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "configuration OK: role peer: 2 policy entries (2 allow and 1 deny target); CONNECTs over TLS are "
+        "authorised by the client certificate's names, others refused (403)",
+        'authz name:branch-1.corp.example -> db.internal:5432: allowed: policy entry 1 "branch-1" (identity '
+        "'branch-1[.]corp[.]example' matched name:branch-1.corp.example), allow target 1 (host 'db[.]internal', "
+        "ports 5432)",
+        'authz name:branch-1.corp.example -> db.internal:22: refused (403, target_not_allowed): policy entry 1 '
+        "\"branch-1\" (identity 'branch-1[.]corp[.]example' matched name:branch-1.corp.example), allows no target "
+        "for this host and port (1 allow target)",
+        'authz name:branch-1.corp.example -> admin.internal:443: refused (403, target_not_allowed): policy entry 1 '
+        "\"branch-1\" (identity 'branch-1[.]corp[.]example' matched name:branch-1.corp.example), deny target 1 "
+        "(host 'admin[.]internal', ports any)",
+    ]
+    # several names: the first entry any of them matches decides
+    code, out, err = run("--quiet", "--confdir", confdir, "--identity", "other", "--identity",
+                         "spiffe://corp.example/ingress/branch-2", "--match", "web.internal:8443",
+                         "--config", "peer.yaml")
+    assert (code, err) == (0, "")
+    assert out.startswith("authz name:other name:spiffe://corp.example/ingress/branch-2 -> web.internal:8443: "
+                          'allowed: policy entry 2 "'), out
+    code, out, err = run("--quiet", "--confdir", confdir, "--identity", "nobody", "--match", "web.internal",
+                         "--config", "peer.yaml")
+    assert (code, out, err) == (0, "authz name:nobody -> web.internal:443: refused (403, unknown_identity): no "
+                                   "policy entry's identity matches\n", "")
+
+
+def make_cert(directory, name, san):
+    """A self-signed certificate with subjectAltName san, PEM and DER."""
+    key, pem, der = (os.path.join(directory, name + ext) for ext in (".key", ".pem", ".der"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", pem, "-days", "1", "-subj", "/CN=" + name, "-addext",
+                    "subjectAltName=" + san], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-in", pem, "-outform", "DER", "-out", der], check=True,
+                   capture_output=True)
+    return pem, der
+
+
+def test_peer_role_cert(confdir):
+    """--cert reads a certificate's names as the plugin reads the TLS client's."""
+    write_files(confdir, {"peer.yaml": PEER_YAML})
+    pem, der = make_cert(confdir, "b2", "URI:spiffe://corp.example/ingress/branch-2,DNS:*.corp.example")
+    for path in (pem, der):
+        code, out, err = run("--quiet", "--confdir", confdir, "--cert", path, "--match", "web.internal",
+                             "--config", "peer.yaml")
+        assert (code, err) == (0, "")
+        assert out.startswith("authz dns:*.corp.example uri:spiffe://corp.example/ingress/branch-2 cn:b2 -> "
+                              "web.internal:443: allowed: policy entry 2"), out
+    bad = os.path.join(confdir, "bad.pem")
+    write_files(confdir, {"bad.pem": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"})
+    code, out, err = run("--quiet", "--confdir", confdir, "--cert", bad, "--match", "web.internal",
+                         "--config", "peer.yaml")
+    assert (code, out, err) == (1, "", PROG_PREFIX + "--cert %s: no PEM certificate in it\n" % bad)
+    code, out, err = run("--quiet", "--confdir", confdir, "--cert", "/nonexistent.pem", "--match", "web.internal",
+                         "--config", "peer.yaml")
+    assert (code, out, err) == (1, "", PROG_PREFIX + "--cert /nonexistent.pem: cannot open it\n")
+
+
+PROG_PREFIX = "tls_bridge_check: "
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--match", "web.internal"], "--match on a peer-role configuration needs the client's names"),
+    (["--client", "10.0.0.1", "--match", "web.internal"], "--client is for an ingress configuration"),
+    (["--identity", "tab\there", "--match", "web.internal"],
+     "--identity 'tab\\x09here': a certificate could not carry it (name with a control character)"),
+])
+def test_peer_role_usage_errors(confdir, args, words):
+    write_files(confdir, {"peer.yaml": PEER_YAML})
+    code, out, err = run("--quiet", "--confdir", confdir, *args, "--config", "peer.yaml")
+    assert code == 2 and out == "", (code, out, err)
+    assert err.startswith(PROG_PREFIX + words), err
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--client", "lan", "--", "a", "p"], "--client: expected an IPv4 or IPv6 address, got 'lan'"),
+    (["--client"], "--client: expected an IPv4 or IPv6 address, got ''"),
+    (["--identity"], "--identity needs a NAME"),
+    (["--cert", "", "--", "a", "p"], "--cert needs a FILE"),
+    (["--identity", "x", "--match", "a", "--", "a", "p"],
+     "--identity and --cert are for a peer-role configuration"),
+])
+def test_access_usage_errors(args, words):
+    """(An option takes the next argument as its value, '--' included, as
+    --match and --confdir do.)"""
+    code, out, err = run("--quiet", *args)
+    assert code == 2 and out == "", (code, out, err)
+    assert err.startswith(PROG_PREFIX + words), err
+
+
+def test_peer_role_from_reference(confdir):
+    write_files(confdir, {"peer.yaml": PEER_YAML})
+    code, out, err = run("--quiet", "--confdir", confdir, "--from-reference", "--config", "peer.yaml")
+    assert (code, out, err) == (3, "role peer: the reference runs on the ingress only; it has no peer role to "
+                                   "compare with\n", "")

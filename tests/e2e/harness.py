@@ -425,7 +425,9 @@ class Certs:
     other_ca      a second, unrelated CA
     other_client  a client cert signed by other_ca (the "wrong client cert")
 
-    Each name has <name>_cert and <name>_key attributes (absolute paths)."""
+    Each name has <name>_cert and <name>_key attributes (absolute paths).
+    make_client() adds client certificates with identities of one's choice
+    (a peer-role policy, tests/e2e/test_authz.py)."""
 
     def __init__(self, directory):
         self.dir = directory
@@ -466,6 +468,7 @@ class Certs:
         setattr(self, name + "_key", self._path(name, "key"))
 
     def _make_leaf(self, name, ca, cn, usage, san):
+        """san None: no subjectAltName extension (the CN is the only name)."""
         self._key(name)
         csr = self._path(name, "csr")
         self._run("req", "-new", "-key", self._path(name, "key"), "-subj", "/CN=" + cn,
@@ -475,15 +478,26 @@ class Certs:
             f.write("basicConstraints=critical,CA:FALSE\n"
                     "keyUsage=critical,digitalSignature,keyEncipherment\n"
                     "extendedKeyUsage=%s\n"
-                    "subjectAltName=%s\n"
+                    "%s"
                     "subjectKeyIdentifier=hash\n"
-                    "authorityKeyIdentifier=keyid\n" % (usage, san))
+                    "authorityKeyIdentifier=keyid\n"
+                    % (usage, "subjectAltName=%s\n" % san if san else ""))
         self._run("x509", "-req", "-in", csr, "-CA", self._path(ca, "crt"),
                   "-CAkey", self._path(ca, "key"), "-set_serial",
                   str(random.SystemRandom().randrange(1, 2 ** 63)), "-days", "3",
                   "-sha256", "-extfile", ext, "-out", self._path(name, "crt"))
         setattr(self, name + "_cert", self._path(name, "crt"))
         setattr(self, name + "_key", self._path(name, "key"))
+
+    def make_client(self, name, san=None, cn=None, ca="ca"):
+        """A client certificate (clientAuth) named name, signed by ca (the
+        test CA by default), with the subjectAltName san as openssl's
+        configuration writes it ("DNS:branch-1.corp.test",
+        "URI:spiffe://corp.test/ingress/branch-2", both comma-separated;
+        None: none) and the subject CN cn (default: name).  Sets
+        <name>_cert and <name>_key like the others; returns (cert, key)."""
+        self._make_leaf(name, ca, cn or name, "clientAuth", san)
+        return getattr(self, name + "_cert"), getattr(self, name + "_key")
 
     def client_context(self, ca=None):
         """A Python TLS client context trusting the test CA (or ca)."""
@@ -913,7 +927,8 @@ class AtsInstance:
 
     # -- logs
     def log_paths(self):
-        names = ["traffic.out", "diags.log", "error.log", "squid.log", "manager.log"]
+        names = ["traffic.out", "diags.log", "error.log", "squid.log", "manager.log",
+                 "tls_bridge_authz.log"]
         paths = [self.stdout_path] + [os.path.join(self.logdir, n) for n in names]
         return [p for p in paths if os.path.exists(p)]
 
@@ -1038,13 +1053,17 @@ def ingress_records(certs, connect_ports, client_cert=None, client_key=None, ca_
 
 
 def make_peer(workspace, certs, port, connect_ports, hosts, name="peer", debug=True,
-              extra_records=None):
+              extra_records=None, plugin_lines=(), extra_files=None, manager=False):
+    """plugin_lines: the peer's plugin.config (e.g. this plugin in the peer
+    role: "<plugin> --config tls_bridge.yaml" with the file in extra_files);
+    manager: traffic_ctl must reach it (AtsInstance)."""
     records = peer_records(certs, connect_ports)
     records.update(extra_records or {})
     return AtsInstance(name, workspace, port, tls_port=True, records=records, hosts=hosts,
                        ssl_multicert_lines=["dest_ip=* ssl_cert_name=%s ssl_key_name=%s"
                                             % (certs.peer_cert, certs.peer_key)],
-                       debug=debug, client_certs=certs)
+                       debug=debug, client_certs=certs, plugin_lines=plugin_lines,
+                       extra_files=extra_files, manager=manager)
 
 
 # Which engine our plugin's ingresses use (issue 14): TB_ENGINE unset or

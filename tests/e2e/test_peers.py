@@ -170,8 +170,12 @@ def test_a_peer_stopped_under_load_fails_no_client(ingress_factory, trio, balanc
         # returns (on 10.x it also waits for the peer's hosts file).
         restart_at = len(loop.statuses)
         trio[0].start()
-        trio[0].wait_listening()
+        # Counted from the start: the peer serves as soon as it listens, and
+        # on 10.x wait_listening also waits for its hosts file (a second or
+        # more of tunnels, some through the restarted peer, that "while it
+        # was down" below must not include).
         back_at = len(loop.statuses)
+        trio[0].wait_listening()
         ing.wait_log("peer %s is up again" % name(trio[0]), timeout=30)
         harness.wait_until(lambda: len(loop.statuses) >= max(300, back_at + 60), 120, "300 tunnels in all")
         harness.wait_until(lambda: name(trio[0]) in [l["peer"] for l in served_lines(ing, "svc")[base + back_at:]],

@@ -14,14 +14,33 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define TB_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A socket address (port 0) for an IPv4 or IPv6 address in text; fails the
+ * test for anything else. */
+static inline struct sockaddr_storage tb_test_sockaddr(const char *text) {
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)(void *)&ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)(void *)&ss;
+  if (inet_pton(AF_INET, text, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+  } else {
+    assert_int_equal(inet_pton(AF_INET6, text, &a6->sin6_addr), 1);
+    a6->sin6_family = AF_INET6;
+  }
+  return ss;
+}
 
 /*
  * Input placed so that its last byte is the last byte before a PROT_NONE

@@ -575,6 +575,81 @@ static void test_undo_peers(void **state) {
   tb_config_destroy(c);
 }
 
+/* Deny rules and clients lists through the store's own checks: a deny rule
+ * takes no peer and no clients; a clients list needs its array and at most
+ * TB_RULE_CLIENTS_MAX networks; an unknown action is refused; what is
+ * stored is a copy. */
+static void test_access_specs(void **state) {
+  struct tb_config *c = tb_config_create();
+  struct tb_cidr nets[TB_RULE_CLIENTS_MAX + 1];
+  char err[ERRLEN];
+  (void)state;
+  assert_non_null(c);
+  assert_null(tb_cidr_problem("10.0.0.0/8", 10, &nets[0]));
+  struct tb_rule_spec spec = {
+      .pattern = "a", .origin = "here", .settings = TB_SETTINGS_UNSET, .action = TB_ACTION_DENY};
+  assert_int_equal(tb_config_add(c, &spec, err, sizeof err), 0);
+  assert_int_equal(c->rules[0].action, TB_ACTION_DENY);
+  assert_int_equal(c->rules[0].npeers, 0);
+  assert_int_equal(c->npeers, 0);
+  spec.peer = "p";
+  assert_int_equal(tb_config_add(c, &spec, err, sizeof err), -1);
+  assert_string_equal(err, "here: a deny rule has no peers and no clients list");
+  spec.peer = NULL;
+  spec.clients = nets;
+  spec.nclients = 1;
+  assert_int_equal(tb_config_add(c, &spec, err, sizeof err), -1);
+  assert_string_equal(err, "here: a deny rule has no peers and no clients list");
+  spec.action = (enum tb_action)7;
+  assert_int_equal(tb_config_add(c, &spec, err, sizeof err), -1);
+  assert_string_equal(err, "here: unknown action");
+  spec.action = TB_ACTION_BRIDGE;
+  spec.peer = "p";
+  spec.clients = NULL;
+  assert_int_equal(tb_config_add(c, &spec, err, sizeof err), -1);
+  assert_string_equal(err, "here: client list missing or too long");
+  spec.clients = nets;
+  spec.nclients = TB_RULE_CLIENTS_MAX + 1;
+  assert_int_equal(tb_config_add(c, &spec, err, sizeof err), -1);
+  assert_string_equal(err, "here: client list missing or too long");
+  spec.nclients = 1;
+  assert_int_equal(tb_config_add(c, &spec, err, sizeof err), 0);
+  nets[0].bits = 1; /* the store kept a copy */
+  assert_int_equal(c->rules[1].nclients, 1);
+  assert_int_equal(c->rules[1].clients[0].bits, 8);
+  assert_int_equal(c->nrules, 2);
+  tb_config_destroy(c);
+}
+
+/* The role decides what a loaded configuration needs; undo drops a policy
+ * made since and restores the role. */
+static void test_roles(void **state) {
+  struct tb_config *c = tb_config_create();
+  char err[ERRLEN];
+  (void)state;
+  assert_non_null(c);
+  assert_int_equal(c->role, TB_ROLE_INGRESS);
+  struct tb_config saved = *c;
+  c->role = TB_ROLE_PEER;
+  assert_int_equal(tb_config_check_loaded(c, err, sizeof err), -1);
+  assert_string_equal(err, "no policy (a peer-role configuration needs a 'policy' list and has no rules)");
+  c->policy = tb_policy_create();
+  assert_non_null(c->policy);
+  assert_int_equal(tb_config_check_loaded(c, err, sizeof err), -1); /* an empty policy */
+  struct tb_policy_entry_spec e = {"a", "here", NULL, NULL, 0, NULL, 0};
+  assert_int_equal(tb_policy_add(c->policy, &e, err, sizeof err), 0);
+  assert_int_equal(tb_config_check_loaded(c, err, sizeof err), 0);
+  tb_config_undo(c, &saved);
+  assert_int_equal(c->role, TB_ROLE_INGRESS);
+  assert_null(c->policy);
+  /* a policy in the ingress role (only a broken front end could do it) */
+  c->policy = tb_policy_create();
+  assert_int_equal(tb_config_add_rule(c, "a", "p", "here", err, sizeof err), 0);
+  assert_int_equal(tb_config_check_loaded(c, err, sizeof err), -1);
+  assert_string_equal(err, "a policy in the ingress role (policy is for role: peer)");
+  tb_config_destroy(c); /* frees the policy */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_destroy),
@@ -590,6 +665,8 @@ int main(void) {
       cmocka_unit_test(test_spec_peers),
       cmocka_unit_test(test_health_levels),
       cmocka_unit_test(test_undo_peers),
+      cmocka_unit_test(test_access_specs),
+      cmocka_unit_test(test_roles),
   };
   return cmocka_run_group_tests_name("tb_config", tests, NULL, NULL);
 }

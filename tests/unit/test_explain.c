@@ -5,9 +5,16 @@
  * docs/operations.md and tests/e2e/test_reload.py show, byte for byte; the
  * three ways a limit reads; quoting; every buffer size (always terminated,
  * a cut text ends in "..."); and the one-line summary; engines and TLS
- * settings, named only when some transport is direct.
+ * settings, named only when some transport is direct.  Access control:
+ * a deny rule, a clients list with and without a client address (IPv4,
+ * IPv6), the summary's access part; the peer role's policy answers (each
+ * result, the name that matched, the configuration number) and summary.
  */
 #include "tb_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "tb_args.h"
 #include "tb_explain.h"
@@ -378,12 +385,173 @@ static void test_engines(void **state) {
   tb_config_destroy(c);
 }
 
+static void expect_client(const struct tb_config *c, const char *host, unsigned port, const char *client,
+                          enum tb_explain_result result, const char *line) {
+  char buf[TB_EXPLAIN_MAX];
+  struct sockaddr_storage ss;
+  if (client != NULL) {
+    ss = tb_test_sockaddr(client);
+  }
+  enum tb_explain_result got = tb_config_explain_client(
+      c, host, strlen(host), port, client != NULL ? (const struct sockaddr *)&ss : NULL, 0, buf, sizeof buf);
+  if (strcmp(buf, line) != 0) {
+    fail_msg("%s:%u from %s\n got: %s\nwant: %s", host, port, client ? client : "-", buf, line);
+  }
+  assert_int_equal(got, result);
+}
+
+static void test_access(void **state) {
+  static const char text[] = "unmatched: deny\n"
+                             "rules:\n"
+                             "  - {host: 'secret[.]internal', action: deny, name: no-secret}\n"
+                             "  - {host: 'db[.]internal', peer: 'pg:5432', name: db, clients: [10.0.0.0/8, "
+                             "'2001:db8::/32'], client_identity: strip}\n";
+  static const char db_line[] =
+      "match db.internal:5432: rule 2 \"db\" (host 'db[.]internal', ports any) -> peer "
+      "pg:5432; connect_timeout 10000 ms, idle_timeout unset (Traffic Server's timeouts "
+      "apply), max_lifetime unset (Traffic Server's timeouts apply), client_identity "
+      "strip; clients 10.0.0.0/8,2001:db8::/32";
+  struct tb_config *c = yaml(text);
+  char buf[TB_EXPLAIN_MAX];
+  char line[TB_EXPLAIN_MAX];
+  (void)state;
+
+  expect_client(
+      c, "secret.internal", 443, NULL, TB_EXPLAIN_DENIED,
+      "match secret.internal:443: rule 1 \"no-secret\" (host 'secret[.]internal', ports any): action "
+      "deny: refused (403)");
+  expect_client(
+      c, "secret.internal", 443, "10.0.0.1", TB_EXPLAIN_DENIED,
+      "match secret.internal:443: rule 1 \"no-secret\" (host 'secret[.]internal', ports any): action "
+      "deny: refused (403)");
+  expect_client(c, "db.internal", 5432, NULL, TB_EXPLAIN_RULE, db_line);
+  snprintf(line, sizeof line, "%s: client 10.1.2.3 allowed", db_line);
+  expect_client(c, "db.internal", 5432, "10.1.2.3", TB_EXPLAIN_RULE, line);
+  snprintf(line, sizeof line, "%s: client 2001:db8::9 allowed", db_line);
+  expect_client(c, "db.internal", 5432, "2001:db8::9", TB_EXPLAIN_RULE, line);
+  snprintf(line, sizeof line, "%s: client 192.0.2.1 refused (403)", db_line);
+  expect_client(c, "db.internal", 5432, "192.0.2.1", TB_EXPLAIN_DENIED, line);
+  /* the plain answer is the client one without a client */
+  assert_int_equal(tb_config_explain(c, "db.internal", 11, 5432, 0, buf, sizeof buf), TB_EXPLAIN_RULE);
+  assert_string_equal(buf, db_line);
+  expect_client(c, "other", 1, "192.0.2.1", TB_EXPLAIN_NO_RULE, "match other:1: no rule: denied (403)");
+
+  assert_int_equal(tb_config_format_peers(c, &c->rules[0], buf, sizeof buf), 0);
+  assert_string_equal(buf, "action deny (403)");
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  tb_assert_contains(buf,
+                     "; pool: 2 warm connections per peer, max_age 30000 ms; access: 1 deny rule, 1 rule "
+                     "with a clients list");
+  tb_config_destroy(c);
+}
+
+static const char peer_text[] = "role: peer\n"
+                                "policy:\n"
+                                "  - name: branch-1\n"
+                                "    identity: branch-1[.]corp[.]example\n"
+                                "    allow: [{host: 'db[.]internal', ports: 5432}, '.*[.]svc']\n"
+                                "    deny: [{host: 'admin[.]svc'}]\n"
+                                "  - identity: 'spiffe://corp[.]example/ingress/branch-2'\n"
+                                "    allow: [{host: 'web[.]internal', ports: [443, 8443]}]\n";
+
+static enum tb_authz_result expect_authz(const struct tb_config *c, size_t n, const char *const *texts,
+                                         const char *host, unsigned port, uint64_t generation,
+                                         const char *line) {
+  static struct tb_certnames names;
+  char buf[TB_EXPLAIN_MAX];
+  struct tb_authz a;
+
+  tb_certnames_init(&names);
+  for (size_t i = 0; i < n; i++) {
+    enum tb_certname_kind k = strncmp(texts[i], "spiffe:", 7) == 0 ? TB_CERTNAME_URI : TB_CERTNAME_DNS;
+    assert_int_equal(tb_certnames_add(&names, k, texts[i], strlen(texts[i])), 0);
+  }
+  enum tb_authz_result r =
+      tb_policy_explain(c, &names, host, strlen(host), port, generation, &a, buf, sizeof buf);
+  if (strcmp(buf, line) != 0) {
+    fail_msg(" got: %s\nwant: %s", buf, line);
+  }
+  assert_int_equal(a.result, r);
+  return r;
+}
+
+static void test_policy_lines(void **state) {
+  struct tb_config *c = yaml(peer_text);
+  const char *b1[] = {"branch-1.corp.example"};
+  const char *b2[] = {"other.corp.example", "spiffe://corp.example/ingress/branch-2"};
+  const char *none[] = {"stranger.example"};
+  char buf[TB_EXPLAIN_MAX];
+  (void)state;
+
+  assert_int_equal(
+      expect_authz(
+          c, 1, b1, "db.internal", 5432, 4,
+          "authz dns:branch-1.corp.example -> db.internal:5432 (configuration 4): allowed: policy entry "
+          "1 \"branch-1\" (identity 'branch-1[.]corp[.]example' matched dns:branch-1.corp.example), "
+          "allow target 1 (host 'db[.]internal', ports 5432)"),
+      TB_AUTHZ_ALLOWED);
+  assert_int_equal(
+      expect_authz(c, 1, b1, "admin.svc", 443, 0,
+                   "authz dns:branch-1.corp.example -> admin.svc:443: refused (403, "
+                   "target_not_allowed): policy entry 1 \"branch-1\" (identity "
+                   "'branch-1[.]corp[.]example' matched dns:branch-1.corp.example), deny target 1 "
+                   "(host 'admin[.]svc', ports any)"),
+      TB_AUTHZ_DENIED);
+  assert_int_equal(
+      expect_authz(c, 1, b1, "db.internal", 22, 0,
+                   "authz dns:branch-1.corp.example -> db.internal:22: refused (403, "
+                   "target_not_allowed): policy entry 1 \"branch-1\" (identity "
+                   "'branch-1[.]corp[.]example' matched dns:branch-1.corp.example), allows no target "
+                   "for this host and port (2 allow targets)"),
+      TB_AUTHZ_NOT_ALLOWED);
+  assert_int_equal(expect_authz(c, 2, b2, "web.internal", 8443, 0,
+                                "authz dns:other.corp.example uri:spiffe://corp.example/ingress/branch-2 -> "
+                                "web.internal:8443: allowed: policy entry 2 \"t.yaml:7\" (identity "
+                                "'spiffe://corp[.]example/ingress/branch-2' matched "
+                                "uri:spiffe://corp.example/ingress/branch-2), allow target 1 (host "
+                                "'web[.]internal', ports 443,8443)"),
+                   TB_AUTHZ_ALLOWED);
+  assert_int_equal(
+      expect_authz(c, 1, none, "web.internal", 443, 0,
+                   "authz dns:stranger.example -> web.internal:443: refused (403, unknown_identity): "
+                   "no policy entry's identity matches"),
+      TB_AUTHZ_UNKNOWN_IDENTITY);
+  assert_int_equal(
+      expect_authz(c, 0, none, "web.internal", 443, 0,
+                   "authz - -> web.internal:443: refused (403, unknown_identity): the certificate has "
+                   "no usable name"),
+      TB_AUTHZ_UNKNOWN_IDENTITY);
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  assert_string_equal(buf, "role peer: 2 policy entries (3 allow and 1 deny target); CONNECTs over TLS are "
+                           "authorised by the client certificate's names, others refused (403)");
+  tb_config_destroy(c);
+
+  c = yaml("role: peer\npolicy: [{identity: '(x+)+', allow: [a]}]\n");
+  char bad[62];
+  memset(bad, 'x', sizeof bad);
+  bad[sizeof bad - 2] = '!';
+  bad[sizeof bad - 1] = '\0';
+  static struct tb_certnames names;
+  tb_certnames_init(&names);
+  assert_int_equal(tb_certnames_add(&names, TB_CERTNAME_GIVEN, bad, strlen(bad)), 0);
+  char got[TB_EXPLAIN_MAX];
+  assert_int_equal(tb_policy_explain(c, &names, "a", 1, 1, 0, NULL, got, sizeof got), TB_AUTHZ_FAILED);
+  snprintf(buf, sizeof buf,
+           "authz name:%s -> a:1: matching failed (PCRE2 limit or out of memory): refused (403)", bad);
+  assert_string_equal(got, buf);
+  assert_int_equal(tb_config_describe(c, buf, sizeof buf), 0);
+  assert_string_equal(buf, "role peer: 1 policy entry (1 allow and 0 deny targets); CONNECTs over TLS are "
+                           "authorised by the client certificate's names, others refused (403)");
+  tb_config_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plugin_lines),    cmocka_unit_test(test_rules_and_ports),
       cmocka_unit_test(test_matching_failed), cmocka_unit_test(test_quoting),
       cmocka_unit_test(test_buffer_sizes),    cmocka_unit_test(test_describe),
       cmocka_unit_test(test_peers),           cmocka_unit_test(test_engines),
+      cmocka_unit_test(test_access),          cmocka_unit_test(test_policy_lines),
   };
   return cmocka_run_group_tests_name("tb_explain", tests, NULL, NULL);
 }

@@ -188,6 +188,20 @@ static void test_forwarded_for(void **state) {
   assert_int_equal(tb_http_forwarded_for(buf, sizeof buf, &other), -1);
 }
 
+/* A header value the bridge writes: controls and non-ASCII as '?', cut to
+ * fit, always terminated. */
+static void test_header_value(void **state) {
+  char buf[16];
+  (void)state;
+  assert_int_equal(tb_http_header_value(buf, sizeof buf, "a\r\nSet-Cookie: x"), 15);
+  assert_string_equal(buf, "a??Set-Cookie: ");
+  assert_int_equal(tb_http_header_value(buf, sizeof buf, "caf\xc3\xa9"), 5);
+  assert_string_equal(buf, "caf??");
+  assert_int_equal(tb_http_header_value(buf, 1, "abc"), 0);
+  assert_string_equal(buf, "");
+  assert_int_equal(tb_http_header_value(buf, 0, "abc"), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_connect),
@@ -195,6 +209,7 @@ int main(void) {
       cmocka_unit_test(test_connect_filters),
       cmocka_unit_test(test_response),
       cmocka_unit_test(test_response_bad_status),
+      cmocka_unit_test(test_header_value),
   };
   return cmocka_run_group_tests_name("tb_http", tests, NULL, NULL);
 }

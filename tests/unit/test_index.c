@@ -668,19 +668,71 @@ static void test_capture_threads(void **state) {
   tb_config_destroy(c);
 }
 
+/* Bare regexes (a policy's identities): the first that matches the whole
+ * text, taken as it is (no trailing dot dropped), with and without the
+ * index, literals with ':' and '/' indexed; a limit fails closed. */
+static void test_lookup_texts(void **state) {
+  static const char *const patterns[] = {"spiffe://corp[.]example/ingress/a", ".*[.]corp[.]example",
+                                         "b[.]corp[.]example", "spiffe://corp[.]example/.*", "(x+)+"};
+  void *res[TB_NELEM(patterns)];
+  char err[256];
+  struct tb_index *ix = tb_index_create();
+  size_t found;
+  (void)state;
+  assert_non_null(ix);
+  for (size_t i = 0; i < TB_NELEM(patterns); i++) {
+    res[i] = tb_index_compile(patterns[i], err, sizeof err);
+    assert_non_null(res[i]);
+    assert_int_equal(tb_index_add(ix, patterns[i], i), 0);
+  }
+  static const struct {
+    const char *text;
+    size_t want;
+  } cases[] = {
+      {"spiffe://corp.example/ingress/a", 0},
+      {"SPIFFE://Corp.Example/ingress/A", 0},
+      {"spiffe://corp.example/ingress/b", 3},
+      {"b.corp.example", 1},
+      {"b.corp.example.", SIZE_MAX},
+      {"spiffe://corp.example/ingress/a/", 3},
+      {"corp.example", SIZE_MAX},
+      {"", SIZE_MAX},
+  };
+  for (int with = 0; with < 2; with++) {
+    for (size_t i = 0; i < TB_NELEM(cases); i++) {
+      assert_int_equal(tb_index_lookup_texts(with ? ix : NULL, res, TB_NELEM(res), cases[i].text,
+                                             strlen(cases[i].text), &found),
+                       0);
+      if (found != cases[i].want) {
+        fail_msg("%s (index %d): %zu, want %zu", cases[i].text, with, found, cases[i].want);
+      }
+    }
+  }
+  char host[62];
+  memset(host, 'x', sizeof host);
+  host[sizeof host - 1] = '!';
+  assert_int_equal(tb_index_lookup_texts(ix, res, TB_NELEM(res), host, sizeof host, &found), -1);
+  assert_int_equal(found, SIZE_MAX);
+  /* one regex as a host rule takes a host */
+  assert_int_equal(tb_index_match_host(res[2], "B.corp.example.", 15), 1);
+  assert_int_equal(tb_index_match_host(res[2], "b.corp.example.x", 16), 0);
+  assert_int_equal(tb_index_match_host(res[2], ".", 1), 0);
+  assert_int_equal(tb_index_match_host(res[2], "", 0), 0);
+  assert_int_equal(tb_index_match_host(res[4], host, sizeof host), -1);
+  for (size_t i = 0; i < TB_NELEM(res); i++) {
+    tb_index_free_regex(res[i]);
+  }
+  tb_index_destroy(ix);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_match_table),
-      cmocka_unit_test(test_match_jit_vs_interpreter),
-      cmocka_unit_test(test_match_threads),
-      cmocka_unit_test(test_index_cases),
-      cmocka_unit_test(test_index_random),
-      cmocka_unit_test(test_lookup_fails_closed),
-      cmocka_unit_test(test_lookup_without_index),
-      cmocka_unit_test(test_lookup_nothing),
-      cmocka_unit_test(test_compile),
-      cmocka_unit_test(test_reference_match),
-      cmocka_unit_test(test_captures),
+      cmocka_unit_test(test_match_table),     cmocka_unit_test(test_match_jit_vs_interpreter),
+      cmocka_unit_test(test_match_threads),   cmocka_unit_test(test_index_cases),
+      cmocka_unit_test(test_index_random),    cmocka_unit_test(test_lookup_fails_closed),
+      cmocka_unit_test(test_lookup_texts),    cmocka_unit_test(test_lookup_without_index),
+      cmocka_unit_test(test_lookup_nothing),  cmocka_unit_test(test_compile),
+      cmocka_unit_test(test_reference_match), cmocka_unit_test(test_captures),
       cmocka_unit_test(test_capture_threads),
   };
   return cmocka_run_group_tests_name("tb_index", tests, NULL, NULL);

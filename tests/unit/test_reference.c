@@ -301,10 +301,45 @@ static void test_peers(void **state) {
   assert_int_equal(tb_reference_next_option((int)TB_NELEM(argv), argv, &i, buf, sizeof buf), 0);
 }
 
+/* Access control is this plugin's only: a deny rule gets the access note
+ * alone (the reference could not have had it), a clients list an access
+ * note after the others. */
+static void test_access_notes(void **state) {
+  struct tb_config *c = tb_config_create();
+  struct tb_ref_note notes[TB_REF_KINDS];
+  struct tb_cidr net;
+  char err[ERRLEN];
+  (void)state;
+  assert_non_null(c);
+  assert_null(tb_cidr_problem("10.0.0.0/8", 10, &net));
+  const struct tb_rule_spec deny = {
+      .pattern = "(?i).*[.]x.*", .origin = "here", .settings = TB_SETTINGS_UNSET, .action = TB_ACTION_DENY};
+  const struct tb_rule_spec acl = {.pattern = "(?i).*[.]x.*",
+                                   .peer = "p:443",
+                                   .origin = "here",
+                                   .settings = TB_SETTINGS_UNSET,
+                                   .clients = &net,
+                                   .nclients = 1};
+  assert_int_equal(tb_config_add(c, &deny, err, sizeof err), 0);
+  assert_int_equal(tb_config_add(c, &acl, err, sizeof err), 0);
+  assert_int_equal(tb_reference_rule(&c->rules[0], notes), 1);
+  assert_int_equal(notes[0].kind, TB_REF_ACCESS);
+  assert_string_equal(notes[0].text, "action: deny, an option of this plugin only: the reference had no deny "
+                                     "rules (a CONNECT this rule refuses went to a later rule or to Traffic "
+                                     "Server there)");
+  assert_int_equal(tb_reference_rule(&c->rules[1], notes), 1);
+  assert_int_equal(notes[0].kind, TB_REF_ACCESS);
+  assert_string_equal(
+      notes[0].text,
+      "a clients list, an option of this plugin only: the reference let every client use the rule");
+  assert_string_equal(tb_ref_kind_name(TB_REF_ACCESS), "access");
+  tb_config_destroy(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rules),   cmocka_unit_test(test_rule_fails), cmocka_unit_test(test_kind_names),
-      cmocka_unit_test(test_options), cmocka_unit_test(test_peers),
+      cmocka_unit_test(test_options), cmocka_unit_test(test_peers),      cmocka_unit_test(test_access_notes),
   };
   return cmocka_run_group_tests_name("tb_reference", tests, NULL, NULL);
 }

@@ -1,8 +1,14 @@
 /*
- * Unit tests for tb_rule: the port check at the edges of every range, and
- * the identity policy names both ways, with the words that are not one.
+ * Unit tests for tb_rule: the port check at the edges of every range (also
+ * as a bare list), the identity policy names both ways, with the words
+ * that are not one; the action names; a rule's clients list: who may use
+ * it, and the list as messages show it, cut to fit.
  */
 #include "tb_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "tb_rule.h"
 
@@ -20,7 +26,8 @@ static void test_port_ok(void **state) {
   r.ports = (struct tb_port_range *)ranges;
   r.nports = TB_NELEM(ranges);
   for (size_t i = 0; i < TB_NELEM(cases); i++) {
-    if (tb_rule_port_ok(&r, cases[i].port) != cases[i].ok) {
+    if (tb_rule_port_ok(&r, cases[i].port) != cases[i].ok ||
+        tb_port_list_ok(ranges, TB_NELEM(ranges), cases[i].port) != cases[i].ok) {
       fail_msg("port %u: want %d", cases[i].port, cases[i].ok);
     }
   }
@@ -88,11 +95,46 @@ static void test_format_ports(void **state) {
   assert_int_equal(tb_rule_format_ports(&r, NULL, 0), -1);
 }
 
+static void test_clients(void **state) {
+  struct tb_cidr nets[3];
+  struct tb_rule r;
+  struct sockaddr_in a4;
+  char buf[64];
+  (void)state;
+  memset(&r, 0, sizeof r);
+  memset(&a4, 0, sizeof a4);
+  a4.sin_family = AF_INET;
+  assert_int_equal(inet_pton(AF_INET, "192.0.2.9", &a4.sin_addr), 1);
+  /* no list: every client */
+  assert_int_equal(tb_rule_client_ok(&r, (const struct sockaddr *)&a4), 1);
+  assert_int_equal(tb_rule_client_ok(&r, NULL), 1);
+  assert_null(tb_cidr_problem("10.0.0.0/8", 10, &nets[0]));
+  assert_null(tb_cidr_problem("192.0.2.0/24", 12, &nets[1]));
+  assert_null(tb_cidr_problem("2001:db8::/32", 13, &nets[2]));
+  r.clients = nets;
+  r.nclients = 1;
+  assert_int_equal(tb_rule_client_ok(&r, (const struct sockaddr *)&a4), 0);
+  assert_int_equal(tb_rule_client_ok(&r, NULL), 0); /* a list and no address: refused */
+  r.nclients = 3;
+  assert_int_equal(tb_rule_client_ok(&r, (const struct sockaddr *)&a4), 1);
+  assert_int_equal(tb_rule_format_clients(&r, buf, sizeof buf), 0);
+  assert_string_equal(buf, "10.0.0.0/8,192.0.2.0/24,2001:db8::/32");
+  assert_int_equal(tb_rule_format_clients(&r, buf, 16), -1);
+  assert_string_equal(buf, "10.0.0.0/8,1...");
+  assert_int_equal(tb_rule_format_clients(&r, buf, 0), -1);
+  r.nclients = 0;
+  assert_int_equal(tb_rule_format_clients(&r, buf, sizeof buf), 0);
+  assert_string_equal(buf, "any");
+  assert_string_equal(tb_action_name(TB_ACTION_BRIDGE), "bridge");
+  assert_string_equal(tb_action_name(TB_ACTION_DENY), "deny");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_port_ok),
       cmocka_unit_test(test_identity_names),
       cmocka_unit_test(test_format_ports),
+      cmocka_unit_test(test_clients),
   };
   return cmocka_run_group_tests_name("tb_rule", tests, NULL, NULL);
 }

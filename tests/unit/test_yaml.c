@@ -1,10 +1,13 @@
 /*
- * Unit tests for the YAML configuration loader (tb_yaml.c): a full file and
+ * Unit tests for the YAML configuration loader (tb_yaml.c, tb_yaml_policy.c,
+ * tb_yaml_walk.c): a full file and
  * what it sets, per-rule settings over the defaults (idle_timeout and
  * max_lifetime unset, 0 and N at both levels), port lists in matching
  * (including rules that share a host and differ in ports), and one test per
  * error path, each checking the line, the column and the words of the
  * message, and that a failed load leaves the configuration as it was.
+ * The roles: a peer-role file and its policy as loaded, a rule's action and
+ * clients, and every error of role, policy, clients and deny rules.
  */
 #include "tb_test.h"
 
@@ -42,6 +45,8 @@ static void load_bad(const char *text, const char *prefix, const char *words) {
   assert_int_equal(c->deny_unmatched, 0);
   assert_int_equal(c->identity, TB_IDENTITY_KEEP);
   assert_int_equal(c->pool_size, TB_DEFAULT_POOL_SIZE);
+  assert_int_equal(c->role, TB_ROLE_INGRESS);
+  assert_null(c->policy);
   tb_config_destroy(c);
 }
 
@@ -604,6 +609,141 @@ static void test_peers_errors(void **state) {
                  "t.yaml:4:27: ", "peer 'r' is listed twice");
 }
 
+static void test_peer_role(void **state) {
+  static const char text[] = "role: peer\n"
+                             "policy:\n"
+                             "  - name: branch-1\n"
+                             "    identity: branch-1[.]corp[.]example\n"
+                             "    allow:\n"
+                             "      - {host: 'db[.]internal', ports: [5432, 6000-6010]}\n"
+                             "      - '.*[.]svc'\n"
+                             "    deny:\n"
+                             "      - host: admin[.]svc\n"
+                             "  - identity: 'spiffe://corp[.]example/ingress/b'\n";
+  struct tb_config *c = load_ok(text);
+  (void)state;
+  assert_int_equal(c->role, TB_ROLE_PEER);
+  assert_int_equal(c->nrules, 0);
+  assert_non_null(c->policy);
+  assert_int_equal(c->policy->n, 2);
+  const struct tb_policy_entry *e = &c->policy->entries[0];
+  assert_string_equal(e->origin, "branch-1");
+  assert_string_equal(e->identity, "branch-1[.]corp[.]example");
+  assert_int_equal(e->nallow, 2);
+  assert_string_equal(e->allow[0].pattern, "db[.]internal");
+  assert_int_equal(e->allow[0].nports, 2);
+  assert_int_equal(e->allow[0].ports[1].lo, 6000);
+  assert_int_equal(e->allow[0].ports[1].hi, 6010);
+  assert_string_equal(e->allow[1].pattern, ".*[.]svc");
+  assert_int_equal(e->allow[1].nports, 0);
+  assert_int_equal(e->ndeny, 1);
+  assert_string_equal(e->deny[0].pattern, "admin[.]svc");
+  e = &c->policy->entries[1];
+  assert_string_equal(e->origin, "t.yaml:10"); /* no name: where it starts */
+  assert_int_equal(e->nallow, 0);
+  assert_null(e->allow);
+  char err[ERRLEN];
+  assert_int_equal(tb_config_check_loaded(c, err, sizeof err), 0);
+  tb_config_destroy(c);
+
+  c = load_ok("role: ingress\nrules: [{host: a, peer: p}]\n");
+  assert_int_equal(c->role, TB_ROLE_INGRESS);
+  assert_null(c->policy);
+  tb_config_destroy(c);
+}
+
+static void test_role_errors(void **state) {
+  (void)state;
+  load_bad("role: pear\npolicy: [{identity: a}]\n",
+           "t.yaml:1:7: ", "role must be ingress or peer, found 'pear'");
+  load_bad("role: {a: 1}\n", "t.yaml:1:7: ", "role must be ingress or peer, found a mapping");
+  load_bad("role: peer\npolicy: [{identity: a}]\nrules: [{host: a, peer: p}]\n",
+           "t.yaml:3:1: ", "'rules' is for role ingress: a peer-role file has only 'role' and 'policy'");
+  load_bad("policy: [{identity: a}]\nconnect_timeout: 5\nrole: peer\n",
+           "t.yaml:2:1: ", "'connect_timeout' is for role ingress");
+  load_bad("rules: [{host: a, peer: p}]\npolicy: [{identity: a}]\n",
+           "t.yaml:2:1: ", "'policy' is for role peer, and this file is role ingress");
+  load_bad("role: peer\n", "t.yaml:1:1: ", "no 'policy': a peer-role file needs a policy list");
+  load_bad("role: peer\npolicy: []\n", "t.yaml:2:9: ", "policy is empty");
+  load_bad("role: peer\npolicy: x\n", "t.yaml:2:9: ", "policy must be a list of entries");
+  load_bad("role: peer\npolicy:\n- [a]\n", "t.yaml:3:3: ", "policy entry 1 must be a mapping");
+  load_bad("role: peer\npolicy:\n- {allow: [a]}\n", "t.yaml:3:3: ", "policy entry 1 has no 'identity'");
+  load_bad("role: peer\npolicy:\n- {identity: a, allow: [b], deny: [c], name: n, x: 1}\n",
+           "t.yaml:3:49: ", "unknown key 'x' in policy entry 1 (expected identity, allow, deny, name)");
+  load_bad("role: peer\npolicy:\n- {identity: 'a(b'}\n", "t.yaml:3:14: ", "bad regex 'a(b' at offset 3");
+  load_bad("role: peer\npolicy:\n- {identity: a, allow: []}\n", "t.yaml:3:24: ", "allow is an empty list");
+  load_bad("role: peer\npolicy:\n- {identity: a, deny: {host: b}}\n",
+           "t.yaml:3:23: ", "deny must be a list of targets");
+  load_bad("role: peer\npolicy:\n- {identity: a, allow: [{ports: 1}]}\n",
+           "t.yaml:3:25: ", "allow target 1 has no 'host'");
+  load_bad("role: peer\npolicy:\n- {identity: a, allow: [b, {host: c, ports: 99999}]}\n",
+           "t.yaml:3:45: ", "a port must be a number 1-65535");
+  load_bad("role: peer\npolicy:\n- {identity: a, allow: [b]}\n- {identity: a, deny: ['c[']}\n",
+           "t.yaml:4:24: ", "bad regex 'c['");
+  load_bad("role: peer\npolicy:\n- {identity: a, name: 'x y'}\n",
+           "t.yaml:3:23: ", "name may hold only printable ASCII");
+  load_bad("role: peer\npolicy:\n- &e {identity: a}\n- *e\n",
+           "t.yaml:3:3: ", "anchors and aliases are not supported");
+}
+
+static void test_rule_access(void **state) {
+  static const char text[] = "rules:\n"
+                             "  - {host: 'secret[.]internal', action: deny, ports: 22, name: no-ssh}\n"
+                             "  - host: db[.]internal\n"
+                             "    peer: peer.example:4443\n"
+                             "    clients: [10.0.0.0/8, '2001:db8::/32']\n"
+                             "  - {host: 'one[.]internal', peer: p, clients: 192.0.2.7, action: bridge}\n";
+  struct tb_config *c = load_ok(text);
+  char buf[128];
+  (void)state;
+  assert_int_equal(c->nrules, 3);
+  assert_int_equal(c->rules[0].action, TB_ACTION_DENY);
+  assert_int_equal(c->rules[0].npeers, 0);
+  assert_null(c->rules[0].peers);
+  assert_int_equal(c->rules[0].nports, 1);
+  assert_string_equal(c->rules[0].origin, "no-ssh");
+  assert_int_equal(c->rules[1].action, TB_ACTION_BRIDGE);
+  assert_int_equal(c->rules[1].nclients, 2);
+  assert_int_equal(tb_rule_format_clients(&c->rules[1], buf, sizeof buf), 0);
+  assert_string_equal(buf, "10.0.0.0/8,2001:db8::/32");
+  assert_int_equal(tb_rule_format_clients(&c->rules[2], buf, sizeof buf), 0);
+  assert_string_equal(buf, "192.0.2.7/32");
+  assert_int_equal(tb_rule_format_clients(&c->rules[0], buf, sizeof buf), 0);
+  assert_string_equal(buf, "any");
+  /* the deny rule is matched like any other: by host and port */
+  assert_ptr_equal(tb_config_match(c, "secret.internal", 15),
+                   NULL); /* port 0: its port list does not apply */
+  const struct tb_rule *r = NULL;
+  assert_int_equal(tb_config_lookup_port(c, "secret.internal", 15, 22, &r), 0);
+  assert_ptr_equal(r, &c->rules[0]);
+  assert_int_equal(tb_config_lookup_port(c, "secret.internal", 15, 443, &r), 0);
+  assert_null(r);
+  tb_config_destroy(c);
+}
+
+static void test_access_errors(void **state) {
+  (void)state;
+  load_bad("rules:\n- {host: a, peer: p, clients: [10.0.0.1/8]}\n",
+           "t.yaml:2:32: ", "client network '10.0.0.1/8': address has bits set beyond the prefix length");
+  load_bad("rules:\n- {host: a, peer: p, clients: ['::/200']}\n",
+           "t.yaml:2:32: ", "prefix length must be 0-128");
+  load_bad("rules:\n- {host: a, peer: p, clients: []}\n", "t.yaml:2:31: ", "clients is an empty list");
+  load_bad("rules:\n- {host: a, peer: p, clients: [[10.0.0.0/8]]}\n",
+           "t.yaml:2:32: ", "client network a list: it must be an IPv4 or IPv6 address or network");
+  load_bad("rules:\n- {host: a, peer: p, clients: ~}\n", "t.yaml:2:31: ", "client network");
+  load_bad("rules:\n- {host: a, peer: p, action: permit}\n",
+           "t.yaml:2:30: ", "action must be bridge or deny, found 'permit'");
+  load_bad(
+      "rules:\n- {host: a, action: deny, peers: [p]}\n", "t.yaml:2:34: ",
+      "rule 1 has action: deny, which refuses the CONNECT (403): it takes only host, ports, name and action, "
+      "not 'peers'");
+  load_bad("rules:\n- {host: a, action: deny, health: {failures: 1}}\n", "t.yaml:2:35: ", "not 'health'");
+  load_bad("rules:\n- {host: a, action: deny, clients: 10.0.0.0/8}\n",
+           "t.yaml:2:36: ", "not 'clients' (to refuse some clients, give the bridging rule a clients list)");
+  load_bad("rules:\n- {action: deny}\n", "t.yaml:2:3: ", "rule 1 has no 'host'");
+  load_bad("rules:\n- {host: a, action: bridge}\n", "t.yaml:2:3: ", "rule 1 has no 'peer'");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_file),
@@ -627,6 +767,10 @@ int main(void) {
       cmocka_unit_test(test_failure_undoes_everything),
       cmocka_unit_test(test_peers),
       cmocka_unit_test(test_peers_errors),
+      cmocka_unit_test(test_peer_role),
+      cmocka_unit_test(test_role_errors),
+      cmocka_unit_test(test_rule_access),
+      cmocka_unit_test(test_access_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
