@@ -3,30 +3,31 @@
  *
  * libyaml's document loader builds the node tree; this file walks it against
  * a fixed schema, with the helpers of tb_yaml_walk.h (which also say how
- * types are checked) and the engine and TLS keys through tb_yaml_tls.h.  Every error names the file, the line and the column
- * of the node at fault (libyaml counts both from 0; messages count from 1)
- * and what was expected there.  Anchors and aliases are refused: with the
- * document loader an alias is the anchored node itself, so a small file
- * could make the walk visit one large list many times over.  Each node may
- * be visited once.
+ * types are checked) and the engine and TLS keys through tb_yaml_tls.h.
+ * Every error names the file, the line and the column of the node at fault
+ * (libyaml counts both from 0; messages count from 1) and what was expected
+ * there.  Anchors and aliases are refused: with the document loader an alias
+ * is the anchored node itself, so a small file could make the walk visit one
+ * large list many times over.  Each node may be visited once.
  *
  * The file's `role` is read first (read_role), since the keys the top level
- * may hold depend on it: an ingress file has rules and their defaults, a
- * peer file (role: peer) only its policy, read by tb_yaml_policy.c.  An
- * ingress file's rules are read after the rest of its top level, wherever
- * they stand: a rule's transport is made over the file's default one
- * (tb_yaml_tls.h), which the top level's engine and tls keys give.
+ * may hold depend on it: an ingress file has rules and their defaults, a peer
+ * file (role: peer) only its policy, read by tb_yaml_policy.c.  An ingress
+ * file's rules are read after the rest of its top level, wherever they stand:
+ * a rule's transport is made over the file's default one (tb_yaml_tls.h),
+ * which the top level's engine and tls keys give.
  *
  * The settings a rule may override (struct tb_settings) are written the same
- * way at the top level, where they are the defaults, and in a rule: one
- * table (settings[]) reads them in both places into a struct tb_settings.
- * So is `health` (struct tb_health_settings), read by one function in both
- * places, and so are the engine and TLS keys.  A rule's peers (`peer`, or the list `peers`) are handed to the
- * store with the position of each, so that what the store finds wrong with
- * a peer (tb_config_add: a bad address, a peer listed twice, a template
- * naming a group the regex lacks) is reported where that peer is written.
- * A rule with `action: deny` has no peers and takes only host, ports, name
- * and action; `clients` is a rule's list of client networks (tb_cidr.h).
+ * way at the top level, where they are the defaults, and in a rule: one table
+ * (settings[]) reads them in both places into a struct tb_settings. So is
+ * `health` (struct tb_health_settings), read by one function in both places,
+ * and so are the engine and TLS keys.  A rule's peers (`peer`, or the list
+ * `peers`) are handed to the store with the position of each, so that what
+ * the store finds wrong with a peer (tb_config_add: a bad address, a peer
+ * listed twice, a template naming a group the regex lacks) is reported where
+ * that peer is written. A rule with `action: deny` has no peers and takes
+ * only host, ports, name and action; `clients` is a rule's list of client
+ * networks (tb_cidr.h).
  */
 #include "tb_yaml.h"
 #include "tb_file.h"
@@ -48,7 +49,7 @@
 static int want_identity(const struct tb_yaml_walk *w, const yaml_node_t *n, enum tb_identity *out) {
   if (n->type != YAML_SCALAR_NODE || tb_identity_parse(tb_yaml_scalar(n), out) != 0) {
     return tb_yaml_fail_at(w, &n->start_mark, "client_identity must be keep, strip or forwarded, found %s",
-                        n->type == YAML_SCALAR_NODE ? tb_yaml_scalar(n) : tb_yaml_kind(n));
+                           n->type == YAML_SCALAR_NODE ? tb_yaml_scalar(n) : tb_yaml_kind(n));
   }
   return 0;
 }
@@ -80,7 +81,7 @@ static int want_setting(const struct tb_yaml_walk *w, size_t which, const yaml_n
     return want_identity(w, v, &out->identity);
   }
   return tb_yaml_want_duration(w, v, tb_yaml_scalar(k), s->min_ms, s->max_ms,
-                          (unsigned *)((char *)out + s->offset));
+                               (unsigned *)((char *)out + s->offset));
 }
 
 /* ---- health (top level and rules) -------------------------------------- */
@@ -95,7 +96,7 @@ static int health_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k,
     return tb_yaml_want_uint(w, v, "health failures", 1, TB_HEALTH_FAILURES_MAX, &out->failures);
   }
   return tb_yaml_want_duration(w, v, "health down_for", TB_HEALTH_DOWN_FOR_MIN_MS, TB_HEALTH_DOWN_FOR_MAX_MS,
-                          &out->down_for_ms);
+                               &out->down_for_ms);
 }
 
 /* health: {failures: N, down_for: DURATION}, either key optional: into
@@ -121,9 +122,9 @@ enum rule_key {
   RK_TLS, /* the first of the TLS keys, in the order of enum tb_tls_key */
   RK_COUNT = RK_TLS + TB_TLSKEY_COUNT
 };
-static const char *const rule_keys[RK_COUNT] = {"host",   "peer",   "peers",   "balance", "ports",
-                                                "name",   SETTING_KEYS, "health", "action", "clients",
-                                                "engine", TB_YAML_TLS_KEYS};
+static const char *const rule_keys[RK_COUNT] = {"host",   "peer",    "peers",      "balance",
+                                                "ports",  "name",    SETTING_KEYS, "health",
+                                                "action", "clients", "engine",     TB_YAML_TLS_KEYS};
 _Static_assert(RK_COUNT <= TB_YAML_KEYS_MAX, "tb_yaml_walk_mapping takes this many keys");
 
 struct rule_in {
@@ -160,16 +161,16 @@ static int want_peers(struct tb_yaml_walk *w, const yaml_node_t *n, struct rule_
   size_t count;
   if (n->type != YAML_SEQUENCE_NODE) {
     return tb_yaml_fail_at(w, &n->start_mark,
-                        "peers must be a list of peers (for one peer, 'peer: ...'), found %s",
-                        tb_yaml_kind(n));
+                           "peers must be a list of peers (for one peer, 'peer: ...'), found %s",
+                           tb_yaml_kind(n));
   }
   count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
   if (count == 0) {
     return tb_yaml_fail_at(w, &n->start_mark, "peers is an empty list (a rule needs at least one peer)");
   }
   if (count > TB_RULE_PEERS_MAX) {
-    return tb_yaml_fail_at(w, &n->start_mark, "peers lists %zu peers: at most %d are allowed in one rule", count,
-                        TB_RULE_PEERS_MAX);
+    return tb_yaml_fail_at(w, &n->start_mark, "peers lists %zu peers: at most %d are allowed in one rule",
+                           count, TB_RULE_PEERS_MAX);
   }
   for (size_t i = 0; i < count; i++) {
     const yaml_node_t *item = tb_yaml_take(w, n->data.sequence.items.start[i]);
@@ -189,8 +190,8 @@ static int client_item(const struct tb_yaml_walk *w, const yaml_node_t *n, struc
     return 0;
   }
   return tb_yaml_fail_at(w, &n->start_mark,
-                      "client network %s: %s (like 10.0.0.0/8, 2001:db8::/32 or 192.0.2.7)",
-                      tb_yaml_found(n, buf), why);
+                         "client network %s: %s (like 10.0.0.0/8, 2001:db8::/32 or 192.0.2.7)",
+                         tb_yaml_found(n, buf), why);
 }
 
 /* clients: one network or a non-empty list of them. */
@@ -200,16 +201,17 @@ static int want_clients(struct tb_yaml_walk *w, const yaml_node_t *n, struct rul
     count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (count == 0) {
       return tb_yaml_fail_at(w, &n->start_mark,
-                          "clients is an empty list (leave clients out to let any client use "
-                          "the rule)");
+                             "clients is an empty list (leave clients out to let any client use "
+                             "the rule)");
     }
     if (count > TB_RULE_CLIENTS_MAX) {
-      return tb_yaml_fail_at(w, &n->start_mark, "clients lists %zu networks: at most %d are allowed in one rule",
-                          count, TB_RULE_CLIENTS_MAX);
+      return tb_yaml_fail_at(w, &n->start_mark,
+                             "clients lists %zu networks: at most %d are allowed in one rule", count,
+                             TB_RULE_CLIENTS_MAX);
     }
   } else if (n->type != YAML_SCALAR_NODE) {
     return tb_yaml_fail_at(w, &n->start_mark, "clients must be a network or a list of networks, found %s",
-                        tb_yaml_kind(n));
+                           tb_yaml_kind(n));
   }
   in->clients = calloc(count, sizeof *in->clients);
   if (in->clients == NULL) {
@@ -273,7 +275,7 @@ static int rule_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, y
     if (v->type != YAML_SCALAR_NODE || tb_balance_parse(tb_yaml_scalar(v), &in->balance) != 0) {
       char buf[FOUND_SIZE];
       return tb_yaml_fail_at(w, &v->start_mark, "balance must be failover, round_robin or hash, found %s",
-                          tb_yaml_found(v, buf));
+                             tb_yaml_found(v, buf));
     }
     return 0;
   case RK_HEALTH:
@@ -285,7 +287,7 @@ static int rule_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, y
         (strcmp(tb_yaml_scalar(v), "bridge") != 0 && strcmp(tb_yaml_scalar(v), "deny") != 0)) {
       char buf[FOUND_SIZE];
       return tb_yaml_fail_at(w, &v->start_mark, "action must be bridge or deny, found %s",
-                          tb_yaml_found(v, buf));
+                             tb_yaml_found(v, buf));
     }
     in->action = strcmp(tb_yaml_scalar(v), "deny") == 0 ? TB_ACTION_DENY : TB_ACTION_BRIDGE;
     return 0;
@@ -321,7 +323,7 @@ static int one_rule(struct tb_yaml_walk *w, const yaml_node_t *n, size_t number)
   }
   if (in.node[RK_HOST] == NULL || (in.npeers == 0 && in.action != TB_ACTION_DENY)) {
     tb_yaml_fail_at(w, &n->start_mark, "rule %zu has no '%s'", number,
-                 in.node[RK_HOST] == NULL ? "host" : "peer");
+                    in.node[RK_HOST] == NULL ? "host" : "peer");
     goto done;
   }
   if (tb_yaml_tls_rule(w, &in.tls, &transport, &use) != 0) {
@@ -373,8 +375,8 @@ enum top_key {
   TK_TLS,
   TK_COUNT
 };
-static const char *const top_keys[TK_COUNT] = {"rules",  "unmatched", SETTING_KEYS, "pool",  "health",
-                                               "role",   "policy",    "engine",     "tls"};
+static const char *const top_keys[TK_COUNT] = {"rules", "unmatched", SETTING_KEYS, "pool", "health",
+                                               "role",  "policy",    "engine",     "tls"};
 
 /* What the top level says beyond the options it sets in place. */
 struct top_in {
@@ -414,7 +416,8 @@ static int read_role(struct tb_yaml_walk *w, const yaml_node_t *n) {
       w->c->role = TB_ROLE_PEER;
     } else {
       char buf[FOUND_SIZE];
-      return tb_yaml_fail_at(w, &v->start_mark, "role must be ingress or peer, found %s", tb_yaml_found(v, buf));
+      return tb_yaml_fail_at(w, &v->start_mark, "role must be ingress or peer, found %s",
+                             tb_yaml_found(v, buf));
     }
     return 0; /* a second role key is the walk's "appears twice" */
   }
@@ -452,8 +455,8 @@ static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, ya
   case TK_RULES:
     if (v->type != YAML_SEQUENCE_NODE) {
       return tb_yaml_fail_at(w, &v->start_mark,
-                          "rules must be a list of rules (lines starting with '- '), found %s",
-                          tb_yaml_kind(v));
+                             "rules must be a list of rules (lines starting with '- '), found %s",
+                             tb_yaml_kind(v));
     }
     if (v->data.sequence.items.top == v->data.sequence.items.start) {
       return tb_yaml_fail_at(w, &v->start_mark, "rules is empty: the bridge needs at least one rule");
@@ -468,7 +471,7 @@ static int top_pair(struct tb_yaml_walk *w, size_t key, const yaml_node_t *k, ya
     if (v->type != YAML_SCALAR_NODE ||
         (strcmp(tb_yaml_scalar(v), "passthrough") != 0 && strcmp(tb_yaml_scalar(v), "deny") != 0)) {
       return tb_yaml_fail_at(w, &v->start_mark, "unmatched must be passthrough or deny, found %s",
-                          v->type == YAML_SCALAR_NODE ? tb_yaml_scalar(v) : tb_yaml_kind(v));
+                             v->type == YAML_SCALAR_NODE ? tb_yaml_scalar(v) : tb_yaml_kind(v));
     }
     w->c->deny_unmatched = strcmp(tb_yaml_scalar(v), "deny") == 0;
     return 0;
@@ -550,7 +553,7 @@ static int syntax_error(const struct tb_yaml_walk *w, const yaml_parser_t *p) {
   }
   if (p->context != NULL) {
     return tb_yaml_fail_at(w, &p->problem_mark, "YAML syntax error: %s (%s at line %zu)", problem, p->context,
-                        p->context_mark.line + 1);
+                           p->context_mark.line + 1);
   }
   return tb_yaml_fail_at(w, &p->problem_mark, "YAML syntax error: %s", problem);
 }

@@ -91,16 +91,17 @@ static int want_list(struct tb_yaml_walk *w, const yaml_node_t *n, const char *k
   size_t count;
 
   if (n->type != YAML_SEQUENCE_NODE) {
-    return tb_yaml_fail_at(w, &n->start_mark,
-                        "%s must be a list of targets ({host: REGEX, ports: ...} or a host regex), found %s",
-                        key, tb_yaml_kind(n));
+    return tb_yaml_fail_at(
+        w, &n->start_mark,
+        "%s must be a list of targets ({host: REGEX, ports: ...} or a host regex), found %s", key,
+        tb_yaml_kind(n));
   }
   count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
   if (count == 0) {
     return tb_yaml_fail_at(w, &n->start_mark, "%s is an empty list (leave it out: %s)", key,
-                        strcmp(key, "allow") == 0
-                            ? "an entry without allow allows nothing"
-                            : "an entry without deny denies only what it does not allow");
+                           strcmp(key, "allow") == 0
+                               ? "an entry without allow allows nothing"
+                               : "an entry without deny denies only what it does not allow");
   }
   l->t = calloc(count, sizeof *l->t);
   l->specs = calloc(count, sizeof *l->specs);
@@ -180,13 +181,13 @@ done:
 int tb_yaml_policy(struct tb_yaml_walk *w, const yaml_node_t *n) {
   if (n->type != YAML_SEQUENCE_NODE) {
     return tb_yaml_fail_at(w, &n->start_mark,
-                        "policy must be a list of entries (lines starting with '- '), found %s",
-                        tb_yaml_kind(n));
+                           "policy must be a list of entries (lines starting with '- '), found %s",
+                           tb_yaml_kind(n));
   }
   if (n->data.sequence.items.top == n->data.sequence.items.start) {
     return tb_yaml_fail_at(w, &n->start_mark,
-                        "policy is empty: a peer needs at least one entry (with none it would "
-                        "refuse every CONNECT)");
+                           "policy is empty: a peer needs at least one entry (with none it would "
+                           "refuse every CONNECT)");
   }
   if (w->c->policy == NULL && (w->c->policy = tb_policy_create()) == NULL) {
     return tb_yaml_fail_at(w, &n->start_mark, "out of memory");

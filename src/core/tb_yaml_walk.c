@@ -101,7 +101,8 @@ int tb_yaml_want_name(const struct tb_yaml_walk *w, const yaml_node_t *n) {
   }
   for (const char *s = tb_yaml_scalar(n); *s != '\0'; s++) {
     if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e || *s == '"') {
-      return tb_yaml_fail_at(w, &n->start_mark, "name may hold only printable ASCII without spaces or quotes");
+      return tb_yaml_fail_at(w, &n->start_mark,
+                             "name may hold only printable ASCII without spaces or quotes");
     }
   }
   if (n->data.scalar.length > TB_YAML_NAME_MAX) {

@@ -25,7 +25,7 @@
 
 #define TB_YAML_QUOTE_MAX 64 /* bytes of a value shown in a message */
 #define TB_YAML_FOUND_SIZE (TB_QUOTE_SIZE(TB_YAML_QUOTE_MAX) + 2)
-#define TB_YAML_KEYS_MAX 24 /* keys of one mapping (a rule has the most) */
+#define TB_YAML_KEYS_MAX 24  /* keys of one mapping (a rule has the most) */
 #define TB_YAML_NAME_MAX 100 /* characters of a name (a rule's, a policy entry's) */
 
 #if defined(__GNUC__)
