@@ -1113,12 +1113,14 @@ def engine_args(plugin, plugin_args, extra_files):
 def make_ingress(workspace, certs, port, plugin, plugin_args, connect_ports, hosts,
                  name="ingress", debug=True, extra_records=None, extra_files=None,
                  client_cert=None, client_key=None, ca_cert=None, ipv6_port=None,
-                 extra_plugin_lines=(), manager=False):
+                 extra_plugin_lines=(), manager=False, with_engine=True):
     """extra_plugin_lines: plugin.config lines loaded before the bridge
-    (e.g. "stats_over_http.so")."""
+    (e.g. "stats_over_http.so").  with_engine=False: TB_ENGINE leaves the
+    arguments as given (a test of how they are read)."""
     records = ingress_records(certs, connect_ports, client_cert, client_key, ca_cert)
     records.update(extra_records or {})
-    plugin_args, extra_files = engine_args(plugin, plugin_args, extra_files)
+    if with_engine:
+        plugin_args, extra_files = engine_args(plugin, plugin_args, extra_files)
     line = " ".join([plugin] + list(plugin_args))
     # out_ipv6=False: the ingress may not connect to ::1 itself, so a
     # working tunnel to a service on [::1] proves it went through the peer.

@@ -35,7 +35,10 @@ def bad_config_instances(deployment):
     peer = "%s:%d" % (PEER_HOST, d.ports["peer"])
     started = {}
     for name, (args, files, text) in _cases(peer).items():
-        inst = d.new_ingress(name="ingress-bad-" + name, plugin_args=args, extra_files=files)
+        # with_engine=False: each case's arguments exactly as written (the
+        # messages name arguments by number).
+        inst = d.new_ingress(name="ingress-bad-" + name, plugin_args=args, extra_files=files,
+                             with_engine=False)
         inst.start()
         started[name] = (inst, text, time.monotonic())
     yield started

@@ -174,7 +174,11 @@ def test_rule_tls_settings_that_work(rig, host):
     CA that did not sign it; a rule on the ats engine beside direct ones."""
     d, ing, peer, late = rig
     assert status_of(ing, host, late.port) == 200
-    assert line_for(ing, host)["close"] == "both directions done"
+    close = line_for(ing, host)["close"]
+    if host == "ats.test":  # the client's FIN does not cross the ats engine's hop (9.2)
+        assert close in ("both directions done", "other direction still open 1 s after one side closed")
+    else:
+        assert close == "both directions done"
 
 
 def test_rule_client_certificate_is_the_one_presented(rig):
