@@ -29,16 +29,15 @@
  * is not.
  */
 #include "tb_tls.h"
+#include "tb_tls_cache.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -51,20 +50,6 @@ struct tb_tls_ctx {
   SSL_CTX *ssl_ctx; /* owned: our reference (each connection's SSL holds its own) */
   uint64_t id;      /* unique in the process: tags the sessions made under these settings */
   bool verify;
-};
-
-struct tb_tls_slot {
-  SSL_SESSION *sess;   /* owned; NULL: the slot is free */
-  struct tb_peer peer; /* whose session */
-  uint64_t ctx_id;     /* made under which settings */
-  uint64_t stamp;      /* when it was stored: larger is newer */
-};
-
-struct tb_tls_cache {
-  pthread_mutex_t lock; /* guards clock and slots */
-  unsigned capacity;
-  uint64_t clock;
-  struct tb_tls_slot *slots; /* owned: capacity of them */
 };
 
 struct tb_tls {
@@ -143,144 +128,11 @@ const char *tb_tls_cause_name(enum tb_tls_cause cause) {
   return "none";
 }
 
-/* ---- the session cache ------------------------------------------------- */
-
-struct tb_tls_cache *tb_tls_cache_create(unsigned capacity) {
-  struct tb_tls_cache *c;
-
-  if (capacity == 0) {
-    capacity = 1;
-  }
-  c = calloc(1, sizeof *c);
-  if (c == NULL) {
-    return NULL;
-  }
-  c->slots = calloc(capacity, sizeof *c->slots);
-  if (c->slots == NULL || pthread_mutex_init(&c->lock, NULL) != 0) {
-    free(c->slots);
-    free(c);
-    return NULL;
-  }
-  c->capacity = capacity;
-  return c;
-}
-
-void tb_tls_cache_destroy(struct tb_tls_cache *cache) {
-  if (cache == NULL) {
-    return;
-  }
-  for (unsigned i = 0; i < cache->capacity; i++) {
-    SSL_SESSION_free(cache->slots[i].sess);
-  }
-  pthread_mutex_destroy(&cache->lock);
-  free(cache->slots);
-  free(cache);
-}
-
-static bool slot_is(const struct tb_tls_slot *s, uint64_t ctx_id, const struct tb_peer *peer) {
-  return s->sess != NULL && s->ctx_id == ctx_id && tb_peer_same(&s->peer, peer);
-}
-
-/* Has the session outlived its lifetime (the ticket's, in TLS 1.3)? */
-static bool expired(const SSL_SESSION *s, time_t now) {
-  long born = (long)SSL_SESSION_get_time(s);
-  long life = (long)SSL_SESSION_get_timeout(s);
-
-  return (long)now >= born + life;
-}
-
-/* Keep sess (one reference, which the cache now owns) for peer under ctx_id:
- * in a free slot, else in place of the peer's oldest when it has
- * TB_TLS_CACHE_PER_PEER already, else in place of the oldest of all. */
-static void cache_put(struct tb_tls_cache *c, uint64_t ctx_id, const struct tb_peer *peer,
-                      SSL_SESSION *sess) {
-  struct tb_tls_slot *free_slot = NULL, *oldest = NULL, *oldest_mine = NULL, *victim;
-  SSL_SESSION *old;
-  unsigned mine = 0;
-
-  pthread_mutex_lock(&c->lock);
-  for (unsigned i = 0; i < c->capacity; i++) {
-    struct tb_tls_slot *s = &c->slots[i];
-    if (s->sess == NULL) {
-      if (free_slot == NULL) {
-        free_slot = s;
-      }
-      continue;
-    }
-    if (slot_is(s, ctx_id, peer)) {
-      mine++;
-      if (oldest_mine == NULL || s->stamp < oldest_mine->stamp) {
-        oldest_mine = s;
-      }
-    }
-    if (oldest == NULL || s->stamp < oldest->stamp) {
-      oldest = s;
-    }
-  }
-  if (mine >= TB_TLS_CACHE_PER_PEER && oldest_mine != NULL) {
-    victim = oldest_mine;
-  } else {
-    victim = free_slot != NULL ? free_slot : oldest;
-  }
-  if (victim == NULL) { /* no slot at all (capacity is at least 1: never) */
-    pthread_mutex_unlock(&c->lock);
-    SSL_SESSION_free(sess);
-    return;
-  }
-  old = victim->sess;
-  victim->sess = sess;
-  victim->peer = *peer;
-  victim->ctx_id = ctx_id;
-  victim->stamp = ++c->clock;
-  pthread_mutex_unlock(&c->lock);
-  SSL_SESSION_free(old); /* outside the lock; NULL is a no-op */
-}
-
-/* The newest live session for peer under ctx_id, removed from the cache
- * (the caller owns the reference), or NULL.  Expired ones met on the way
- * are dropped. */
-static SSL_SESSION *cache_take(struct tb_tls_cache *c, uint64_t ctx_id, const struct tb_peer *peer) {
-  time_t now = time(NULL);
-  struct tb_tls_slot *best = NULL;
-  SSL_SESSION *sess = NULL;
-
-  pthread_mutex_lock(&c->lock);
-  for (unsigned i = 0; i < c->capacity; i++) {
-    struct tb_tls_slot *s = &c->slots[i];
-    if (!slot_is(s, ctx_id, peer)) {
-      continue;
-    }
-    if (expired(s->sess, now)) {
-      SSL_SESSION_free(s->sess);
-      s->sess = NULL;
-      continue;
-    }
-    if (best == NULL || s->stamp > best->stamp) {
-      best = s;
-    }
-  }
-  if (best != NULL) {
-    sess = best->sess;
-    best->sess = NULL;
-  }
-  pthread_mutex_unlock(&c->lock);
-  return sess;
-}
+/* ---- the session cache (tb_tls_cache.c) ---------------------------------- */
 
 unsigned tb_tls_cache_count(struct tb_tls_cache *cache, const struct tb_tls_ctx *ctx,
                             const struct tb_peer *peer) {
-  time_t now = time(NULL);
-  unsigned n = 0;
-
-  pthread_mutex_lock(&cache->lock);
-  for (unsigned i = 0; i < cache->capacity; i++) {
-    const struct tb_tls_slot *s = &cache->slots[i];
-    if (slot_is(s, ctx->id, peer) && !expired(s->sess, now)) {
-      n++;
-    }
-  }
-  pthread_mutex_unlock(&cache->lock);
-  return n;
+  return tb_tls_cache_count_id(cache, ctx->id, peer);
 }
 
 /* ---- OpenSSL's callbacks ------------------------------------------------ */
@@ -298,7 +150,7 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess) {
   if (t == NULL || t->cache == NULL || !SSL_SESSION_is_resumable(sess)) {
     return 0;
   }
-  cache_put(t->cache, t->ctx_id, &t->peer, sess);
+  tb_tls_cache_put(t->cache, t->ctx_id, &t->peer, sess);
   return 1;
 }
 
@@ -509,7 +361,7 @@ static void opened(struct tb_tls *t) {
   if (t->cache != NULL && SSL_session_reused(t->ssl) && SSL_version(t->ssl) < TLS1_3_VERSION) {
     SSL_SESSION *s = SSL_get1_session(t->ssl);
     if (s != NULL && SSL_SESSION_is_resumable(s)) {
-      cache_put(t->cache, t->ctx_id, &t->peer, s);
+      tb_tls_cache_put(t->cache, t->ctx_id, &t->peer, s);
     } else {
       SSL_SESSION_free(s);
     }
@@ -636,7 +488,7 @@ struct tb_tls *tb_tls_create(const struct tb_tls_ctx *ctx, struct tb_tls_cache *
     }
   }
   if (cache != NULL) {
-    SSL_SESSION *s = cache_take(cache, ctx->id, peer);
+    SSL_SESSION *s = tb_tls_cache_take(cache, ctx->id, peer);
     if (s != NULL) {
       int ok = SSL_set_session(t->ssl, s);
       SSL_SESSION_free(s); /* the SSL holds its own reference */
