@@ -90,7 +90,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 PLUGIN    ?= $(abspath $(VBUILD)/tls_bridge.so)
 E2E_ARGS  ?=
 
-.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 run lint format clean bench bench-quick bench-authz fuzz fuzz-short fuzz-build fuzz-corpus fuzz-corpus-tls soak soak-short soak-upload valgrind install uninstall deb test-pkg
+.PHONY: all deps ats-info smoke-ats10 build unit check-tool e2e e2e-asan test test-ats10 test-direct run lint format clean bench bench-quick bench-authz fuzz fuzz-short fuzz-build fuzz-corpus fuzz-corpus-tls soak soak-short soak-upload valgrind install uninstall deb test-pkg
 all: build
 
 deps:
@@ -305,8 +305,21 @@ test: deps
 	$(MAKE) deb
 	$(MAKE) e2e
 	$(MAKE) e2e-asan
+	$(MAKE) test-direct
 	$(MAKE) soak-short
 	$(MAKE) test-ats10
+
+# The direct engine's stages of `make test` (issue 14): the whole suite with
+# every ingress of ours on it, the files that drive its link hardest under
+# ASan, and the short soak.  On 10.x test-ats10 runs DIRECT_TESTS_10.
+DIRECT_ASAN_TESTS := tests/e2e/test_direct.py tests/e2e/test_transfer.py tests/e2e/test_tunnel.py \
+  tests/e2e/test_faults.py tests/e2e/test_pool.py
+DIRECT_TESTS_10   := tests/e2e/test_direct.py tests/e2e/test_transfer.py tests/e2e/test_tunnel.py \
+  tests/e2e/test_failure_log.py tests/e2e/test_pool.py
+test-direct:
+	rc=0; $(MAKE) e2e ENGINE=direct || rc=1; \
+	$(MAKE) e2e-asan ENGINE=direct E2E_ARGS="$(DIRECT_ASAN_TESTS)" || rc=1; \
+	$(MAKE) soak-short ENGINE=direct || rc=1; exit $$rc
 
 # The 10.x stages of `make test`: the plugin built for the ATS 10 tree in
 # ATS10 (default /opt/ats-10.2.0; .ci/run unpacks it there) and the e2e
@@ -315,7 +328,8 @@ test: deps
 # fails.  Without the tree: a note, not a failure.
 test-ats10:
 	@if [ -x "$(ATS10)/bin/traffic_server" ] && [ -f "$(ATS10)/include/ts/ts.h" ]; then \
-	  rc=0; $(MAKE) e2e ATS=$(ATS10) || rc=1; $(MAKE) e2e-asan ATS=$(ATS10) || rc=1; exit $$rc; \
+	  rc=0; $(MAKE) e2e ATS=$(ATS10) || rc=1; $(MAKE) e2e-asan ATS=$(ATS10) || rc=1; \
+	  $(MAKE) e2e ATS=$(ATS10) ENGINE=direct E2E_ARGS="$(DIRECT_TESTS_10)" || rc=1; exit $$rc; \
 	else \
 	  echo "test-ats10: skipped: no ATS 10 tree at $(ATS10) (unpack ../shared/ats/trafficserver-10.2.0-debian12-amd64.tar.xz into /opt, as .ci/run does, or pass ATS10=PREFIX)"; \
 	fi
@@ -380,7 +394,7 @@ soak: deps
 # checks on 2,000 tunnels, 500 open at once.
 soak-short: build
 	$(E2E_ENV) $(PYTHON) tests/soak/soak.py --plugin $(PLUGIN) --tunnels 2000 --concurrency 500 \
-	  --json $(VBUILD)/soak-short.json
+	  --json $(VBUILD)/soak-short$(if $(ENGINE),-$(ENGINE)).json
 
 # The soak's upload case alone, many times over, with evidence from every hop
 # for each upload whose answer does not arrive (tests/soak/upload_repro.py;
