@@ -218,6 +218,18 @@ void tb_peers_report(struct tb_peer_state *st, const struct tb_health_settings *
   }
 }
 
+void tb_peers_report_steady(struct tb_peer_state *st, const struct tb_health_settings *hs) {
+  if (st == NULL) {
+    return;
+  }
+  pthread_mutex_lock(&g_lock);
+  bool stalling = st->health.consecutive > 0 && st->health.last_cause == TB_CAUSE_TIMEOUT;
+  pthread_mutex_unlock(&g_lock);
+  if (!stalling) {
+    tb_peers_report(st, hs, true, TB_CAUSE_OTHER, true);
+  }
+}
+
 void tb_peers_abandon(struct tb_peer_state *st) {
   if (st == NULL) {
     return;

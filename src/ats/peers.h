@@ -56,6 +56,13 @@ enum tb_attempt tb_peers_begin(struct tb_peer_state *st, unsigned lease_ms, int 
 void tb_peers_report(struct tb_peer_state *st, const struct tb_health_settings *hs, bool ok,
                      enum tb_cause cause, bool from_pool);
 
+/* A warm link that stayed open on the ats engine (TCP is up; whether TLS is
+ * up ATS does not say): a success, unless the peer's current failures are
+ * timeouts, which a peer that accepts TCP and never answers TLS also gives,
+ * so its open links say nothing.  A peer killed (refused, closed) that comes
+ * back is found this way; a stalling one is not taken for alive. */
+void tb_peers_report_steady(struct tb_peer_state *st, const struct tb_health_settings *hs);
+
 /* A trial this tunnel held ended without a verdict. */
 void tb_peers_abandon(struct tb_peer_state *st);
 

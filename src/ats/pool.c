@@ -142,16 +142,20 @@ static void on_news(void *owner, struct tb_link *l, enum tb_link_news news,
   }
   pthread_mutex_unlock(&p->lock);
 
-  /* Failed warm-ups are evidence against the peer: an idle peer that died
-   * is marked down before a client needs it.  One that stays open is no
-   * evidence for it: ATS answers the internal CONNECT on TCP alone, and a
-   * peer that accepts TCP and never completes TLS keeps it open as long as
-   * a healthy one; counted as a success, it reset every tunnel's timeout
-   * and such a peer was never marked down.  So on the ats engine a down
-   * peer comes back through a tunnel that reaches it (the trial); on the
-   * direct engine an opened warm link has completed its TLS handshake, and
-   * that counts.  Judged by the default health settings (pool.h). */
+  /* Warm-ups are evidence of the peer's health: an idle peer that died is
+   * marked down before a client needs it, and one that comes back is found
+   * (tb_pool_touch keeps a down peer's warm-ups going while its rule is in
+   * use).  On the direct engine an opened link has completed its TLS
+   * handshake: a success.  On the ats engine ATS answers the internal
+   * CONNECT on TCP alone, so a link open for a while (STEADY) is weaker
+   * evidence, not taken while the peer's failures are timeouts
+   * (tb_peers_report_steady): counted as a success, it reset the timeouts
+   * of a peer that accepts TCP and never answers TLS, which then was never
+   * marked down.  Judged by the default health settings (pool.h). */
   if (news == TB_LINK_STEADY) {
+    if (!tb_link_open_proves_peer(l)) {
+      tb_peers_report_steady(p->state, &g_health);
+    }
     return;
   }
   if (news == TB_LINK_OPENED && tb_link_open_proves_peer(l)) {
