@@ -43,6 +43,14 @@ def trio(request, bridge):
         peers.append(p)
     for p in peers:
         p.wait_listening()
+    # Each peer answers a CONNECT to the service before the test starts: a
+    # peer ATS just started may answer the first one itself (CI saw 9.2's
+    # "502 Origin Server Marked Down" 4 s after the start), and a peer's own
+    # answer is relayed, not failed over (docs/configuration.md, Health).
+    for p in peers:
+        harness.wait_until(lambda p=p: harness.peer_connect_status(p.port, d.certs, SERVICE_HOST,
+                                                               d.ports["echo"], timeout=5)[0] == 200,
+                           30, "%s to answer a CONNECT to the service" % p.name, retry=(OSError,))
     yield peers
     for p in peers:
         p.stop()
