@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import fakepeer
 import harness
 from harness import PEER_HOST, SERVICE_HOST, open_tunnel
 from test_tunnel_log import log_lines, wait_line
@@ -64,7 +65,7 @@ def yaml_list(peers):
     return "[%s]" % ", ".join("'%s'" % name(p) for p in peers)
 
 
-def start_ingress(factory, peers, rules, manager=False, extra=""):
+def start_ingress(factory, peers, rules, manager=False, extra="", ports=()):
     """An ingress whose YAML file has these rules (text, indented as list
     items) and reaches the trio; a last rule sends service.internal to the
     session's peer when no rule above takes it."""
@@ -76,7 +77,7 @@ def start_ingress(factory, peers, rules, manager=False, extra=""):
     # server" for the peer's name, which counts against the peer's health).
     return factory.start(name="ingress-peers", plugin_args=["--config", "tls_bridge.yaml"],
                          extra_files={"etc/tls_bridge.yaml": text}, manager=manager, ready="direct",
-                         connect_ports=d.ingress_connect_ports() + [p.port for p in peers],
+                         connect_ports=d.ingress_connect_ports() + [p.port for p in peers] + list(ports),
                          extra_plugin_lines=[] if manager else ["stats_over_http.so"])
 
 
@@ -334,3 +335,30 @@ def test_peer_names_from_captures(ingress_factory, trio):
         ("502", "refused: no valid peer", "-", "-"), line
     got = ing.wait_metrics({"failures.no_peer": (1,)})
     assert got["failures.no_peer"] == 1, got
+
+
+def test_a_stalling_peer_is_marked_down_with_the_pool_on(ingress_factory, trio):
+    """A first peer that accepts TCP and never answers TLS, warm connections
+    on: ATS reports the warm connections to it open on TCP alone, and they
+    must not count for it (they did, resetting its failures, and it was
+    never marked down: every tunnel paid its share of connect_timeout).
+    Its tunnels' timeouts mark it down (failures: 2), and the next tunnel
+    goes to the live peer without trying it."""
+    d = ingress_factory.d
+    stall = fakepeer.FakePeer(d.certs, mode=fakepeer.TLS_STALL, hold_timeout=30.0, name="stall")
+    try:
+        first = "%s:%d" % (harness.LOOPBACK4, stall.port)
+        rules = ("  - {host: '127[.]0[.]0[.]1', peers: ['%s', '%s'], connect_timeout: 2s, name: svc}\n"
+                 % (first, name(trio[0])))
+        ing = start_ingress(ingress_factory, trio, rules, ports=[stall.port])
+        done = 0
+        while done < 6 and "peer %s is down" % first not in ing.logs():
+            assert echo(ing, harness.LOOPBACK4, d.ports["echo"]) == 200
+            done += 1
+        ing.wait_log("peer %s is down" % first, timeout=5)
+        assert echo(ing, harness.LOOPBACK4, d.ports["echo"]) == 200
+        wait_served(ing, "svc", done + 1)
+        line = served_lines(ing, "svc")[-1]
+        assert line["peer"] == name(trio[0]) and first not in (line["tried"] or ""), line
+    finally:
+        stall.stop()
