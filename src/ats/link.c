@@ -7,9 +7,11 @@
 #include <string.h>
 
 void tb_link_base_init(struct tb_link *l, const struct tb_link_ops *ops, const struct tb_link_spec *spec,
-                       TSMutex mutex, TSEventFunc on_timer) {
+                       TSMutex mutex, TSEventFunc on_timer, tb_link_fn fn, void *owner) {
   l->magic = TB_LINK_MAGIC;
   l->ops = ops;
+  l->fn = fn;
+  l->owner = owner;
   l->id = spec->id;
   l->mutex = mutex;
   l->open_timeout_ms = spec->open_timeout_ms;
@@ -93,12 +95,6 @@ void tb_link_watch(struct tb_link *l) {
 }
 
 /* ---- link.h ------------------------------------------------------------ */
-
-struct tb_link *tb_link_open(const struct tb_link_spec *spec, TSMutex mutex, TSEventThread thread,
-                             tb_link_fn fn, void *owner) {
-  return spec->direct != NULL ? tb_link_direct_open(spec, mutex, thread, fn, owner)
-                              : tb_link_ats_open(spec, mutex, thread, fn, owner);
-}
 
 TSMutex tb_link_mutex(const struct tb_link *l) {
   return l->mutex;

@@ -322,9 +322,7 @@ struct tb_link *tb_link_ats_open(const struct tb_link_spec *spec, TSMutex mutex,
   if (l == NULL) {
     return NULL;
   }
-  tb_link_base_init(&l->base, &ats_ops, spec, mutex, on_timer);
-  l->base.fn = fn;
-  l->base.owner = owner;
+  tb_link_base_init(&l->base, &ats_ops, spec, mutex, on_timer, fn, owner);
   l->state = L_STARTING;
   l->cont = TSContCreate(on_event, mutex);
   TSContDataSet(l->cont, &l->base);

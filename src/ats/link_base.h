@@ -57,9 +57,9 @@ struct tb_link {
 };
 
 /* Fill the shared part from spec (the timer calls on_timer with the link as
- * its data). */
+ * its data; news goes to fn with owner). */
 void tb_link_base_init(struct tb_link *l, const struct tb_link_ops *ops, const struct tb_link_spec *spec,
-                       TSMutex mutex, TSEventFunc on_timer);
+                       TSMutex mutex, TSEventFunc on_timer, tb_link_fn fn, void *owner);
 
 /* Stop the timer and mark the object dead (before the engine frees it). */
 void tb_link_base_fini(struct tb_link *l);

@@ -721,9 +721,7 @@ struct tb_link *tb_link_direct_open(const struct tb_link_spec *spec, TSMutex mut
   if (l == NULL) {
     return NULL;
   }
-  tb_link_base_init(&l->base, &direct_ops, spec, mutex, on_timer);
-  l->base.fn = fn;
-  l->base.owner = owner;
+  tb_link_base_init(&l->base, &direct_ops, spec, mutex, on_timer, fn, owner);
   l->state = D_STARTING;
   l->direct = tb_direct_ref(spec->direct);
   l->cont = TSContCreate(on_event, mutex);
